@@ -1,0 +1,67 @@
+//! Connection pools. Platform queries use the pool directly (the default search path is
+//! `public`); tenant queries go through [`crate::TenantTx`].
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, PgPool};
+
+/// The search path every pooled connection has outside a `TenantTx`: platform tables only.
+const DEFAULT_SEARCH_PATH: &str = "public";
+
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    Ok(options
+        .application_name("participe")
+        .options([("search_path", DEFAULT_SEARCH_PATH)])
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+}
+
+/// A pool whose connections are reset when they come back: `TenantTx` scopes its
+/// `search_path` to the transaction already, this is the second guard against any session
+/// state (a stray `SET`) travelling from one request to the next.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = connect_options(url)?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1.min(max_connections))
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .after_release(|conn, _meta| {
+            Box::pin(async move {
+                // A connection still inside a transaction, or one that cannot take a RESET,
+                // is closed rather than handed to the next request.
+                if conn.is_in_transaction() {
+                    return Ok(false);
+                }
+                Ok(conn.execute("reset all").await.is_ok())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// Creates `name` on the server behind `admin_url` when it does not exist yet.
+pub async fn ensure_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = connect_options(admin_url)?.connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match conn
+            .execute(format!("create database {quoted}").as_str())
+            .await
+        {
+            Ok(_) => {}
+            // Another process created it between our check and our create.
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}

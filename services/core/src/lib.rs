@@ -1,0 +1,16 @@
+//! Participe's core: the typed domain values, the tenancy machinery and the migrations.
+//!
+//! It owns the tenant registry (`public.tenant`, `public.tenant_domain`), the only way to
+//! reach a tenant's tables (`TenantTx`), the host → tenant resolution with its cache, the
+//! provisioning of new tenants, and the fleet migration runner. It never renders HTML and
+//! never touches HTTP: the web crates build on it.
+
+pub mod db;
+pub mod domain;
+mod error;
+pub mod migrations;
+pub mod site;
+pub mod tenancy;
+
+pub use error::{Error, FieldError, FieldErrors, Result};
+pub use tenancy::{Tenant, TenantStatus, TenantTx};

@@ -1,0 +1,153 @@
+//! A tenant's own site data shared by the portal and the console: branding and settings
+//! (one row) and pages. Every function here takes a `TenantTx`.
+
+use uuid::Uuid;
+
+use crate::Result;
+use crate::TenantTx;
+use crate::domain::Colour;
+
+/// What every portal page needs to draw its frame.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Branding {
+    pub display_name: Option<String>,
+    pub tagline: String,
+    pub primary_colour: String,
+    pub primary_text: String,
+    pub secondary_colour: String,
+    pub secondary_text: String,
+    pub logo_path: Option<String>,
+    pub home_title: String,
+    pub home_text: String,
+    pub footer_links: Vec<FooterLink>,
+    pub footer_pages: Vec<PageLink>,
+    /// Changes whenever the settings change: cache-busts the portal's `/theme.css`.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FooterLink {
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PageLink {
+    pub slug: String,
+    pub title: String,
+}
+
+/// Branding and footer pages in one query.
+#[tracing::instrument(skip_all)]
+pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
+    let r = sqlx::query!(
+        r#"select s.display_name, s.tagline, s.primary_colour, s.secondary_colour, s.logo_path,
+                  s.home_title, s.home_text, s.footer_links,
+                  (extract(epoch from s.updated_at) * 1000)::bigint as "version!",
+                  coalesce((select jsonb_agg(jsonb_build_object('slug', p.slug, 'title', p.title)
+                                             order by p.position, p.title)
+                              from page p where p.in_footer and p.published), '[]') as "footer_pages!"
+             from settings s"#
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    // The database constrains both colours to #rrggbb.
+    let colour = |c: &str| Colour::parse(c).unwrap_or(Colour::BLACK);
+    let (primary, secondary) = (colour(&r.primary_colour), colour(&r.secondary_colour));
+    Ok(Branding {
+        display_name: r.display_name,
+        tagline: r.tagline,
+        primary_colour: primary.to_string(),
+        primary_text: primary.text_colour().to_string(),
+        secondary_colour: secondary.to_string(),
+        secondary_text: secondary.text_colour().to_string(),
+        logo_path: r.logo_path,
+        home_title: r.home_title,
+        home_text: r.home_text,
+        footer_links: serde_json::from_value(r.footer_links).unwrap_or_default(),
+        footer_pages: serde_json::from_value(r.footer_pages).unwrap_or_default(),
+        version: r.version,
+    })
+}
+
+/// Settings a tenant's staff (and the demo) may change.
+#[derive(Debug, Clone, Default)]
+pub struct BrandingUpdate {
+    pub display_name: Option<String>,
+    pub tagline: String,
+    pub primary_colour: Option<Colour>,
+    pub secondary_colour: Option<Colour>,
+    pub home_title: String,
+    pub home_text: String,
+    pub footer_links: Vec<FooterLink>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update_branding(tx: &mut TenantTx, update: &BrandingUpdate) -> Result<()> {
+    sqlx::query!(
+        "update settings set display_name = $1, tagline = $2,
+                primary_colour = coalesce($3, primary_colour), secondary_colour = coalesce($4, secondary_colour),
+                home_title = $5, home_text = $6, footer_links = $7",
+        update.display_name,
+        update.tagline,
+        update.primary_colour.map(|c| c.to_string()),
+        update.secondary_colour.map(|c| c.to_string()),
+        update.home_title,
+        update.home_text,
+        serde_json::to_value(&update.footer_links).unwrap_or_default()
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page {
+    pub id: Uuid,
+    pub slug: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn published_page(tx: &mut TenantTx, slug: &str) -> Result<Option<Page>> {
+    Ok(sqlx::query_as!(
+        Page,
+        "select id, slug, kind, title, body, updated_at from page where slug = $1 and published",
+        slug
+    )
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// A page to create or replace (by slug).
+#[derive(Debug, Clone)]
+pub struct PageInput<'a> {
+    pub slug: &'a str,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub in_footer: bool,
+    pub position: i32,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn upsert_page(tx: &mut TenantTx, page: &PageInput<'_>) -> Result<()> {
+    sqlx::query!(
+        "insert into page (slug, kind, title, body, in_footer, position) values ($1, $2, $3, $4, $5, $6)
+         on conflict (slug) do update set kind = excluded.kind, title = excluded.title, body = excluded.body,
+                                          in_footer = excluded.in_footer, position = excluded.position",
+        page.slug,
+        page.kind,
+        page.title,
+        page.body,
+        page.in_footer,
+        page.position
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

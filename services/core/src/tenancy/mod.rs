@@ -1,0 +1,93 @@
+//! Tenancy: the registry of collectivités, the one door to their schemas (`TenantTx`),
+//! host → tenant resolution, and provisioning.
+
+pub mod provisioning;
+pub mod registry;
+pub mod resolver;
+mod tx;
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::domain::{Invalid, SchemaName, Slug, TenantKind};
+
+pub use tx::TenantTx;
+
+/// Whether a tenant's portal is open. Billing adds its own states later; the router only
+/// needs to know whether to serve the portal or the "portail suspendu" page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl FromStr for TenantStatus {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            other => Err(Invalid::new(format!("statut inconnu « {other} »"))),
+        }
+    }
+}
+
+impl fmt::Display for TenantStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tenant as requests see it: identity, schema and status. Cheap to clone behind an `Arc`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: Slug,
+    pub name: String,
+    pub kind: TenantKind,
+    pub schema: SchemaName,
+    pub status: TenantStatus,
+    pub status_reason: Option<String>,
+}
+
+impl Tenant {
+    /// Rebuilds a tenant from registry columns, re-checking what SQL will splice in.
+    pub(crate) fn from_row(
+        id: Uuid,
+        slug: &str,
+        name: String,
+        kind: &str,
+        schema_name: &str,
+        status: &str,
+        status_reason: Option<String>,
+    ) -> Result<Self, crate::Error> {
+        let corrupt = |e: Invalid| {
+            crate::Error::Database(sqlx::Error::Decode(
+                format!("tenant registry row {id}: {e}").into(),
+            ))
+        };
+        Ok(Tenant {
+            id,
+            slug: Slug::parse(slug)
+                .or_else(|_| Slug::registry_fallback(slug))
+                .map_err(corrupt)?,
+            name,
+            kind: kind.parse().map_err(corrupt)?,
+            schema: SchemaName::from_registry(schema_name).map_err(corrupt)?,
+            status: status.parse().map_err(corrupt)?,
+            status_reason,
+        })
+    }
+}

@@ -1,0 +1,370 @@
+//! Reading and changing the registry rows of tenants and their domains (`public` schema).
+//! Every change an operator makes is written to `platform_audit` in the same transaction.
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Tenant, TenantStatus};
+use crate::domain::{HostName, Slug, TenantKind};
+use crate::{Error, Result};
+
+/// Everything the registry knows about one tenant, for `tenant show` and the ops console.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantDetails {
+    pub tenant: Tenant,
+    pub insee_code: Option<String>,
+    pub siren: Option<String>,
+    pub parent: Option<String>,
+    pub schema_version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub domains: Vec<Domain>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Domain {
+    pub host: String,
+    pub is_primary: bool,
+    pub verified: bool,
+}
+
+/// One line of `tenant list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantSummary {
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub schema_version: i64,
+    pub domains: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+fn not_found(slug: &Slug) -> Error {
+    Error::NotFound(format!("aucun portail « {slug} »"))
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %slug))]
+pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> {
+    let row = sqlx::query!(
+        "select id, slug, name, kind, schema_name, status, status_reason from tenant where slug = $1",
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Tenant::from_row(
+            r.id,
+            &r.slug,
+            r.name,
+            &r.kind,
+            &r.schema_name,
+            &r.status,
+            r.status_reason,
+        )
+    })
+    .transpose()
+}
+
+pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
+    find_by_slug(pool, slug)
+        .await?
+        .ok_or_else(|| not_found(slug))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
+    let row = sqlx::query!(
+        "select id, slug, name, kind, schema_name, status, status_reason from tenant where id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Tenant::from_row(
+            r.id,
+            &r.slug,
+            r.name,
+            &r.kind,
+            &r.schema_name,
+            &r.status,
+            r.status_reason,
+        )
+    })
+    .transpose()
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %slug))]
+pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
+    let r = sqlx::query!(
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
+                  coalesce(
+                      (select jsonb_agg(jsonb_build_object('host', d.host, 'is_primary', d.is_primary,
+                                                          'verified', d.verified_at is not null)
+                                        order by d.is_primary desc, d.host)
+                         from tenant_domain d where d.tenant_id = t.id),
+                      '[]') as "domains!"
+             from tenant t left join tenant p on p.id = t.parent_id
+            where t.slug = $1"#,
+        slug.as_str()
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| not_found(slug))?;
+    let domains: Vec<serde_json::Value> = serde_json::from_value(r.domains).unwrap_or_default();
+    Ok(TenantDetails {
+        tenant: Tenant::from_row(
+            r.id,
+            &r.slug,
+            r.name,
+            &r.kind,
+            &r.schema_name,
+            &r.status,
+            r.status_reason,
+        )?,
+        insee_code: r.insee_code,
+        siren: r.siren,
+        parent: r.parent,
+        schema_version: r.schema_version,
+        created_at: r.created_at,
+        domains: domains
+            .into_iter()
+            .map(|d| Domain {
+                host: d["host"].as_str().unwrap_or_default().to_string(),
+                is_primary: d["is_primary"].as_bool().unwrap_or(false),
+                verified: d["verified"].as_bool().unwrap_or(false),
+            })
+            .collect(),
+    })
+}
+
+/// Filters for `list`; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<TenantStatus>,
+    pub kind: Option<TenantKind>,
+}
+
+/// Tenants in slug order, one page at a time (`after` is the last slug of the previous page).
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    pool: &PgPool,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TenantSummary>> {
+    let rows = sqlx::query_as!(
+        TenantSummary,
+        r#"select t.slug, t.name, t.kind, t.status, t.schema_version, t.created_at,
+                  (select count(*) from tenant_domain d where d.tenant_id = t.id) as "domains!"
+             from tenant t
+            where ($1::text is null or t.status = $1)
+              and ($2::text is null or t.kind = $2)
+              and ($3::text is null or t.slug > $3)
+            order by t.slug
+            limit $4"#,
+        filter.status.map(TenantStatus::as_str),
+        filter.kind.map(TenantKind::as_str),
+        after,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+pub async fn count(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query!(
+        r#"select status, count(*) as "n!" from tenant group by status order by status"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
+}
+
+/// Suspends or resumes a tenant. Suspension keeps every row: the portal shows the
+/// "portail suspendu" page until an operator resumes it.
+#[tracing::instrument(skip_all, fields(tenant = %slug, status = %status))]
+pub async fn set_status(
+    pool: &PgPool,
+    slug: &Slug,
+    status: TenantStatus,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<Tenant> {
+    let mut tx = pool.begin().await?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let row = sqlx::query!(
+        "update tenant set status = $2, status_reason = $3 where slug = $1 returning id",
+        slug.as_str(),
+        status.as_str(),
+        reason
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| not_found(slug))?;
+    let action = match status {
+        TenantStatus::Active => "tenant.resume",
+        TenantStatus::Suspended => "tenant.suspend",
+    };
+    audit(
+        &mut tx,
+        actor,
+        action,
+        Some(row.id),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await?;
+    tx.commit().await?;
+    get_by_slug(pool, slug).await
+}
+
+/// Attaches a custom domain. Domains added by an operator count as verified (the operator
+/// vouches for them); the console's proof by DNS or HTTP token comes with its own issue. The
+/// first domain of a tenant, or one added with `primary`, becomes its primary domain.
+#[tracing::instrument(skip_all, fields(tenant = %slug, host = %host))]
+pub async fn add_domain(
+    pool: &PgPool,
+    slug: &Slug,
+    host: &HostName,
+    primary: bool,
+    actor: &str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let tenant_id = sqlx::query_scalar!(
+        "select id from tenant where slug = $1 for update",
+        slug.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| not_found(slug))?;
+    insert_domains(&mut tx, tenant_id, std::slice::from_ref(host), primary).await?;
+    audit(
+        &mut tx,
+        actor,
+        "tenant.add_domain",
+        Some(tenant_id),
+        serde_json::json!({ "host": host }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts domains for a tenant; the first becomes primary when the tenant has none yet.
+pub(crate) async fn insert_domains(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    hosts: &[HostName],
+    make_primary: bool,
+) -> Result<()> {
+    for host in hosts {
+        // Checked first for a clear message; the primary key below still decides races.
+        // The message never says which portal owns the domain.
+        let taken = sqlx::query_scalar!(
+            "select 1 as x from tenant_domain where host = $1",
+            host.as_str()
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if taken.is_some() {
+            return Err(Error::invalid(
+                "domain",
+                format!("le domaine {host} est déjà rattaché à un portail"),
+            ));
+        }
+        if make_primary {
+            sqlx::query!(
+                "update tenant_domain set is_primary = false where tenant_id = $1",
+                tenant_id
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        let result = sqlx::query!(
+            r#"insert into tenant_domain (host, tenant_id, is_primary, verified_at)
+               values ($1, $2, $3 or not exists (select 1 from tenant_domain where tenant_id = $2 and is_primary), now())"#,
+            host.as_str(),
+            tenant_id,
+            make_primary
+        )
+        .execute(&mut *conn)
+        .await;
+        match result {
+            Err(e) if crate::error::violated_constraint(&e) == Some("tenant_domain_pkey") => {
+                return Err(Error::invalid(
+                    "domain",
+                    format!("le domaine {host} est déjà rattaché à un portail"),
+                ));
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %slug, host = %host))]
+pub async fn remove_domain(pool: &PgPool, slug: &Slug, host: &HostName, actor: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query!(
+        r#"delete from tenant_domain d using tenant t
+            where d.tenant_id = t.id and t.slug = $1 and d.host = $2
+        returning t.id, d.is_primary"#,
+        slug.as_str(),
+        host.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(removed) = removed else {
+        get_by_slug(pool, slug).await?;
+        return Err(Error::invalid(
+            "domain",
+            format!("le domaine {host} n'est pas rattaché au portail « {slug} »"),
+        ));
+    };
+    if removed.is_primary {
+        // Another domain, if any, takes over as primary so redirects keep a target.
+        sqlx::query!(
+            r#"update tenant_domain set is_primary = true
+                where host = (select host from tenant_domain where tenant_id = $1 order by created_at, host limit 1)"#,
+            removed.id
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    audit(
+        &mut tx,
+        actor,
+        "tenant.remove_domain",
+        Some(removed.id),
+        serde_json::json!({ "host": host }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends a line to the platform audit log, inside the caller's transaction.
+pub async fn audit(
+    conn: &mut PgConnection,
+    actor: &str,
+    action: &str,
+    tenant_id: Option<Uuid>,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query!(
+        "insert into platform_audit (actor, action, tenant_id, detail) values ($1, $2, $3, $4)",
+        actor,
+        action,
+        tenant_id,
+        detail
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Host → what to serve. Resolution is cached per host (unknown hosts too, so a flood of
+//! made-up hosts costs one query each at most once per entry), and every replica forgets
+//! the whole cache when the registry changes: triggers on `tenant` and `tenant_domain`
+//! send `NOTIFY participe_registry`, which `listen` turns into `invalidate_all`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::sync::Cache;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use super::Tenant;
+use crate::Result;
+use crate::domain::HostName;
+
+pub const REGISTRY_CHANNEL: &str = "participe_registry";
+
+/// What a request's `Host` designates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Site {
+    /// A tenant's portal (platform sub-domain or custom domain); the tenant may be suspended.
+    Portal(Arc<Tenant>),
+    /// `console.<base>`, the tenant console.
+    Console,
+    /// `ops.<base>`, the operator console.
+    Ops,
+    /// The base domain itself.
+    Apex,
+    /// Nothing we serve: a made-up host, a removed domain, a malformed header.
+    Unknown,
+}
+
+impl Site {
+    /// A short, bounded label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Site::Portal(_) => "portal",
+            Site::Console => "console",
+            Site::Ops => "ops",
+            Site::Apex => "apex",
+            Site::Unknown => "unknown",
+        }
+    }
+
+    pub fn tenant(&self) -> Option<&Arc<Tenant>> {
+        match self {
+            Site::Portal(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    base: HostName,
+    console: HostName,
+    ops: HostName,
+    cache: Cache<HostName, Site>,
+    /// Bumped by every invalidation; a lookup that started before one does not cache its
+    /// (possibly stale) answer.
+    generation: AtomicU64,
+}
+
+impl Resolver {
+    pub fn new(pool: PgPool, base: HostName) -> Self {
+        let sub = |label: &str| {
+            HostName::parse(&format!("{label}.{base}"))
+                .expect("a label under a valid base is valid")
+        };
+        Resolver {
+            inner: Arc::new(Inner {
+                console: sub("console"),
+                ops: sub("ops"),
+                base,
+                pool,
+                cache: Cache::builder()
+                    .max_capacity(100_000)
+                    // A safety net only: invalidation normally comes from NOTIFY.
+                    .time_to_live(Duration::from_secs(300))
+                    .build(),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn base(&self) -> &HostName {
+        &self.inner.base
+    }
+
+    pub fn console_host(&self) -> &HostName {
+        &self.inner.console
+    }
+
+    pub fn ops_host(&self) -> &HostName {
+        &self.inner.ops
+    }
+
+    /// Resolves a raw `Host` header value.
+    pub async fn resolve(&self, raw_host: &str) -> Result<Site> {
+        match HostName::parse(raw_host) {
+            Ok(host) => self.resolve_host(&host).await,
+            Err(_) => Ok(Site::Unknown),
+        }
+    }
+
+    pub async fn resolve_host(&self, host: &HostName) -> Result<Site> {
+        let inner = &self.inner;
+        if *host == inner.console {
+            return Ok(Site::Console);
+        }
+        if *host == inner.ops {
+            return Ok(Site::Ops);
+        }
+        if *host == inner.base {
+            return Ok(Site::Apex);
+        }
+        if let Some(site) = inner.cache.get(host) {
+            return Ok(site);
+        }
+        let generation = inner.generation.load(Ordering::Acquire);
+        let site = self.lookup(host).await?;
+        if inner.generation.load(Ordering::Acquire) == generation {
+            inner.cache.insert(host.clone(), site.clone());
+        }
+        Ok(site)
+    }
+
+    #[tracing::instrument(name = "resolver.lookup", skip_all, fields(host = %host))]
+    async fn lookup(&self, host: &HostName) -> Result<Site> {
+        let inner = &self.inner;
+        let row = if let Some(label) = host.platform_label(&inner.base) {
+            sqlx::query!(
+                "select id, slug, name, kind, schema_name, status, status_reason from tenant where slug = $1",
+                label
+            )
+            .fetch_optional(&inner.pool)
+            .await?
+            .map(|r| Tenant::from_row(r.id, &r.slug, r.name, &r.kind, &r.schema_name, &r.status, r.status_reason))
+        } else if host.is_under(&inner.base) {
+            None
+        } else {
+            sqlx::query!(
+                "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason
+                   from tenant_domain d join tenant t on t.id = d.tenant_id
+                  where d.host = $1 and d.verified_at is not null",
+                host.as_str()
+            )
+            .fetch_optional(&inner.pool)
+            .await?
+            .map(|r| {
+                Tenant::from_row(
+                    r.id,
+                    &r.slug,
+                    r.name,
+                    &r.kind,
+                    &r.schema_name,
+                    &r.status,
+                    r.status_reason,
+                )
+            })
+        };
+        Ok(match row.transpose()? {
+            Some(tenant) => Site::Portal(Arc::new(tenant)),
+            None => Site::Unknown,
+        })
+    }
+
+    pub fn invalidate_all(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.cache.invalidate_all();
+    }
+
+    /// Follows registry changes until the process ends. Notifications missed while the
+    /// connection was down are unknowable, so a reconnection also forgets everything.
+    ///
+    /// `listen_pool` is a pool of its own (one connection): a listener holds its connection
+    /// for good, and must not take a place in the pool that serves requests.
+    pub async fn listen(self, listen_pool: PgPool) {
+        loop {
+            match PgListener::connect_with(&listen_pool).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen(REGISTRY_CHANNEL).await {
+                        tracing::warn!(error = %e, "cannot LISTEN for registry changes; retrying");
+                    } else {
+                        self.invalidate_all();
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => self.invalidate_all(),
+                                // Connection lost; the listener reconnects on the next call.
+                                Ok(None) => self.invalidate_all(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "registry listener failed; reconnecting");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect the registry listener; retrying")
+                }
+            }
+            self.invalidate_all();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

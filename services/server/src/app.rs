@@ -1,0 +1,90 @@
+//! The whole HTTP service, composed once: the shared front door (`participe_web::dispatch`)
+//! with the portal, console and ops routers behind it, and the cross-cutting layers around.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode};
+use participe_core::domain::HostName;
+use participe_core::tenancy::resolver::Resolver;
+use participe_web::dispatch::{self, Routers};
+use participe_web::{App, AppState, Templates, WebConfig, security};
+use sqlx::PgPool;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Largest request body accepted anywhere; upload routes will set their own limits.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Longest a request may take before the client gets a 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn templates() -> Templates {
+    Templates::new(&[
+        participe_web::add_templates,
+        participe_portal::add_templates,
+        participe_tenant_admin::add_templates,
+        participe_platform::add_templates,
+    ])
+}
+
+pub fn state(pool: PgPool, config: WebConfig) -> AppState {
+    let resolver = Resolver::new(pool.clone(), config.base.clone());
+    AppState::new(App {
+        pool,
+        templates: templates(),
+        resolver,
+        config,
+    })
+}
+
+/// The configuration of the web side for a given base domain and public port.
+pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> WebConfig {
+    WebConfig {
+        base,
+        scheme: scheme.to_string(),
+        public_port,
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routers = Routers {
+        portal: participe_portal::router(state.clone()),
+        console: participe_tenant_admin::router(state.clone()),
+        ops: participe_platform::router(state.clone()),
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = dispatch::router(state, routers)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    security::with_headers(router)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id,
+                        site = tracing::field::Empty,
+                        tenant = tracing::field::Empty,
+                        "tenant.slug" = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

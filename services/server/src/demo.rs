@@ -1,0 +1,296 @@
+//! `participe demo`: three collectivités of the Nord with realistic content, then serve
+//! them. Running it again updates their content and creates nothing twice.
+
+use participe_core::domain::{Colour, HostName, Slug};
+use participe_core::migrations::TenantMigrations;
+use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
+use participe_core::tenancy::provisioning::{self, NewTenantInput};
+use participe_core::tenancy::registry;
+use participe_core::{Tenant, TenantTx};
+use sqlx::PgPool;
+
+use crate::config::{DemoArgs, Global};
+use crate::database::Database;
+use crate::{Error, serve};
+
+pub const ACTOR: &str = "demo";
+
+struct DemoTenant {
+    slug: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    insee: Option<&'static str>,
+    siren: Option<&'static str>,
+    parent: Option<&'static str>,
+    domain: Option<&'static str>,
+    primary: &'static str,
+    secondary: &'static str,
+    tagline: &'static str,
+    home_title: &'static str,
+    home_text: &'static str,
+    links: &'static [(&'static str, &'static str)],
+    about: (&'static str, &'static str, &'static str),
+}
+
+const TENANTS: &[DemoTenant] = &[
+    DemoTenant {
+        slug: "nord",
+        name: "Département du Nord",
+        kind: "departement",
+        insee: Some("59"),
+        siren: None,
+        parent: None,
+        domain: Some("jeparticipe.lenord.fr"),
+        primary: "#00508f",
+        secondary: "#e6f0f8",
+        tagline: "Je participe : le portail de la participation citoyenne du Nord",
+        home_title: "Écrire, réagir, partager pour construire ensemble",
+        home_text: "Le Département du Nord associe les Nordistes aux décisions qui les concernent : \
+                    **conseils citoyens**, **ateliers participatifs**, **appels à contributions** sur \
+                    les solidarités, la jeunesse, les collèges ou la mobilité.\n\nInscrivez-vous aux \
+                    prochaines rencontres, donnez votre avis, et retrouvez les comptes rendus de \
+                    chaque instance.",
+        links: &[
+            ("Site du Département", "https://lenord.fr"),
+            ("Contact", "https://lenord.fr/contact"),
+        ],
+        about: (
+            "conseil-departemental-des-jeunes",
+            "Le Conseil départemental des jeunes",
+            "Le Conseil départemental des jeunes réunit des collégiennes et collégiens élus dans \
+             chaque canton du Nord pour deux ans.\n\n## Ses missions\n\n- proposer des projets \
+             pour les jeunes du département ;\n- donner son avis sur les politiques qui les \
+             concernent ;\n- rencontrer les élus et les services du Département.\n\nIl se réunit \
+             en séance plénière trois fois par an à l'Hôtel du Département, à Lille.",
+        ),
+    },
+    DemoTenant {
+        slug: "mel",
+        name: "Métropole Européenne de Lille",
+        kind: "epci",
+        insee: None,
+        siren: Some("200093201"),
+        parent: None,
+        domain: None,
+        primary: "#b3123a",
+        secondary: "#fbeff2",
+        tagline: "La participation citoyenne dans les 95 communes de la Métropole",
+        home_title: "Imaginons ensemble la métropole de demain",
+        home_text: "Mobilités, logement, climat, eau : la Métropole Européenne de Lille consulte \
+                    ses habitantes et habitants sur ses grands projets.\n\nParticipez aux \
+                    concertations en cours et suivez les travaux du **Conseil de développement**.",
+        links: &[("lillemetropole.fr", "https://www.lillemetropole.fr")],
+        about: (
+            "conseil-de-developpement",
+            "Le Conseil de développement",
+            "Le Conseil de développement de la MEL rassemble des habitants, des associations et \
+             des acteurs économiques bénévoles.\n\nIl rend des avis sur les projets de la \
+             Métropole et s'autosaisit des sujets qui lui semblent importants. Ses avis sont \
+             publics.",
+        ),
+    },
+    DemoTenant {
+        slug: "roubaix",
+        name: "Ville de Roubaix",
+        kind: "commune",
+        insee: Some("59512"),
+        siren: None,
+        parent: Some("mel"),
+        domain: None,
+        primary: "#5b2c83",
+        secondary: "#f3edf8",
+        tagline: "Roubaix participe",
+        home_title: "Votre quartier, vos idées",
+        home_text: "Les **conseils de quartier** de Roubaix se réunissent tout au long de \
+                    l'année. Proposez vos idées pour le budget participatif et venez en débattre \
+                    lors des prochaines réunions publiques.",
+        links: &[("ville-roubaix.fr", "https://www.ville-roubaix.fr")],
+        about: (
+            "conseils-de-quartier",
+            "Les conseils de quartier",
+            "Roubaix compte huit conseils de quartier, ouverts à toutes les personnes qui vivent \
+             ou travaillent dans le quartier.\n\nChaque conseil dispose d'une enveloppe pour \
+             financer des projets proposés par les habitants.",
+        ),
+    },
+];
+
+pub async fn run(global: &Global, base: HostName, args: DemoArgs) -> Result<(), Error> {
+    let db = tokio::select! {
+        db = Database::open(global) => db?,
+        _ = serve::shutdown_signal() => return Err(Error::Interrupted),
+    };
+    serve::migrate_all(&db.pool).await?;
+    let tenants = seed(&db.pool, &base).await?;
+    let port = args
+        .serve
+        .public_port
+        .or((base.as_str() == "localhost").then_some(args.serve.listen.port()));
+    let origin = |host: String| match port {
+        Some(p) => format!("{}://{host}:{p}/", args.serve.public_scheme),
+        None => format!("{}://{host}/", args.serve.public_scheme),
+    };
+    println!("Demo portals:");
+    for t in &tenants {
+        println!("  {:<32} {}", t.name, origin(format!("{}.{base}", t.slug)));
+    }
+    println!(
+        "  {:<32} {}",
+        "Console des collectivités",
+        origin(format!("console.{base}"))
+    );
+    if args.no_serve {
+        db.close().await;
+        return Ok(());
+    }
+    serve::run(db, base, args.serve).await
+}
+
+/// Creates the demo tenants that do not exist yet and (re)writes their content.
+pub async fn seed(pool: &PgPool, base: &HostName) -> Result<Vec<Tenant>, Error> {
+    let set = TenantMigrations::embedded();
+    let mut out = Vec::new();
+    for d in TENANTS {
+        let slug = Slug::parse(d.slug).expect("demo slugs are valid");
+        let tenant = match registry::find_by_slug(pool, &slug).await? {
+            Some(t) => t,
+            None => {
+                let input = NewTenantInput {
+                    slug: d.slug.into(),
+                    name: d.name.into(),
+                    kind: d.kind.into(),
+                    insee_code: d.insee.map(Into::into),
+                    siren: d.siren.map(Into::into),
+                    parent: d.parent.map(Into::into),
+                    domains: vec![],
+                };
+                let new = input.parse(base).map_err(Error::Invalid)?;
+                provisioning::provision(pool, &set, &new, ACTOR).await?
+            }
+        };
+        if let Some(domain) = d.domain {
+            let host = HostName::parse(domain).expect("demo domains are valid");
+            let details = registry::details(pool, &slug).await?;
+            if !details.domains.iter().any(|x| x.host == domain) {
+                match registry::add_domain(pool, &slug, &host, true, ACTOR).await {
+                    // Already attached elsewhere (a shared database): the demo goes on without it.
+                    Err(participe_core::Error::Invalid(_)) => {}
+                    other => other?,
+                }
+            }
+        }
+        let mut tx = TenantTx::begin(pool, &tenant).await?;
+        fill(&mut tx, d).await?;
+        tx.commit().await?;
+        out.push(tenant);
+    }
+    Ok(out)
+}
+
+async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
+    site::update_branding(
+        tx,
+        &BrandingUpdate {
+            display_name: None,
+            tagline: d.tagline.into(),
+            primary_colour: Colour::parse(d.primary).ok(),
+            secondary_colour: Colour::parse(d.secondary).ok(),
+            home_title: d.home_title.into(),
+            home_text: d.home_text.into(),
+            footer_links: d
+                .links
+                .iter()
+                .map(|(l, u)| FooterLink {
+                    label: (*l).into(),
+                    url: (*u).into(),
+                })
+                .collect(),
+        },
+    )
+    .await?;
+    let charter = format!(
+        "Ce portail est un espace d'expression ouvert à toutes et à tous, proposé par {name}.\n\n\
+         ## Principes\n\n\
+         - Restez courtois : les propos injurieux, diffamatoires, racistes, sexistes ou \
+         discriminatoires sont interdits.\n\
+         - Restez dans le sujet de l'appel à contributions.\n\
+         - Ne publiez pas de données personnelles, les vôtres ou celles d'autrui.\n\
+         - Pas de publicité ni de propagande électorale.\n\n\
+         ## Modération\n\n\
+         Les contributions sont publiées immédiatement et modérées a posteriori. Tout participant \
+         peut signaler un contenu qui ne respecte pas la présente charte. Les contenus masqués \
+         restent signalés comme tels, avec le motif de leur modération.",
+        name = d.name
+    );
+    let legal = format!(
+        "## Éditeur\n\n{name}. Directeur ou directrice de la publication : le président ou la \
+         présidente, ou le maire.\n\n## Hébergement\n\nParticipe, plateforme hébergée en France.\n\n\
+         ## Propriété intellectuelle\n\nLes contenus publiés par les participants restent les leurs ; \
+         ils sont diffusés sous Licence Ouverte 2.0 lorsqu'ils sont publiés en données ouvertes.",
+        name = d.name
+    );
+    let accessibility = format!(
+        "{name} s'engage à rendre ce portail accessible conformément à l'article 47 de la loi \
+         n° 2005-102 du 11 février 2005.\n\n## État de conformité\n\nCe portail vise la conformité \
+         au référentiel général d'amélioration de l'accessibilité (RGAA) 4.1. Chaque type de page \
+         est vérifié automatiquement à chaque version.\n\n## Retour d'information\n\nSi vous ne \
+         parvenez pas à accéder à un contenu ou à un service, contactez la collectivité pour être \
+         orienté vers une alternative accessible.\n\n## Voie de recours\n\nVous pouvez saisir le \
+         Défenseur des droits (defenseurdesdroits.fr).",
+        name = d.name
+    );
+    let privacy = format!(
+        "{name} traite les données des participants pour permettre leur participation \
+         (compte, contributions, inscriptions aux rencontres).\n\nLes statistiques de fréquentation \
+         sont mesurées sans cookie ni conservation d'adresse IP.\n\nVous pouvez télécharger ou \
+         supprimer vos données depuis votre compte, et exercer vos droits auprès du délégué à la \
+         protection des données de la collectivité.",
+        name = d.name
+    );
+    let pages = [
+        PageInput {
+            slug: "charte",
+            kind: "charte",
+            title: "Charte d'utilisation",
+            body: &charter,
+            in_footer: true,
+            position: 1,
+        },
+        PageInput {
+            slug: "mentions-legales",
+            kind: "mentions-legales",
+            title: "Mentions légales",
+            body: &legal,
+            in_footer: true,
+            position: 2,
+        },
+        PageInput {
+            slug: "accessibilite",
+            kind: "accessibilite",
+            title: "Accessibilité : partiellement conforme",
+            body: &accessibility,
+            in_footer: true,
+            position: 3,
+        },
+        PageInput {
+            slug: "donnees-personnelles",
+            kind: "confidentialite",
+            title: "Données personnelles",
+            body: &privacy,
+            in_footer: true,
+            position: 4,
+        },
+        PageInput {
+            slug: d.about.0,
+            kind: "libre",
+            title: d.about.1,
+            body: d.about.2,
+            in_footer: true,
+            position: 0,
+        },
+    ];
+    for page in &pages {
+        site::upsert_page(tx, page).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! `participe serve`: the public listener, the operations listener (`/metrics`, the TLS
+//! "ask" endpoint), the registry listener that keeps every replica's host cache fresh, and a
+//! graceful shutdown that drains in-flight requests before the database goes away.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use participe_core::domain::HostName;
+use participe_core::migrations::{self, TenantMigrations, fleet};
+use participe_core::tenancy::registry;
+use participe_core::tenancy::resolver::{Resolver, Site};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::config::{Global, ServeArgs};
+use crate::database::Database;
+use crate::{Error, app, telemetry};
+
+pub async fn serve(global: &Global, base: HostName, args: ServeArgs) -> Result<(), Error> {
+    let db = tokio::select! {
+        db = Database::open(global) => db?,
+        _ = shutdown_signal() => return Err(Error::Interrupted),
+    };
+    if args.skip_migrations {
+        let (_, applied) = migrations::platform_state(&db.pool).await?;
+        if applied.is_none() {
+            return Err(Error::Usage(
+                "the database has no Participe schema yet: run `participe migrate` first".into(),
+            ));
+        }
+    } else {
+        migrate_all(&db.pool).await?;
+    }
+    run(db, base, args).await
+}
+
+/// Brings the platform schema and every tenant schema up to date, logging a summary.
+pub async fn migrate_all(pool: &PgPool) -> Result<(), Error> {
+    migrations::migrate_platform(pool).await?;
+    let report = fleet::migrate(pool, &TenantMigrations::embedded(), 4, &fleet::Quiet).await?;
+    tracing::info!(
+        migrated = report.migrated.len(),
+        current = report.already_current,
+        failed = report.failed.len(),
+        "tenant schemas migrated"
+    );
+    for (slug, error) in &report.failed {
+        tracing::error!(tenant = %slug, %error, "tenant schema left behind");
+    }
+    Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM, then drains and closes the database.
+pub async fn run(db: Database, base: HostName, args: ServeArgs) -> Result<(), Error> {
+    let public_port = args
+        .public_port
+        .or((base.as_str() == "localhost").then_some(args.listen.port()));
+    let config = app::web_config(base, &args.public_scheme, public_port);
+    let state = app::state(db.pool.clone(), config);
+    tokio::spawn(state.resolver.clone().listen(db.listener_pool().await?));
+
+    let listener = bind(args.listen).await?;
+    let ops_listener = bind(args.metrics_listen).await?;
+    if let Some(handle) = telemetry::install_metrics() {
+        let ops = ops_router(handle, db.pool.clone(), state.resolver.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(ops_listener, ops).await {
+                tracing::error!(error = %e, "operations listener stopped");
+            }
+        });
+    }
+    tracing::info!(
+        listen = %args.listen,
+        metrics = %args.metrics_listen,
+        console = %state.config.console_origin(),
+        "serving"
+    );
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining in-flight requests");
+        })
+        .await
+        .map_err(|e| Error::Io("serving HTTP".into(), e))?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Io(format!("cannot listen on {addr}"), e))
+}
+
+#[derive(Clone)]
+struct Ops {
+    handle: PrometheusHandle,
+    pool: PgPool,
+    resolver: Resolver,
+}
+
+fn ops_router(handle: PrometheusHandle, pool: PgPool, resolver: Resolver) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/tls-allowed", get(tls_allowed))
+        .with_state(Ops {
+            handle,
+            pool,
+            resolver,
+        })
+}
+
+/// Prometheus text format. Pool and tenant gauges are read at scrape time.
+async fn metrics(State(ops): State<Ops>) -> String {
+    let size = ops.pool.size() as f64;
+    let idle = ops.pool.num_idle() as f64;
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(size - idle);
+    metrics::gauge!("db_pool_max_connections")
+        .set(f64::from(ops.pool.options().get_max_connections()));
+    if let Ok(counts) = registry::count(&ops.pool).await {
+        for status in ["active", "suspended"] {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            metrics::gauge!("participe_tenants", "status" => status).set(n as f64);
+        }
+    }
+    ops.handle.render()
+}
+
+#[derive(serde::Deserialize)]
+struct AskQuery {
+    domain: String,
+}
+
+/// For on-demand TLS at the edge (Caddy's `ask`): 200 when Participe serves this host, so a
+/// certificate may be requested for it; 404 otherwise, so nobody can make the edge request
+/// certificates for made-up names.
+async fn tls_allowed(State(ops): State<Ops>, Query(q): Query<AskQuery>) -> impl IntoResponse {
+    match ops.resolver.resolve(&q.domain).await {
+        Ok(Site::Unknown) => StatusCode::NOT_FOUND,
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,253 @@
+//! The front door: `/healthz`, `/readyz` and `/static/…` on every host, then the `Host`
+//! header decides which router serves the request (a tenant's portal, the console, ops),
+//! or which page explains why none does (unknown host, suspended portal). Error pages are
+//! rendered here, where the host and the request id are known, and unexpected errors are
+//! logged here, once.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use participe_core::TenantStatus;
+use participe_core::tenancy::resolver::Site;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::{AppState, Error, ErrorPage, UnexpectedError, metrics, static_files};
+
+/// The three routers a host can lead to, each with its state already applied.
+pub struct Routers {
+    pub portal: Router,
+    pub console: Router,
+    pub ops: Router,
+}
+
+#[derive(Clone)]
+struct Front {
+    app: AppState,
+    portal: Router,
+    console: Router,
+    ops: Router,
+}
+
+/// The metrics label of the route that served a request, copied from the inner router's
+/// `MatchedPath` (which the outer layers cannot see) onto the response.
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+/// The kind of site that served a request (`portal`, `console`, …), for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteLabel(pub &'static str);
+
+pub fn router(app: AppState, routers: Routers) -> Router {
+    let prepare = |r: Router| {
+        r.route_layer(middleware::from_fn(label_route))
+            .fallback(|| async { Error::NotFound })
+            // A panic becomes a 500 here, inside the dispatcher, so it gets the same error
+            // page and the same single log line as any unexpected error.
+            .layer(CatchPanicLayer::custom(|_| {
+                Error::Unexpected("handler panicked".into()).into_response()
+            }))
+    };
+    let front = Front {
+        app: app.clone(),
+        portal: prepare(routers.portal),
+        console: prepare(routers.console),
+        ops: prepare(routers.ops),
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/static/{file}", get(static_files::serve))
+        .route_layer(middleware::from_fn(label_route))
+        .with_state(app)
+        .fallback_service(axum::routing::any(dispatch).with_state(front))
+        .layer(middleware::from_fn(metrics::record))
+}
+
+async fn label_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let mut response = next.run(req).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteLabel(route));
+    }
+    response
+}
+
+/// Ready when the database answers within two seconds.
+async fn readyz(State(app): State<AppState>) -> Response {
+    let ping = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("select 1").execute(&app.pool),
+    )
+    .await;
+    match ping {
+        Ok(Ok(_)) => "ok".into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
+}
+
+/// The host a request names: the URI's authority (HTTP/2, absolute-form requests), else
+/// the `Host` header.
+fn request_host(req: &Request) -> Option<&str> {
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
+}
+
+async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Response, Infallible> {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let site = match request_host(&req) {
+        Some(host) => front.app.resolver.resolve(host).await,
+        None => Ok(Site::Unknown),
+    };
+    let site = match site {
+        Ok(site) => site,
+        Err(e) => {
+            let response = Error::from(e).into_response();
+            return Ok(finish(&front.app, &Site::Unknown, &request_id, response));
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("site", site.kind());
+    if let Some(tenant) = site.tenant() {
+        span.record("tenant", tenant.slug.as_str());
+        span.record("tenant.slug", tenant.slug.as_str());
+    }
+    req.extensions_mut().insert(site.clone());
+    let response = match &site {
+        Site::Portal(t) if t.status == TenantStatus::Suspended => {
+            suspended(&front.app, t.name.as_str())
+        }
+        Site::Portal(_) => front.portal.clone().oneshot(req).await?,
+        Site::Console => front.console.clone().oneshot(req).await?,
+        Site::Ops => front.ops.clone().oneshot(req).await?,
+        Site::Apex => Redirect::to(&front.app.config.console_origin()).into_response(),
+        Site::Unknown => Error::NotFound.into_response(),
+    };
+    Ok(finish(&front.app, &site, &request_id, response))
+}
+
+fn suspended(app: &AppState, name: &str) -> Response {
+    let page = app.templates.render(
+        "web/suspended.html",
+        minijinja::context! { lang => "fr", site_name => name },
+    );
+    match page {
+        Ok(html) => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, html).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Logs an unexpected error once, and turns error responses that carry no page of their
+/// own (our `Error`s, axum's rejections, an unmatched route) into the host's error page.
+fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response) -> Response {
+    response.extensions_mut().insert(SiteLabel(site.kind()));
+    if let Some(UnexpectedError(cause)) = response.extensions().get::<UnexpectedError>() {
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %cause, "service unavailable");
+        } else {
+            tracing::error!(error = %cause, "unexpected error");
+        }
+    }
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    let wants_page =
+        response.extensions().get::<ErrorPage>().is_some() || (status.as_u16() >= 400 && !is_html);
+    if !wants_page
+        || status == StatusCode::SERVICE_UNAVAILABLE
+            && site
+                .tenant()
+                .is_some_and(|t| t.status == TenantStatus::Suspended)
+    {
+        return response;
+    }
+    let (title, message) = match status.as_u16() {
+        404 if matches!(site, Site::Unknown) => (
+            "Portail introuvable",
+            "Aucun portail de participation ne correspond à cette adresse. Vérifiez l'adresse saisie, ou cherchez le portail de votre collectivité depuis son site officiel.",
+        ),
+        404 => (
+            "Page introuvable",
+            "La page demandée n'existe pas ou n'est plus disponible.",
+        ),
+        403 => ("Accès refusé", "Vous n'avez pas accès à cette page."),
+        405 => (
+            "Action impossible",
+            "Cette adresse ne permet pas cette action.",
+        ),
+        408 => (
+            "Délai dépassé",
+            "Le serveur a mis trop de temps à répondre. Réessayez dans un instant.",
+        ),
+        413 => (
+            "Envoi trop volumineux",
+            "Le contenu envoyé dépasse la taille autorisée.",
+        ),
+        503 => (
+            "Service momentanément indisponible",
+            "Le service est momentanément indisponible. Réessayez dans quelques minutes.",
+        ),
+        400..=499 => ("Requête invalide", "La requête n'a pas pu être comprise."),
+        _ => (
+            "Erreur inattendue",
+            "Une erreur inattendue s'est produite. L'équipe technique en a été informée.",
+        ),
+    };
+    let (site_name, home) = match site {
+        Site::Portal(t) => (t.name.clone(), Some("/")),
+        Site::Console => (
+            "Participe — console des collectivités".to_string(),
+            Some("/"),
+        ),
+        Site::Ops => ("Participe — exploitation".to_string(), Some("/")),
+        _ => ("Participe".to_string(), None),
+    };
+    let page = app.templates.render(
+        "web/error.html",
+        minijinja::context! {
+            lang => "fr", site_name, home, status => status.as_u16(), title, message,
+            request_id => (status.is_server_error()).then_some(request_id),
+        },
+    );
+    let mut new = match page {
+        Ok(html) => (status, html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page");
+            (status, Body::from(title)).into_response()
+        }
+    };
+    // Keep what the original response said beyond its body (Allow, Retry-After, labels).
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    *new.extensions_mut() = std::mem::take(response.extensions_mut());
+    new
+}

@@ -1,0 +1,17 @@
+//! The web side every Participe host shares: the app state, the minijinja environment and
+//! its helpers (translation, Markdown), the error type that renders itself, the dispatch of
+//! a request to the portal, console or ops router by its `Host`, the security headers, the
+//! embedded static files and the request metrics. It holds no feature of its own.
+
+pub mod dispatch;
+mod error;
+pub mod markdown;
+pub mod metrics;
+pub mod security;
+mod state;
+pub mod static_files;
+mod templates;
+
+pub use error::{Error, ErrorPage, Result, UnexpectedError};
+pub use state::{App, AppState, WebConfig};
+pub use templates::{Templates, add_templates};

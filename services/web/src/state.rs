@@ -1,0 +1,60 @@
+use std::ops::Deref;
+use std::sync::Arc;
+
+use participe_core::domain::HostName;
+use participe_core::tenancy::resolver::Resolver;
+use sqlx::PgPool;
+
+use crate::Templates;
+
+/// Settings the web side needs to build links between hosts.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub base: HostName,
+    /// `http` or `https`, as seen by browsers (behind a TLS-terminating edge: `https`).
+    pub scheme: String,
+    /// The port browsers use, when it is not the scheme's default (`:8080` in development).
+    pub public_port: Option<u16>,
+}
+
+impl WebConfig {
+    /// The origin a browser uses for `host`, e.g. `http://nord.localhost:8080`.
+    pub fn origin(&self, host: &str) -> String {
+        match self.public_port {
+            Some(port) => format!("{}://{host}:{port}", self.scheme),
+            None => format!("{}://{host}", self.scheme),
+        }
+    }
+
+    pub fn portal_origin(&self, slug: &str) -> String {
+        self.origin(&format!("{slug}.{}", self.base))
+    }
+
+    pub fn console_origin(&self) -> String {
+        self.origin(&format!("console.{}", self.base))
+    }
+}
+
+/// Everything handlers share, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+pub struct App {
+    pub pool: PgPool,
+    pub templates: Templates,
+    pub resolver: Resolver,
+    pub config: WebConfig,
+}
+
+impl AppState {
+    pub fn new(app: App) -> Self {
+        AppState(Arc::new(app))
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
