@@ -45,17 +45,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 /// Creates `name` on the server behind `admin_url` when it does not exist yet.
 pub async fn ensure_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
     let mut conn = connect_options(admin_url)?.connect().await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        match conn
-            .execute(format!("create database {quoted}").as_str())
-            .await
-        {
+        match conn.execute(format!("create database {quoted}").as_str()).await {
             Ok(_) => {}
             // Another process created it between our check and our create.
             Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04") => {}

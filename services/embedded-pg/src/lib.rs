@@ -185,10 +185,7 @@ impl Cluster {
             .to_string();
 
         if let Some(port) = running_port(&pgdata) {
-            tracing::info!(
-                port,
-                "reusing the private PostgreSQL cluster already running"
-            );
+            tracing::info!(port, "reusing the private PostgreSQL cluster already running");
             return Ok(Cluster {
                 pgdata,
                 port,
@@ -205,16 +202,12 @@ impl Cluster {
             .open(&log_path)
             .map_err(io_err(format!("open {}", log_path.display())))?;
         let mut cmd = run_as.command(bin.program("postgres"));
-        cmd.arg("-D")
-            .arg(&pgdata)
-            .arg("-p")
-            .arg(port.to_string())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "unix_socket_directories=",
-            ]);
+        cmd.arg("-D").arg(&pgdata).arg("-p").arg(port.to_string()).args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ]);
         for (k, v) in &options.settings {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
@@ -226,9 +219,7 @@ impl Cluster {
             .process_group(0);
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(io::Error::from)
-            });
+            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(io::Error::from));
         }
         let child = cmd.spawn().map_err(io_err("start postgres"))?;
         let mut cluster = Cluster {
@@ -302,9 +293,7 @@ impl Cluster {
                     tracing::info!("private PostgreSQL cluster stopped");
                     return Ok(());
                 }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -339,10 +328,7 @@ fn init(bin: &Binaries, run_as: &RunAs, pgdata: &Path, password_file: &Path) -> 
         .map(|s| s.success())
         .unwrap_or(false);
     if !reachable {
-        return Err(Error::Unreachable(
-            pgdata.to_path_buf(),
-            run_as.name.clone(),
-        ));
+        return Err(Error::Unreachable(pgdata.to_path_buf(), run_as.name.clone()));
     }
 
     let password: String = {
@@ -402,10 +388,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
 
 fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err("find a free port"))?;
-    Ok(listener
-        .local_addr()
-        .map_err(io_err("find a free port"))?
-        .port())
+    Ok(listener.local_addr().map_err(io_err("find a free port"))?.port())
 }
 
 /// `postmaster.pid`: line 1 the pid, line 4 the port, line 8 the server's status.
@@ -454,10 +437,7 @@ mod tests {
         let first = Cluster::start_or_reuse(dir.path(), &Options::ephemeral()).unwrap();
         assert!(first.owned());
         let second = Cluster::start_or_reuse(dir.path(), &Options::default()).unwrap();
-        assert!(
-            !second.owned(),
-            "a running cluster is joined, not started twice"
-        );
+        assert!(!second.owned(), "a running cluster is joined, not started twice");
         assert_eq!(first.port(), second.port());
         assert_eq!(first.url("x"), second.url("x"));
         drop(second);

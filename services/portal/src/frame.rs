@@ -52,10 +52,7 @@ impl FromRequestParts<AppState> for Portal {
 impl Portal {
     /// The name shown to citizens: the display name staff chose, else the registry name.
     pub fn site_name(&self) -> &str {
-        self.branding
-            .display_name
-            .as_deref()
-            .unwrap_or(&self.tenant.name)
+        self.branding.display_name.as_deref().unwrap_or(&self.tenant.name)
     }
 
     /// Ends the transaction and renders `template` inside the portal frame. `current` is
@@ -88,7 +85,6 @@ impl Portal {
             branding => Serde(branding),
             nav,
         };
-        app.templates
-            .render(template, minijinja::context! { ..page, ..frame })
+        app.templates.render(template, minijinja::context! { ..page, ..frame })
     }
 }

@@ -9,11 +9,7 @@ use crate::Portal;
 
 async fn section(portal: Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
     portal
-        .render(
-            "portal/section.html",
-            path,
-            minijinja::context! { title, empty },
-        )
+        .render("portal/section.html", path, minijinja::context! { title, empty })
         .await
 }
 

@@ -1,26 +1,17 @@
 //! The whole HTTP service, composed once: the shared front door (`participe_web::dispatch`)
 //! with the portal, console and ops routers behind it, and the cross-cutting layers around.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::HeaderName;
 use participe_core::domain::HostName;
 use participe_core::tenancy::resolver::Resolver;
 use participe_web::dispatch::{self, Routers};
 use participe_web::{App, AppState, Templates, WebConfig, security};
 use sqlx::PgPool;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
-
-/// Largest request body accepted anywhere; upload routes will set their own limits.
-pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
-/// Longest a request may take before the client gets a 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn templates() -> Templates {
     Templates::new(&[
@@ -57,13 +48,7 @@ pub fn router(state: AppState) -> Router {
         ops: participe_platform::router(state.clone()),
     };
     let request_id = HeaderName::from_static("x-request-id");
-    let router = dispatch::router(state, routers)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ));
-    security::with_headers(router)
+    security::with_headers(dispatch::router(state, routers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()

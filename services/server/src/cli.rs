@@ -34,10 +34,7 @@ pub fn main() -> ExitCode {
         Command::Serve(_) | Command::Demo(_) => "info",
         _ => "warn",
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -81,12 +78,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => serve::serve(&global, base, args).await,
         Command::Demo(args) => demo::run(&global, base, args).await,
         // `migrate` creates or checks the platform schema itself.
-        Command::Migrate(args) => {
-            with_database(&global, false, async |db| migrate(db, args).await).await
-        }
-        Command::Tenant(cmd) => {
-            with_database(&global, true, async |db| tenant(db, base, cmd).await).await
-        }
+        Command::Migrate(args) => with_database(&global, false, async |db| migrate(db, args).await).await,
+        Command::Tenant(cmd) => with_database(&global, true, async |db| tenant(db, base, cmd).await).await,
     }
 }
 
@@ -156,9 +149,7 @@ async fn migrate(db: &Database, args: MigrateArgs) -> Result<(), Error> {
         } else {
             println!(
                 "platform schema: version {} of {platform_latest}",
-                platform_applied
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "none".into())
+                platform_applied.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
             );
             println!(
                 "tenant schemas: {} of {} at version {}",
@@ -167,11 +158,7 @@ async fn migrate(db: &Database, args: MigrateArgs) -> Result<(), Error> {
                 set.latest()
             );
             for s in &behind {
-                println!(
-                    "  {}: {}",
-                    s.slug,
-                    serde_json::to_string(&s.drift).unwrap_or_default()
-                );
+                println!("  {}: {}", s.slug, serde_json::to_string(&s.drift).unwrap_or_default());
             }
         }
         if platform_behind || !behind.is_empty() {
@@ -227,10 +214,8 @@ impl CliProgress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} tenant schemas ({eta} left) {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:40} {pos}/{len} tenant schemas ({eta} left) {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });
@@ -245,8 +230,7 @@ impl CliProgress {
 
 impl fleet::Progress for CliProgress {
     fn start(&self, total: usize) {
-        self.total
-            .store(total, std::sync::atomic::Ordering::Relaxed);
+        self.total.store(total, std::sync::atomic::Ordering::Relaxed);
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
         } else if !self.quiet {
@@ -272,10 +256,7 @@ impl fleet::Progress for CliProgress {
             bar.inc(1);
         } else if !self.quiet {
             let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
-            println!(
-                "[{done}/{total}] {slug}: FAILED {}",
-                one_line(&error.to_string())
-            );
+            println!("[{done}/{total}] {slug}: FAILED {}", one_line(&error.to_string()));
         }
     }
 
@@ -294,10 +275,7 @@ async fn tenant(db: &Database, base: HostName, cmd: TenantCommand) -> Result<(),
         TenantCommand::Show { slug, json } => {
             let details = registry::details(pool, &parse_slug(&slug)?).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&details).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&details).unwrap_or_default());
             } else {
                 let t = &details.tenant;
                 println!("slug:     {}", t.slug);
@@ -320,18 +298,11 @@ async fn tenant(db: &Database, base: HostName, cmd: TenantCommand) -> Result<(),
                         .map(|r| format!(" ({r})"))
                         .unwrap_or_default()
                 );
-                println!(
-                    "schema:   {} (version {})",
-                    t.schema, details.schema_version
-                );
+                println!("schema:   {} (version {})", t.schema, details.schema_version);
                 println!("created:  {}", details.created_at.date());
                 println!("portal:   {}.{base}", t.slug);
                 for d in &details.domains {
-                    println!(
-                        "domain:   {}{}",
-                        d.host,
-                        if d.is_primary { " (primary)" } else { "" }
-                    );
+                    println!("domain:   {}{}", d.host, if d.is_primary { " (primary)" } else { "" });
                 }
             }
             Ok(())
@@ -349,32 +320,19 @@ async fn tenant(db: &Database, base: HostName, cmd: TenantCommand) -> Result<(),
             Ok(())
         }
         TenantCommand::Resume { slug } => {
-            let t = registry::set_status(
-                pool,
-                &parse_slug(&slug)?,
-                TenantStatus::Active,
-                None,
-                &actor(),
-            )
-            .await?;
+            let t = registry::set_status(pool, &parse_slug(&slug)?, TenantStatus::Active, None, &actor()).await?;
             println!("{}: active", t.slug);
             Ok(())
         }
-        TenantCommand::AddDomain {
-            slug,
-            domain,
-            primary,
-        } => {
-            let host =
-                custom_domain(&domain, &base).map_err(|e| Error::Usage(format!("domain: {e}")))?;
+        TenantCommand::AddDomain { slug, domain, primary } => {
+            let host = custom_domain(&domain, &base).map_err(|e| Error::Usage(format!("domain: {e}")))?;
             let slug = parse_slug(&slug)?;
             registry::add_domain(pool, &slug, &host, primary, &actor()).await?;
             println!("{slug}: {host} attached");
             Ok(())
         }
         TenantCommand::RemoveDomain { slug, domain } => {
-            let host =
-                HostName::parse(&domain).map_err(|e| Error::Usage(format!("domain: {e}")))?;
+            let host = HostName::parse(&domain).map_err(|e| Error::Usage(format!("domain: {e}")))?;
             let slug = parse_slug(&slug)?;
             registry::remove_domain(pool, &slug, &host, &actor()).await?;
             println!("{slug}: {host} detached");
@@ -394,8 +352,7 @@ async fn create(db: &Database, base: &HostName, args: CreateArgs) -> Result<(), 
         domains: args.domains,
     };
     let new = input.parse(base).map_err(Error::Invalid)?;
-    let tenant =
-        provisioning::provision(&db.pool, &TenantMigrations::embedded(), &new, &actor()).await?;
+    let tenant = provisioning::provision(&db.pool, &TenantMigrations::embedded(), &new, &actor()).await?;
     println!("{}: created (schema {})", tenant.slug, tenant.schema);
     Ok(())
 }

@@ -30,21 +30,11 @@ pub struct Global {
 
     /// Domain under which tenants get `<slug>.<base>`, the console `console.<base>` and
     /// operators `ops.<base>`.
-    #[arg(
-        long,
-        env = "PARTICIPE_BASE_DOMAIN",
-        default_value = "localhost",
-        global = true
-    )]
+    #[arg(long, env = "PARTICIPE_BASE_DOMAIN", default_value = "localhost", global = true)]
     pub base_domain: String,
 
     /// Where Participe keeps its files (the private PostgreSQL cluster, uploads, outbox).
-    #[arg(
-        long,
-        env = "PARTICIPE_DATA_DIR",
-        default_value = "participe-data",
-        global = true
-    )]
+    #[arg(long, env = "PARTICIPE_DATA_DIR", default_value = "participe-data", global = true)]
     pub data_dir: PathBuf,
 
     /// Database connections per process.
@@ -72,11 +62,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Address of the operations listener (`/metrics`); keep it off the public network.
-    #[arg(
-        long,
-        env = "PARTICIPE_METRICS_LISTEN",
-        default_value = "127.0.0.1:9464"
-    )]
+    #[arg(long, env = "PARTICIPE_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     pub metrics_listen: SocketAddr,
 
     /// Scheme browsers use to reach Participe (`https` behind a TLS-terminating edge).

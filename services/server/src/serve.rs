@@ -109,11 +109,7 @@ fn ops_router(handle: PrometheusHandle, pool: PgPool, resolver: Resolver) -> Rou
     Router::new()
         .route("/metrics", get(metrics))
         .route("/tls-allowed", get(tls_allowed))
-        .with_state(Ops {
-            handle,
-            pool,
-            resolver,
-        })
+        .with_state(Ops { handle, pool, resolver })
 }
 
 /// Prometheus text format. Pool and tenant gauges are read at scrape time.
@@ -122,15 +118,10 @@ async fn metrics(State(ops): State<Ops>) -> String {
     let idle = ops.pool.num_idle() as f64;
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(size - idle);
-    metrics::gauge!("db_pool_max_connections")
-        .set(f64::from(ops.pool.options().get_max_connections()));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(ops.pool.options().get_max_connections()));
     if let Ok(counts) = registry::count(&ops.pool).await {
         for status in ["active", "suspended"] {
-            let n = counts
-                .iter()
-                .find(|(s, _)| s == status)
-                .map(|(_, n)| *n)
-                .unwrap_or(0);
+            let n = counts.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
             metrics::gauge!("participe_tenants", "status" => status).set(n as f64);
         }
     }

@@ -62,10 +62,7 @@ fn otlp_provider() -> Option<SdkTracerProvider> {
         .ok()
         .filter(|e| !e.trim().is_empty())?;
     // The exporter reads the endpoint (and headers) from the standard OTEL_* variables.
-    match opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-    {
+    match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
         Ok(exporter) => Some(
             SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)

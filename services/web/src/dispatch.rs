@@ -18,6 +18,8 @@ use participe_core::TenantStatus;
 use participe_core::tenancy::resolver::Site;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::{AppState, Error, ErrorPage, UnexpectedError, metrics, static_files};
 
@@ -45,10 +47,21 @@ pub struct RouteLabel(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct SiteLabel(pub &'static str);
 
+/// Largest request body accepted anywhere; upload routes set their own, larger limits.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Longest a request may take before the client gets a 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub fn router(app: AppState, routers: Routers) -> Router {
+    // Limits apply inside the dispatcher so that their 413 and 408 get the host's page too.
     let prepare = |r: Router| {
         r.route_layer(middleware::from_fn(label_route))
             .fallback(|| async { Error::NotFound })
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
             // A panic becomes a 500 here, inside the dispatcher, so it gets the same error
             // page and the same single log line as any unexpected error.
             .layer(CatchPanicLayer::custom(|_| {
@@ -72,10 +85,7 @@ pub fn router(app: AppState, routers: Routers) -> Router {
 }
 
 async fn label_route(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let mut response = next.run(req).await;
     if let Some(route) = route {
         response.extensions_mut().insert(RouteLabel(route));
@@ -85,11 +95,7 @@ async fn label_route(req: Request, next: Next) -> Response {
 
 /// Ready when the database answers within two seconds.
 async fn readyz(State(app): State<AppState>) -> Response {
-    let ping = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("select 1").execute(&app.pool),
-    )
-    .await;
+    let ping = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(&app.pool)).await;
     match ping {
         Ok(Ok(_)) => "ok".into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
@@ -99,11 +105,10 @@ async fn readyz(State(app): State<AppState>) -> Response {
 /// The host a request names: the URI's authority (HTTP/2, absolute-form requests), else
 /// the `Host` header.
 fn request_host(req: &Request) -> Option<&str> {
-    req.uri().authority().map(|a| a.as_str()).or_else(|| {
-        req.headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-    })
+    req.uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
 }
 
 async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Response, Infallible> {
@@ -132,9 +137,7 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
     }
     req.extensions_mut().insert(site.clone());
     let response = match &site {
-        Site::Portal(t) if t.status == TenantStatus::Suspended => {
-            suspended(&front.app, t.name.as_str())
-        }
+        Site::Portal(t) if t.status == TenantStatus::Suspended => suspended(&front.app, t.name.as_str()),
         Site::Portal(_) => front.portal.clone().oneshot(req).await?,
         Site::Console => front.console.clone().oneshot(req).await?,
         Site::Ops => front.ops.clone().oneshot(req).await?,
@@ -177,13 +180,10 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
-    let wants_page =
-        response.extensions().get::<ErrorPage>().is_some() || (status.as_u16() >= 400 && !is_html);
+    let wants_page = response.extensions().get::<ErrorPage>().is_some() || (status.as_u16() >= 400 && !is_html);
     if !wants_page
         || status == StatusCode::SERVICE_UNAVAILABLE
-            && site
-                .tenant()
-                .is_some_and(|t| t.status == TenantStatus::Suspended)
+            && site.tenant().is_some_and(|t| t.status == TenantStatus::Suspended)
     {
         return response;
     }
@@ -197,10 +197,7 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
             "La page demandée n'existe pas ou n'est plus disponible.",
         ),
         403 => ("Accès refusé", "Vous n'avez pas accès à cette page."),
-        405 => (
-            "Action impossible",
-            "Cette adresse ne permet pas cette action.",
-        ),
+        405 => ("Action impossible", "Cette adresse ne permet pas cette action."),
         408 => (
             "Délai dépassé",
             "Le serveur a mis trop de temps à répondre. Réessayez dans un instant.",
@@ -221,10 +218,7 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
     };
     let (site_name, home) = match site {
         Site::Portal(t) => (t.name.clone(), Some("/")),
-        Site::Console => (
-            "Participe — console des collectivités".to_string(),
-            Some("/"),
-        ),
+        Site::Console => ("Participe — console des collectivités".to_string(), Some("/")),
         Site::Ops => ("Participe — exploitation".to_string(), Some("/")),
         _ => ("Participe".to_string(), None),
     };

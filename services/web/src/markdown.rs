@@ -32,9 +32,7 @@ mod tests {
         let html = to_html("## Titre\n\nUn *texte* avec [un lien](https://lenord.fr).\n\n- a\n- b");
         assert!(html.contains("<h2>Titre</h2>"));
         assert!(html.contains("<em>texte</em>"));
-        assert!(
-            html.contains(r#"<a href="https://lenord.fr" rel="noopener noreferrer">un lien</a>"#)
-        );
+        assert!(html.contains(r#"<a href="https://lenord.fr" rel="noopener noreferrer">un lien</a>"#));
         assert!(html.contains("<li>a</li>"));
     }
 
@@ -43,14 +41,7 @@ mod tests {
         let html = to_html(
             "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n<a href=\"#\" onclick=\"alert(1)\">y</a>\n\n<iframe src=//evil></iframe>",
         );
-        for bad in [
-            "<script",
-            "onerror",
-            "javascript:",
-            "onclick",
-            "<iframe",
-            "<img",
-        ] {
+        for bad in ["<script", "onerror", "javascript:", "onclick", "<iframe", "<img"] {
             assert!(!html.contains(bad), "{bad} in {html}");
         }
     }

@@ -21,15 +21,9 @@ pub async fn record(req: Request, next: Next) -> Response {
         .get::<RouteLabel>()
         .map(|r| r.0.clone())
         .unwrap_or_else(|| "unmatched".to_string());
-    let site = response
-        .extensions()
-        .get::<SiteLabel>()
-        .map(|s| s.0)
-        .unwrap_or("any");
+    let site = response.extensions().get::<SiteLabel>().map(|s| s.0).unwrap_or("any");
     let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "site" => site, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(DURATION, "site" => site, "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    metrics::counter!(REQUESTS, "site" => site, "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(DURATION, "site" => site, "route" => route).record(start.elapsed().as_secs_f64());
     response
 }

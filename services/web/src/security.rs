@@ -15,10 +15,7 @@ pub fn with_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rout
     router
         .layer(set(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(
-            header::REFERRER_POLICY,
-            "strict-origin-when-cross-origin",
-        ))
+        .layer(set(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
         .layer(set(header::X_FRAME_OPTIONS, "DENY"))
         .layer(set(
             HeaderName::from_static("permissions-policy"),

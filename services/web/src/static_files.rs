@@ -53,10 +53,7 @@ pub async fn serve(Path(name): Path<String>, Query(version): Query<Version>) -> 
     (
         StatusCode::OK,
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(file.content_type),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(file.content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         file.bytes,

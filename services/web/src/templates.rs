@@ -40,17 +40,12 @@ impl Templates {
 
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<Html<String>> {
         let template = self.env.get_template(name)?;
-        Ok(Html(
-            template.render(Value::from(minijinja::value::Serde(&ctx)))?,
-        ))
+        Ok(Html(template.render(Value::from(minijinja::value::Serde(&ctx)))?))
     }
 
     /// Every template name, for tests that render them all.
     pub fn names(&self) -> Vec<String> {
-        self.env
-            .templates()
-            .map(|(name, _)| name.to_string())
-            .collect()
+        self.env.templates().map(|(name, _)| name.to_string()).collect()
     }
 }
 
@@ -82,11 +77,7 @@ static CATALOGS: LazyLock<HashMap<&'static str, HashMap<String, String>>> = Lazy
 /// `{{ t("Le portail de {nom}", nom=tenant.name) }}`: looks the French text up in the
 /// catalog of the page's `lang`, then fills the `{placeholders}`. The result is a plain
 /// string, so autoescaping applies to it and to what was filled in.
-fn translate(
-    state: &State,
-    text: &str,
-    kwargs: Kwargs,
-) -> std::result::Result<String, minijinja::Error> {
+fn translate(state: &State, text: &str, kwargs: Kwargs) -> std::result::Result<String, minijinja::Error> {
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().map(str::to_string))
@@ -128,11 +119,7 @@ fn date_fr(value: &str) -> String {
         parts.next().and_then(|d| d.parse::<u32>().ok()),
     ) {
         (Some(y), Some(m @ 1..=12), Some(d)) => {
-            let day = if d == 1 {
-                "1er".to_string()
-            } else {
-                d.to_string()
-            };
+            let day = if d == 1 { "1er".to_string() } else { d.to_string() };
             format!("{day} {} {y}", MONTHS[m - 1])
         }
         _ => value.to_string(),

@@ -9,8 +9,7 @@ pub struct InseeCode(String);
 
 /// Régions since the 2016 reform, overseas ones included.
 const REGIONS: &[&str] = &[
-    "01", "02", "03", "04", "06", "11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84",
-    "93", "94",
+    "01", "02", "03", "04", "06", "11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93", "94",
 ];
 
 impl InseeCode {
@@ -21,9 +20,7 @@ impl InseeCode {
         let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
         let departement = |d: &str| match d {
             "2A" | "2B" => true,
-            _ if d.len() == 2 && digits(d) => {
-                d != "00" && d != "20" && d.parse::<u8>().is_ok_and(|n| n <= 95)
-            }
+            _ if d.len() == 2 && digits(d) => d != "00" && d != "20" && d.parse::<u8>().is_ok_and(|n| n <= 95),
             _ if d.len() == 3 && digits(d) => ("971".."977").contains(&d),
             _ => false,
         };
@@ -148,10 +145,7 @@ mod tests {
         ] {
             assert!(InseeCode::parse(k, c).is_err(), "{k:?} {c}");
         }
-        assert_eq!(
-            InseeCode::parse(Departement, " 2a ").unwrap().as_str(),
-            "2A"
-        );
+        assert_eq!(InseeCode::parse(Departement, " 2a ").unwrap().as_str(), "2A");
     }
 
     #[test]

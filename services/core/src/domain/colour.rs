@@ -12,11 +12,7 @@ pub struct Colour {
 }
 
 impl Colour {
-    pub const WHITE: Colour = Colour {
-        r: 255,
-        g: 255,
-        b: 255,
-    };
+    pub const WHITE: Colour = Colour { r: 255, g: 255, b: 255 };
     pub const BLACK: Colour = Colour { r: 0, g: 0, b: 0 };
 
     pub fn parse(input: &str) -> Result<Self, Invalid> {
@@ -93,13 +89,7 @@ mod tests {
         // #767676 on white is the classic 4.54:1 grey.
         let grey = Colour::parse("#767676").unwrap();
         assert!((grey.contrast(Colour::WHITE) - 4.54).abs() < 0.01);
-        assert_eq!(
-            Colour::parse("#005a9c").unwrap().text_colour(),
-            Colour::WHITE
-        );
-        assert_eq!(
-            Colour::parse("#ffd700").unwrap().text_colour(),
-            Colour::BLACK
-        );
+        assert_eq!(Colour::parse("#005a9c").unwrap().text_colour(), Colour::WHITE);
+        assert_eq!(Colour::parse("#ffd700").unwrap().text_colour(), Colour::BLACK);
     }
 }

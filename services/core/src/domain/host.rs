@@ -12,33 +12,19 @@ impl HostName {
     /// Normalises the value of a `Host` header (or a domain typed by staff). Anything that
     /// is not a plausible DNS name is refused: the router then answers with its 404 page.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let bad = || {
-            Invalid::new(format!(
-                "« {} » n'est pas un nom de domaine valide",
-                shorten(input)
-            ))
-        };
+        let bad = || Invalid::new(format!("« {} » n'est pas un nom de domaine valide", shorten(input)));
         let s = input.trim();
         if s.is_empty() || s.len() > 300 || s.starts_with('[') {
             return Err(bad());
         }
         let without_port = match s.rsplit_once(':') {
-            Some((h, port))
-                if !port.is_empty()
-                    && port.bytes().all(|b| b.is_ascii_digit())
-                    && port.len() <= 5 =>
-            {
-                h
-            }
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok() => h,
             Some(_) => return Err(bad()),
             None => s,
         };
         let without_dot = without_port.strip_suffix('.').unwrap_or(without_port);
         let ascii = idna::domain_to_ascii_strict(without_dot).map_err(|_| bad())?;
-        let ascii = ascii
-            .strip_prefix("www.")
-            .map(str::to_string)
-            .unwrap_or(ascii);
+        let ascii = ascii.strip_prefix("www.").map(str::to_string).unwrap_or(ascii);
         let labels_ok = !ascii.is_empty()
             && ascii.len() <= 253
             && ascii.split('.').all(|l| {
@@ -49,11 +35,7 @@ impl HostName {
                     && l.bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             });
-        if labels_ok {
-            Ok(HostName(ascii))
-        } else {
-            Err(bad())
-        }
+        if labels_ok { Ok(HostName(ascii)) } else { Err(bad()) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,11 +50,7 @@ impl HostName {
     }
 
     pub fn is_under(&self, base: &HostName) -> bool {
-        self == base
-            || self
-                .0
-                .strip_suffix(base.as_str())
-                .is_some_and(|p| p.ends_with('.'))
+        self == base || self.0.strip_suffix(base.as_str()).is_some_and(|p| p.ends_with('.'))
     }
 }
 
@@ -94,15 +72,9 @@ pub fn custom_domain(input: &str, base: &HostName) -> Result<HostName, Invalid> 
     }
     let host = HostName::parse(input)?;
     if !host.as_str().contains('.') {
-        return Err(Invalid::new(format!(
-            "« {host} » n'est pas un nom de domaine complet"
-        )));
+        return Err(Invalid::new(format!("« {host} » n'est pas un nom de domaine complet")));
     }
-    if host
-        .as_str()
-        .split('.')
-        .all(|l| l.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if host.as_str().split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
         return Err(Invalid::new(format!(
             "« {host} » est une adresse IP, pas un nom de domaine"
         )));
@@ -129,9 +101,7 @@ mod tests {
     use super::*;
 
     fn h(s: &str) -> String {
-        HostName::parse(s)
-            .map(|h| h.0)
-            .unwrap_or_else(|e| format!("ERR {e}"))
+        HostName::parse(s).map(|h| h.0).unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -169,12 +139,7 @@ mod tests {
     #[test]
     fn platform_labels_are_single_labels_under_the_base() {
         let base = HostName::parse("participe.fr").unwrap();
-        let label = |s: &str| {
-            HostName::parse(s)
-                .unwrap()
-                .platform_label(&base)
-                .map(str::to_string)
-        };
+        let label = |s: &str| HostName::parse(s).unwrap().platform_label(&base).map(str::to_string);
         assert_eq!(label("nord.participe.fr").as_deref(), Some("nord"));
         assert_eq!(label("participe.fr"), None);
         assert_eq!(label("a.nord.participe.fr"), None);
@@ -186,9 +151,7 @@ mod tests {
     fn custom_domains_stay_outside_the_platform() {
         let base = HostName::parse("localhost").unwrap();
         assert_eq!(
-            custom_domain("JeParticipe.LeNord.fr", &base)
-                .unwrap()
-                .as_str(),
+            custom_domain("JeParticipe.LeNord.fr", &base).unwrap().as_str(),
             "jeparticipe.lenord.fr"
         );
         for bad in [

@@ -15,13 +15,7 @@ pub enum TenantKind {
 }
 
 impl TenantKind {
-    pub const ALL: [TenantKind; 5] = [
-        Self::Commune,
-        Self::Epci,
-        Self::Departement,
-        Self::Region,
-        Self::Autre,
-    ];
+    pub const ALL: [TenantKind; 5] = [Self::Commune, Self::Epci, Self::Departement, Self::Region, Self::Autre];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,7 +45,11 @@ impl FromStr for TenantKind {
         let s = s.trim().to_lowercase();
         Self::ALL
             .into_iter()
-            .find(|k| k.as_str() == s || (s == "département" && *k == Self::Departement) || (s == "région" && *k == Self::Region))
+            .find(|k| {
+                k.as_str() == s
+                    || (s == "département" && *k == Self::Departement)
+                    || (s == "région" && *k == Self::Region)
+            })
             .ok_or_else(|| {
                 Invalid::new(format!(
                     "type de collectivité inconnu « {s} » : choisissez commune, epci, departement, region ou autre"
@@ -75,10 +73,7 @@ mod tests {
         for k in TenantKind::ALL {
             assert_eq!(k.as_str().parse::<TenantKind>().unwrap(), k);
         }
-        assert_eq!(
-            "Département".parse::<TenantKind>().unwrap(),
-            TenantKind::Departement
-        );
+        assert_eq!("Département".parse::<TenantKind>().unwrap(), TenantKind::Departement);
         assert!("mairie".parse::<TenantKind>().is_err());
     }
 }

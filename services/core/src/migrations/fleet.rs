@@ -82,10 +82,7 @@ fn drift_of(set: &TenantMigrations, versions: &[i64], checksums: &[Vec<u8>]) -> 
     let modified: Vec<i64> = versions
         .iter()
         .zip(checksums)
-        .filter(|(v, sum)| {
-            set.get(**v)
-                .is_some_and(|m| m.checksum.as_ref() != sum.as_slice())
-        })
+        .filter(|(v, sum)| set.get(**v).is_some_and(|m| m.checksum.as_ref() != sum.as_slice()))
         .map(|(v, _)| *v)
         .collect();
     if !modified.is_empty() {
@@ -99,11 +96,7 @@ fn drift_of(set: &TenantMigrations, versions: &[i64], checksums: &[Vec<u8>]) -> 
     if !missing.is_empty() {
         return Drift::Behind { missing };
     }
-    let unknown: Vec<i64> = versions
-        .iter()
-        .copied()
-        .filter(|v| set.get(*v).is_none())
-        .collect();
+    let unknown: Vec<i64> = versions.iter().copied().filter(|v| set.get(*v).is_none()).collect();
     if !unknown.is_empty() {
         return Drift::Ahead { unknown };
     }
@@ -149,7 +142,9 @@ pub async fn migrate(
                 s.slug.clone(),
                 format!("migrations {versions:?} changed after being applied; restore the original files"),
             )),
-            Drift::MissingSchema => report.failed.push((s.slug.clone(), format!("schema {} is missing", s.schema))),
+            Drift::MissingSchema => report
+                .failed
+                .push((s.slug.clone(), format!("schema {} is missing", s.schema))),
         }
     }
     progress.start(todo.len());
@@ -184,12 +179,7 @@ pub async fn migrate(
 /// Migrates one schema under its advisory lock; re-reads the history once the lock is held,
 /// because another runner may have done the work meanwhile.
 #[tracing::instrument(skip_all, fields(schema = %schema))]
-pub async fn migrate_one(
-    pool: &PgPool,
-    set: &TenantMigrations,
-    tenant_id: Uuid,
-    schema: &str,
-) -> Result<Vec<i64>> {
+pub async fn migrate_one(pool: &PgPool, set: &TenantMigrations, tenant_id: Uuid, schema: &str) -> Result<Vec<i64>> {
     let schema = SchemaName::from_registry(schema).map_err(|e| Error::invalid("schema", e.0))?;
     let mut tx = pool.begin().await?;
     // The lock first (left to right), then the schema's path for the rest of the transaction.
@@ -220,17 +210,10 @@ pub async fn migrate_one(
 }
 
 /// Applies the whole set to a brand-new schema inside the provisioning transaction.
-pub(crate) async fn install(
-    conn: &mut sqlx::PgConnection,
-    set: &TenantMigrations,
-    schema: &SchemaName,
-) -> Result<i64> {
-    sqlx::query!(
-        "select set_config('search_path', $1, true)",
-        schema.as_str()
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+pub(crate) async fn install(conn: &mut sqlx::PgConnection, set: &TenantMigrations, schema: &SchemaName) -> Result<i64> {
+    sqlx::query!("select set_config('search_path', $1, true)", schema.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
     sqlx::raw_sql(HISTORY_TABLE).execute(&mut *conn).await?;
     set.apply_pending(conn, &[]).await?;
     sqlx::query!("select set_config('search_path', 'public', true)")

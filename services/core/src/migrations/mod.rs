@@ -86,11 +86,7 @@ impl TenantMigrations {
     /// Applies, on a connection inside a transaction whose `search_path` is the tenant's
     /// schema, every migration not in `applied`, records them, and returns their versions.
     /// The SQL of all pending migrations goes in one round trip.
-    pub(crate) async fn apply_pending(
-        &self,
-        conn: &mut PgConnection,
-        applied: &[i64],
-    ) -> Result<Vec<i64>> {
+    pub(crate) async fn apply_pending(&self, conn: &mut PgConnection, applied: &[i64]) -> Result<Vec<i64>> {
         let pending: Vec<&Migration> = self
             .migrations
             .iter()

@@ -73,11 +73,8 @@ impl Tenant {
         status: &str,
         status_reason: Option<String>,
     ) -> Result<Self, crate::Error> {
-        let corrupt = |e: Invalid| {
-            crate::Error::Database(sqlx::Error::Decode(
-                format!("tenant registry row {id}: {e}").into(),
-            ))
-        };
+        let corrupt =
+            |e: Invalid| crate::Error::Database(sqlx::Error::Decode(format!("tenant registry row {id}: {e}").into()));
         Ok(Tenant {
             id,
             slug: Slug::parse(slug)

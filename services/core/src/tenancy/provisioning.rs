@@ -62,11 +62,12 @@ impl NewTenantInput {
             _ => None,
         };
         let siren = match (blank(&self.siren), kind) {
-            (Some(s), Some(TenantKind::Epci | TenantKind::Autre)) => {
-                errors.check("siren", Siren::parse(&s))
-            }
+            (Some(s), Some(TenantKind::Epci | TenantKind::Autre)) => errors.check("siren", Siren::parse(&s)),
             (Some(_), Some(_)) => {
-                errors.push("siren", "le numéro SIREN ne s'indique que pour une intercommunalité ou un autre organisme");
+                errors.push(
+                    "siren",
+                    "le numéro SIREN ne s'indique que pour une intercommunalité ou un autre organisme",
+                );
                 None
             }
             _ => None,
@@ -101,12 +102,7 @@ impl NewTenantInput {
 /// Creates the tenant. Duplicates (slug, domain) and unknown parents come back as field
 /// errors; any failure rolls everything back, schema included.
 #[tracing::instrument(skip_all, fields(tenant = %new.slug))]
-pub async fn provision(
-    pool: &PgPool,
-    set: &TenantMigrations,
-    new: &NewTenant,
-    actor: &str,
-) -> Result<Tenant> {
+pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, actor: &str) -> Result<Tenant> {
     let schema = new.slug.schema_name();
     let mut tx = pool.begin().await?;
 
@@ -116,9 +112,7 @@ pub async fn provision(
             sqlx::query_scalar!("select id from tenant where slug = $1", parent.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| {
-                    Error::invalid("parent", format!("aucun portail « {parent} » pour parent"))
-                })?,
+                .ok_or_else(|| Error::invalid("parent", format!("aucun portail « {parent} » pour parent")))?,
         ),
     };
 
@@ -210,18 +204,12 @@ pub async fn destroy(pool: &PgPool, slug: &Slug, actor: &str) -> Result<()> {
     };
     let schema = crate::domain::SchemaName::from_registry(&row.schema_name)
         .map_err(|e: Invalid| Error::invalid("schema", e.0))?;
-    sqlx::raw_sql(&format!(
-        "drop schema if exists {} cascade",
-        schema.quoted()
-    ))
-    .execute(&mut *tx)
-    .await?;
-    let children = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from tenant where parent_id = $1"#,
-        row.id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    sqlx::raw_sql(&format!("drop schema if exists {} cascade", schema.quoted()))
+        .execute(&mut *tx)
+        .await?;
+    let children = sqlx::query_scalar!(r#"select count(*) as "n!" from tenant where parent_id = $1"#, row.id)
+        .fetch_one(&mut *tx)
+        .await?;
     if children > 0 {
         return Err(Error::invalid(
             "slug",
@@ -258,10 +246,7 @@ mod tests {
             name: " Département du Nord ".into(),
             kind: "departement".into(),
             insee_code: Some("59".into()),
-            domains: vec![
-                "JeParticipe.LeNord.fr".into(),
-                "jeparticipe.lenord.fr".into(),
-            ],
+            domains: vec!["JeParticipe.LeNord.fr".into(), "jeparticipe.lenord.fr".into()],
             ..Default::default()
         };
         let t = input.parse(&base()).unwrap();
@@ -294,13 +279,7 @@ mod tests {
             insee_code: Some("59".into()),
             ..Default::default()
         };
-        assert!(
-            input
-                .parse(&base())
-                .unwrap_err()
-                .get("insee_code")
-                .is_some()
-        );
+        assert!(input.parse(&base()).unwrap_err().get("insee_code").is_some());
         let input = NewTenantInput {
             insee_code: None,
             siren: Some("200093201".into()),

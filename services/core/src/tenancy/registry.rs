@@ -69,9 +69,7 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> 
 }
 
 pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
-    find_by_slug(pool, slug)
-        .await?
-        .ok_or_else(|| not_found(slug))
+    find_by_slug(pool, slug).await?.ok_or_else(|| not_found(slug))
 }
 
 #[tracing::instrument(skip_all)]
@@ -150,12 +148,7 @@ pub struct ListFilter {
 
 /// Tenants in slug order, one page at a time (`after` is the last slug of the previous page).
 #[tracing::instrument(skip_all)]
-pub async fn list(
-    pool: &PgPool,
-    filter: &ListFilter,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<TenantSummary>> {
+pub async fn list(pool: &PgPool, filter: &ListFilter, after: Option<&str>, limit: i64) -> Result<Vec<TenantSummary>> {
     let rows = sqlx::query_as!(
         TenantSummary,
         r#"select t.slug, t.name, t.kind, t.status, t.schema_version, t.created_at,
@@ -177,11 +170,9 @@ pub async fn list(
 }
 
 pub async fn count(pool: &PgPool) -> Result<Vec<(String, i64)>> {
-    let rows = sqlx::query!(
-        r#"select status, count(*) as "n!" from tenant group by status order by status"#
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query!(r#"select status, count(*) as "n!" from tenant group by status order by status"#)
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }
 
@@ -226,21 +217,12 @@ pub async fn set_status(
 /// vouches for them); the console's proof by DNS or HTTP token comes with its own issue. The
 /// first domain of a tenant, or one added with `primary`, becomes its primary domain.
 #[tracing::instrument(skip_all, fields(tenant = %slug, host = %host))]
-pub async fn add_domain(
-    pool: &PgPool,
-    slug: &Slug,
-    host: &HostName,
-    primary: bool,
-    actor: &str,
-) -> Result<()> {
+pub async fn add_domain(pool: &PgPool, slug: &Slug, host: &HostName, primary: bool, actor: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let tenant_id = sqlx::query_scalar!(
-        "select id from tenant where slug = $1 for update",
-        slug.as_str()
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| not_found(slug))?;
+    let tenant_id = sqlx::query_scalar!("select id from tenant where slug = $1 for update", slug.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found(slug))?;
     insert_domains(&mut tx, tenant_id, std::slice::from_ref(host), primary).await?;
     audit(
         &mut tx,
@@ -264,12 +246,9 @@ pub(crate) async fn insert_domains(
     for host in hosts {
         // Checked first for a clear message; the primary key below still decides races.
         // The message never says which portal owns the domain.
-        let taken = sqlx::query_scalar!(
-            "select 1 as x from tenant_domain where host = $1",
-            host.as_str()
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+        let taken = sqlx::query_scalar!("select 1 as x from tenant_domain where host = $1", host.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
         if taken.is_some() {
             return Err(Error::invalid(
                 "domain",

@@ -70,10 +70,8 @@ struct Inner {
 
 impl Resolver {
     pub fn new(pool: PgPool, base: HostName) -> Self {
-        let sub = |label: &str| {
-            HostName::parse(&format!("{label}.{base}"))
-                .expect("a label under a valid base is valid")
-        };
+        let sub =
+            |label: &str| HostName::parse(&format!("{label}.{base}")).expect("a label under a valid base is valid");
         Resolver {
             inner: Arc::new(Inner {
                 console: sub("console"),
@@ -142,7 +140,17 @@ impl Resolver {
             )
             .fetch_optional(&inner.pool)
             .await?
-            .map(|r| Tenant::from_row(r.id, &r.slug, r.name, &r.kind, &r.schema_name, &r.status, r.status_reason))
+            .map(|r| {
+                Tenant::from_row(
+                    r.id,
+                    &r.slug,
+                    r.name,
+                    &r.kind,
+                    &r.schema_name,
+                    &r.status,
+                    r.status_reason,
+                )
+            })
         } else if host.is_under(&inner.base) {
             None
         } else {

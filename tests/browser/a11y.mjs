@@ -1,0 +1,333 @@
+#!/usr/bin/env node
+// Accessibility check of live Participe pages in Debian's headless Chromium.
+//
+//   node tests/browser/a11y.mjs pages.json
+//
+// pages.json: [{"name": "portal home", "url": "http://nord.localhost:18080/"},
+//              {"name": "unknown portal", "url": "http://unknown.localhost:18080/", "status": 404}]
+//
+// Each page is opened at a phone viewport and at a desktop one; axe-core runs with the
+// WCAG 2.0/2.1 A and AA rules, plus checks axe does not make: HTTP status, <html lang="fr">,
+// exactly one <h1>, a working skip link, same-origin stylesheets/scripts/images that load,
+// and a <main> that still renders with JavaScript disabled.
+// Prints one line per page ("ok  name (phone, desktop)" or "FAIL name (...)" followed by
+// one line per problem) and exits 1 if any page fails, 0 otherwise (2 on a usage or
+// browser-launch error). scripts/install-test-deps installs what it needs.
+//
+// Environment: CHROMIUM (default /usr/bin/chromium), A11Y_TIMEOUT_MS (default 30000),
+// A11Y_SHOW_INCOMPLETE=1 also prints axe's "needs review" results (they never fail a page).
+
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE_PATH = require.resolve('axe-core/axe.min.js');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT = Number(process.env.A11Y_TIMEOUT_MS || 30000);
+const SHOW_INCOMPLETE = process.env.A11Y_SHOW_INCOMPLETE === '1';
+
+// Flags as listed in shared/TOOLING.md, plus loopback resolution of *.localhost.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+  '--host-resolver-rules=MAP *.localhost 127.0.0.1',
+];
+
+const VIEWPORTS = [
+  {
+    label: 'phone',
+    options: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
+  },
+  { label: 'desktop', options: { viewport: { width: 1280, height: 800 } } },
+];
+
+const AXE_OPTIONS = {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  resultTypes: ['violations', 'incomplete'],
+};
+
+function usage(message) {
+  if (message) console.error(`a11y: ${message}`);
+  console.error('usage: node tests/browser/a11y.mjs <pages.json>');
+  process.exit(2);
+}
+
+function loadPages(file) {
+  let pages;
+  try {
+    pages = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    usage(`cannot read ${file}: ${e.message}`);
+  }
+  if (!Array.isArray(pages) || pages.length === 0) usage(`${file}: expected a non-empty JSON array`);
+  for (const [i, p] of pages.entries()) {
+    if (!p || typeof p.name !== 'string' || typeof p.url !== 'string') {
+      usage(`${file}: entry ${i} needs string "name" and "url"`);
+    }
+    if (p.status !== undefined && !Number.isInteger(p.status)) usage(`${file}: entry ${i}: "status" must be an integer`);
+  }
+  return pages;
+}
+
+// A problem found on one page, merged across viewports by id.
+class Findings {
+  constructor() {
+    this.byId = new Map();
+  }
+  add(viewport, { id, impact, help, targets = [] }) {
+    let f = this.byId.get(id);
+    if (!f) {
+      f = { id, impact, help, targets: [], viewports: [] };
+      this.byId.set(id, f);
+    }
+    if (!f.viewports.includes(viewport)) f.viewports.push(viewport);
+    for (const t of targets) if (!f.targets.includes(t)) f.targets.push(t);
+  }
+  get size() {
+    return this.byId.size;
+  }
+  lines(allViewports) {
+    return [...this.byId.values()].map((f) => {
+      const where =
+        f.viewports.length === allViewports.length || f.id === 'error' ? '' : ` [${f.viewports.join(', ')} only]`;
+      const shown = f.targets.slice(0, 3);
+      const more = f.targets.length > 3 ? ` (+${f.targets.length - 3} more)` : '';
+      const targets = shown.length ? `: ${shown.join(' | ')}${more}` : '';
+      return `    ${f.id} (${f.impact}) ${f.help}${where}${targets}`;
+    });
+  }
+}
+
+function selector(target) {
+  // axe targets are arrays (one selector per frame / shadow root level).
+  return Array.isArray(target) ? target.join(' >>> ') : String(target);
+}
+
+function sameOrigin(a, b) {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
+  const context = await browser.newContext({
+    ...vp.options,
+    // The pages send a strict CSP; the injected axe-core script must still run.
+    bypassCSP: true,
+    locale: 'fr-FR',
+  });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+
+    const brokenResources = [];
+    const badStatus = new Set();
+    page.on('response', (r) => {
+      const type = r.request().resourceType();
+      if (['stylesheet', 'script', 'image', 'font'].includes(type) && r.status() >= 400 && sameOrigin(r.url(), entry.url)) {
+        badStatus.add(r.url());
+        brokenResources.push(`${type} ${new URL(r.url()).pathname} → ${r.status()}`);
+      }
+    });
+    page.on('requestfailed', (r) => {
+      const type = r.resourceType();
+      // A 4xx/5xx stylesheet is also reported as aborted: count it once.
+      if (['stylesheet', 'script', 'image', 'font'].includes(type) && sameOrigin(r.url(), entry.url) && !badStatus.has(r.url())) {
+        brokenResources.push(`${type} ${new URL(r.url()).pathname} → ${r.failure()?.errorText ?? 'failed'}`);
+      }
+    });
+
+    const response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
+    const status = response ? response.status() : 0;
+    if (status !== expected) {
+      findings.add(vp.label, {
+        id: 'participe-http-status',
+        impact: 'critical',
+        help: `HTTP status ${status}, expected ${expected}`,
+      });
+    }
+
+    const basics = await page.evaluate(() => {
+      const lang = document.documentElement.getAttribute('lang');
+      const h1s = [...document.querySelectorAll('h1')].map((h) => h.textContent.trim().replace(/\s+/g, ' ').slice(0, 60));
+      return { lang, h1s };
+    });
+    if (basics.lang === null || !/^fr(-[A-Za-z]{2})?$/.test(basics.lang)) {
+      findings.add(vp.label, {
+        id: 'participe-html-lang',
+        impact: 'serious',
+        help: `<html lang> must be "fr", found ${basics.lang === null ? 'none' : JSON.stringify(basics.lang)}`,
+        targets: ['html'],
+      });
+    }
+    if (basics.h1s.length !== 1) {
+      findings.add(vp.label, {
+        id: 'participe-single-h1',
+        impact: 'moderate',
+        help: `Page must have exactly one <h1>, found ${basics.h1s.length}`,
+        targets: basics.h1s.map((t) => `h1 "${t}"`),
+      });
+    }
+
+    await checkSkipLink(page, vp, findings);
+
+    if (brokenResources.length) {
+      findings.add(vp.label, {
+        id: 'participe-subresource',
+        impact: 'serious',
+        help: 'Same-origin stylesheet, script, image or font failed to load',
+        targets: brokenResources,
+      });
+    }
+
+    await page.addScriptTag({ path: AXE_PATH });
+    const results = await page.evaluate((options) => window.axe.run(document, options), AXE_OPTIONS);
+    for (const v of results.violations) {
+      findings.add(vp.label, {
+        id: v.id,
+        impact: v.impact ?? 'unknown',
+        help: v.help,
+        targets: v.nodes.map((n) => selector(n.target)),
+      });
+    }
+    for (const v of results.incomplete) {
+      incomplete.add(vp.label, {
+        id: v.id,
+        impact: v.impact ?? 'unknown',
+        help: `needs review: ${v.help}`,
+        targets: v.nodes.map((n) => selector(n.target)),
+      });
+    }
+  } finally {
+    await context.close();
+  }
+}
+
+// The first Tab from the top of the page must reach a visible in-page link whose target
+// exists; following it must move focus into that target.
+async function checkSkipLink(page, vp, findings) {
+  const fail = (help, targets = []) =>
+    findings.add(vp.label, { id: 'participe-skip-link', impact: 'serious', help, targets });
+
+  await page.evaluate(() => {
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+    window.scrollTo(0, 0);
+  });
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const href = el.tagName === 'A' ? el.getAttribute('href') : null;
+    let targetExists = false;
+    let targetId = null;
+    if (href && href.startsWith('#') && href.length > 1) {
+      targetId = decodeURIComponent(href.slice(1));
+      targetExists = document.getElementById(targetId) !== null;
+    }
+    const r = el.getBoundingClientRect();
+    const visible =
+      r.width > 1 && r.height > 1 && r.bottom > 0 && r.right > 0 && r.top < window.innerHeight && r.left < window.innerWidth;
+    return {
+      tag: el.tagName.toLowerCase(),
+      href,
+      text: el.textContent.trim().slice(0, 40),
+      targetId,
+      targetExists,
+      visible,
+    };
+  });
+  if (!first) return fail('No focusable element: the first Tab does not reach a skip link');
+  const desc = `${first.tag}${first.href ? `[href="${first.href}"]` : ''} "${first.text}"`;
+  if (!first.href || !first.href.startsWith('#') || first.href.length < 2) {
+    return fail('The first focusable element is not a skip link to the content', [desc]);
+  }
+  if (!first.targetExists) return fail(`Skip link target #${first.targetId} does not exist`, [desc]);
+  if (!first.visible) return fail('Skip link is not visible when focused', [desc]);
+
+  await page.keyboard.press('Enter');
+  const focusInTarget = await page.evaluate((id) => {
+    const t = document.getElementById(id);
+    return !!t && (document.activeElement === t || t.contains(document.activeElement));
+  }, first.targetId);
+  if (!focusInTarget) {
+    fail(`Following the skip link does not move focus into #${first.targetId} (give it tabindex="-1")`, [desc]);
+  }
+}
+
+async function checkWithoutJs(browser, entry, expected, findings) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false, locale: 'fr-FR' });
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    const response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
+    const status = response ? response.status() : 0;
+    const main = page.locator('main');
+    const count = await main.count();
+    let problem = null;
+    if (status !== expected) problem = `HTTP status ${status} without JavaScript, expected ${expected}`;
+    else if (count !== 1) problem = `Expected one <main> without JavaScript, found ${count}`;
+    else {
+      const box = await main.boundingBox();
+      const text = (await main.innerText()).trim();
+      if (!box || box.height < 1 || !(await main.isVisible())) problem = '<main> is not rendered without JavaScript';
+      else if (!text) problem = '<main> is empty without JavaScript';
+    }
+    if (problem) findings.add('no-js', { id: 'participe-no-js', impact: 'serious', help: problem, targets: ['main'] });
+  } finally {
+    await context.close();
+  }
+}
+
+async function main() {
+  const file = process.argv[2];
+  if (!file || process.argv.length > 3) usage();
+  const pages = loadPages(file);
+
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60000 });
+  } catch (e) {
+    console.error(`a11y: cannot launch ${CHROMIUM} (run scripts/install-test-deps): ${e.message}`);
+    process.exit(2);
+  }
+
+  const labels = VIEWPORTS.map((v) => v.label);
+  let failed = 0;
+  try {
+    for (const entry of pages) {
+      const expected = entry.status ?? 200;
+      const findings = new Findings();
+      const incomplete = new Findings();
+      try {
+        for (const vp of VIEWPORTS) await checkWithJs(browser, entry, expected, vp, findings, incomplete);
+        await checkWithoutJs(browser, entry, expected, findings);
+      } catch (e) {
+        findings.add('error', { id: 'error', impact: 'critical', help: e.message.split('\n')[0] });
+      }
+      if (findings.size === 0) {
+        console.log(`ok  ${entry.name} (${labels.join(', ')})`);
+      } else {
+        failed++;
+        console.log(`FAIL ${entry.name} (${labels.join(', ')}) ${entry.url}`);
+        for (const line of findings.lines(labels)) console.log(line);
+      }
+      if (SHOW_INCOMPLETE) for (const line of incomplete.lines(labels)) console.log(line);
+    }
+  } finally {
+    await browser.close();
+  }
+  console.log(`a11y: ${pages.length - failed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+await main();

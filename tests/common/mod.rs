@@ -1,0 +1,316 @@
+//! The test harness: the real system, started the way production starts it.
+//!
+//! One PostgreSQL server per test run: `DATABASE_URL`'s when set (dev and CI machines),
+//! else a private cluster started here with the same code `participe` uses. On it, one
+//! fresh database per test binary run, migrated once; every test provisions its own
+//! tenants through the real provisioning path, so no test sees another's data or depends
+//! on an earlier run. `TestApp::spawn` serves the real router on a free port.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use participe_core::domain::HostName;
+use participe_core::migrations::{self, TenantMigrations};
+use participe_core::tenancy::provisioning::{self, NewTenantInput};
+use participe_core::{Tenant, db};
+use participe_server::app;
+use participe_web::AppState;
+use rand::Rng;
+use sqlx::{Executor, PgPool};
+
+pub const BASE: &str = "localhost";
+
+/// Where the test server lives: a URL without database name.
+struct Server {
+    /// e.g. `postgres://postgres@127.0.0.1:5432`
+    root: String,
+    /// The database every test of this run shares (each in its own tenants).
+    shared: String,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        let root = match std::env::var("DATABASE_URL").ok().filter(|u| !u.trim().is_empty()) {
+            Some(url) => strip_database(&url),
+            None => start_private_cluster(),
+        };
+        let shared = new_database_blocking(&root, "shared");
+        Server { root, shared }
+    })
+}
+
+fn strip_database(url: &str) -> String {
+    let (without_query, _) = url.split_once('?').unwrap_or((url, ""));
+    match without_query.rsplit_once('/') {
+        Some((root, _db)) if root.contains("://") && root.len() > root.find("://").unwrap() + 3 => root.to_string(),
+        _ => without_query.to_string(),
+    }
+}
+
+/// Starts the private cluster from a thread that never ends, because PostgreSQL is told to
+/// shut down when the thread that started it dies: when the test process exits.
+fn start_private_cluster() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("test-postgres".into())
+        .spawn(move || {
+            // One cluster per test process (cargo-nextest runs several at once); clusters
+            // of processes that are gone are removed first.
+            let root = std::env::temp_dir();
+            for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name
+                    .strip_prefix("participe-test-pg-")
+                    .and_then(|p| p.parse::<i32>().ok())
+                    && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+            let dir = root.join(format!("participe-test-pg-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            // The unprivileged user PostgreSQL runs as must reach the directory.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).ok();
+            let cluster =
+                participe_embedded_pg::Cluster::start_or_reuse(&dir, &participe_embedded_pg::Options::ephemeral())
+                    .expect("start a private PostgreSQL for the tests (or set DATABASE_URL)");
+            tx.send(strip_database(&cluster.url("postgres"))).unwrap();
+            loop {
+                std::thread::park();
+            }
+        })
+        .unwrap();
+    rx.recv().expect("the test PostgreSQL thread died")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn random_suffix(n: usize) -> String {
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(n)
+        .map(|c| (c as char).to_ascii_lowercase())
+        .collect()
+}
+
+/// Creates `participe_test_<unix time>_<tag>_<random>`, with the platform schema, and drops
+/// databases this harness left more than six hours ago.
+fn new_database_blocking(root: &str, tag: &str) -> String {
+    let root = root.to_string();
+    let tag = tag.to_string();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(new_database(&root, &tag))
+    })
+    .join()
+    .unwrap()
+}
+
+async fn new_database(root: &str, tag: &str) -> String {
+    let name = format!("participe_test_{}_{tag}_{}", now_secs(), random_suffix(6));
+    let admin = db::connect(&format!("{root}/postgres"), 1)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let stale: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database where datname ~ '^participe_test_[0-9]+_' \
+         and split_part(datname, '_', 3)::bigint < extract(epoch from now()) - 6 * 3600",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap_or_default();
+    for old in stale {
+        let _ = admin
+            .execute(format!("drop database if exists \"{old}\" with (force)").as_str())
+            .await;
+    }
+    admin
+        .execute(format!("create database \"{name}\"").as_str())
+        .await
+        .expect("create the test database");
+    admin.close().await;
+    let url = format!("{root}/{name}");
+    let pool = db::connect(&url, 1).await.unwrap();
+    migrations::migrate_platform(&pool).await.expect("platform migrations");
+    pool.close().await;
+    url
+}
+
+/// URL of the database shared by this run's tests.
+pub fn database_url() -> String {
+    server().shared.clone()
+}
+
+/// A database of its own, for tests that act on every tenant (fleet migrations).
+pub async fn fresh_database(tag: &str) -> String {
+    new_database(&server().root, tag).await
+}
+
+pub async fn pool(url: &str, size: u32) -> PgPool {
+    db::connect(url, size).await.expect("connect")
+}
+
+pub fn base() -> HostName {
+    HostName::parse(BASE).unwrap()
+}
+
+/// A slug no other test uses.
+pub fn unique_slug(prefix: &str) -> String {
+    format!("{prefix}-{}", random_suffix(8))
+}
+
+pub async fn create_tenant(pool: &PgPool, prefix: &str, name: &str) -> Tenant {
+    let input = NewTenantInput {
+        slug: unique_slug(prefix),
+        name: name.into(),
+        kind: "commune".into(),
+        ..Default::default()
+    };
+    let new = input.parse(&base()).unwrap();
+    provisioning::provision(pool, &TenantMigrations::embedded(), &new, "test")
+        .await
+        .expect("provision")
+}
+
+/// The real HTTP service on a free port, with its registry listener.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub pool: PgPool,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub database_url: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_on(&database_url(), 8).await
+    }
+
+    pub async fn spawn_on(database_url: &str, pool_size: u32) -> Self {
+        let pool = pool(database_url, pool_size).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = app::web_config(base(), "http", Some(addr.port()));
+        let state = app::state(pool.clone(), config);
+        let listen_pool = db::connect(database_url, 1).await.unwrap();
+        tokio::spawn(state.resolver.clone().listen(listen_pool));
+        let router = app::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp {
+            addr,
+            pool,
+            state,
+            client,
+            database_url: database_url.to_string(),
+        }
+    }
+
+    pub async fn create_tenant(&self, prefix: &str, name: &str) -> Tenant {
+        create_tenant(&self.pool, prefix, name).await
+    }
+
+    /// GET `path` with `Host: host`.
+    pub async fn get(&self, host: &str, path: &str) -> Page {
+        let response = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .header("host", host)
+            .send()
+            .await
+            .expect("request");
+        Page::read(response).await
+    }
+
+    pub fn portal_host(&self, tenant: &Tenant) -> String {
+        format!("{}.{BASE}:{}", tenant.slug, self.addr.port())
+    }
+
+    /// Retries `check` for up to two seconds: for what reaches us by NOTIFY.
+    pub async fn eventually<F, Fut>(&self, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        for _ in 0..100 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("condition not met within 2 s");
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Page { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The text of the first `<h1>`, tags stripped.
+    pub fn h1(&self) -> String {
+        let start = self
+            .body
+            .find("<h1")
+            .and_then(|i| self.body[i..].find('>').map(|j| i + j + 1));
+        let end = self.body.find("</h1>");
+        match (start, end) {
+            (Some(s), Some(e)) if s <= e => unescape(self.body[s..e].trim()),
+            _ => String::new(),
+        }
+    }
+
+    /// The body with the entities minijinja's autoescape writes turned back into text.
+    pub fn text(&self) -> String {
+        unescape(&self.body)
+    }
+}
+
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Sends raw bytes and returns the raw response: for requests no HTTP client would send.
+pub async fn raw_request(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).to_string()
+}

@@ -1,0 +1,309 @@
+//! The portal as a citizen's browser sees it: home page, pages, error pages, headers.
+
+mod common;
+
+use common::*;
+use participe_core::TenantTx;
+use participe_core::domain::Colour;
+use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
+
+async fn brand(app: &TestApp, tenant: &participe_core::Tenant, update: BrandingUpdate) {
+    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
+    site::update_branding(&mut tx, &update).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn add_page(
+    app: &TestApp,
+    tenant: &participe_core::Tenant,
+    slug: &str,
+    title: &str,
+    body: &str,
+    in_footer: bool,
+) {
+    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
+    site::upsert_page(
+        &mut tx,
+        &PageInput {
+            slug,
+            kind: "libre",
+            title,
+            body,
+            in_footer,
+            position: 0,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_tenant_s_name_colours_and_accessible_layout_in_french() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("home", "Ville d'Armentières").await;
+    brand(
+        &app,
+        &t,
+        BrandingUpdate {
+            tagline: "Armentières participe".into(),
+            primary_colour: Some(Colour::parse("#7a1f3d").unwrap()),
+            secondary_colour: Some(Colour::parse("#ffd700").unwrap()),
+            home_title: "Construisons la ville ensemble".into(),
+            home_text: "Bienvenue sur **le portail** de la ville.".into(),
+            footer_links: vec![FooterLink {
+                label: "Mairie".into(),
+                url: "https://armentieres.fr".into(),
+            }],
+            ..Default::default()
+        },
+    )
+    .await;
+    add_page(&app, &t, "charte", "Charte d'utilisation", "Soyez courtois.", true).await;
+    let host = app.portal_host(&t);
+
+    let page = app.get(&host, "/").await;
+
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+    let text = page.text();
+    assert!(text.contains(r#"<html lang="fr">"#));
+    assert!(text.contains(r##"<a class="skip-link" href="#contenu">Aller au contenu</a>"##));
+    assert!(text.contains(r#"<main id="contenu""#));
+    assert!(
+        text.contains("<header")
+            && text.contains("<footer")
+            && text.contains(r#"<nav class="main-nav" aria-label="Navigation principale">"#)
+    );
+    assert!(text.contains("Ville d'Armentières"));
+    assert!(text.contains("Armentières participe"));
+    assert_eq!(page.h1(), "Construisons la ville ensemble");
+    assert!(text.contains("<strong>le portail</strong>"), "home text is Markdown");
+    assert!(text.contains(r#"<a href="/" aria-current="page">Accueil</a>"#));
+    for section in ["/participer", "/agenda", "/actualites", "/documents"] {
+        assert!(
+            text.contains(&format!(r#"<a href="{section}">"#)),
+            "{section} in the navigation"
+        );
+    }
+    assert!(
+        text.contains(r#"<a href="/pages/charte">Charte d'utilisation</a>"#),
+        "footer pages"
+    );
+    assert!(text.contains(r#"href="https://armentieres.fr""#), "footer links");
+    assert!(
+        text.contains(r#"<span class="logo-placeholder" aria-hidden="true">VA</span>"#),
+        "initials stand in for the logo"
+    );
+
+    // The colours come from the tenant's stylesheet, with readable text colours.
+    let theme_href = text
+        .split(r#"href="/theme.css?v="#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let theme = app.get(&host, &format!("/theme.css?v={theme_href}")).await;
+    assert_eq!(theme.header("content-type"), "text/css; charset=utf-8");
+    assert!(theme.header("cache-control").contains("immutable"));
+    assert!(
+        theme
+            .body
+            .contains("--primary:#7a1f3d;--primary-text:#ffffff;--secondary:#ffd700;--secondary-text:#000000;"),
+        "{}",
+        theme.body
+    );
+}
+
+#[tokio::test]
+async fn a_branding_change_shows_at_once() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("change", "Commune Changeante").await;
+    let host = app.portal_host(&t);
+    let before = app.get(&host, "/").await;
+
+    brand(
+        &app,
+        &t,
+        BrandingUpdate {
+            home_title: "Nouveau titre".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let after = app.get(&host, "/").await;
+    assert_ne!(before.h1(), "Nouveau titre");
+    assert_eq!(after.h1(), "Nouveau titre");
+}
+
+#[tokio::test]
+async fn pages_render_markdown_and_nothing_that_runs() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("pages", "Commune").await;
+    let hostile = "## Titre\n\n<script>alert(1)</script>\n\n[clic](javascript:alert(1))\n\n<img src=x onerror=alert(1)>\n\n{{ 7*7 }} {% raw %}";
+    add_page(&app, &t, "libre", "<b>Page</b> {{ 7*7 }}", hostile, false).await;
+
+    let page = app.get(&app.portal_host(&t), "/pages/libre").await;
+
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h2>Titre</h2>"));
+    assert!(
+        page.body.contains("&lt;b&gt;Page&lt;&#x2f;b&gt; {{ 7*7 }}"),
+        "the title is escaped, not interpreted"
+    );
+    for bad in ["<script>alert", "javascript:", "onerror", "<b>Page", "49"] {
+        assert!(!page.body.contains(bad), "{bad} in {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_page_gets_the_tenant_s_404_page() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("missing", "Commune Égarée").await;
+
+    let page = app.get(&app.portal_host(&t), "/pages/nulle-part").await;
+
+    assert_eq!(page.status, 404);
+    assert_eq!(page.h1(), "Page introuvable");
+    assert!(page.text().contains("Commune Égarée"));
+    assert_eq!(app.get(&app.portal_host(&t), "/pas/de/route").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_page_of_another_tenant_is_not_found() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("own-a", "Commune A").await;
+    let b = app.create_tenant("own-b", "Commune B").await;
+    add_page(&app, &b, "secret-de-b", "Réservé à B", "Texte de B", false).await;
+
+    let page = app.get(&app.portal_host(&a), "/pages/secret-de-b").await;
+
+    assert_eq!(page.status, 404);
+    assert!(!page.body.contains("Texte de B"));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_a_request_id() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("headers", "Commune").await;
+
+    for (host, path) in [
+        (app.portal_host(&t), "/"),
+        ("console.localhost".into(), "/"),
+        ("inconnu.localhost".into(), "/"),
+        (app.portal_host(&t), "/static/participe.css"),
+    ] {
+        let page = app.get(&host, path).await;
+        let csp = page.header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{host}{path}: {csp}"
+        );
+        assert_eq!(page.header("x-content-type-options"), "nosniff");
+        assert_eq!(page.header("referrer-policy"), "strict-origin-when-cross-origin");
+        assert_eq!(page.header("x-request-id").len(), 36, "{host}{path}");
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_on_every_host() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("health", "Commune").await;
+    for host in [
+        app.portal_host(&t),
+        "console.localhost".into(),
+        "ops.localhost".into(),
+        "n-importe-quoi.fr".into(),
+    ] {
+        assert_eq!(app.get(&host, "/healthz").await.body, "ok", "{host}");
+        assert_eq!(app.get(&host, "/readyz").await.body, "ok", "{host}");
+    }
+}
+
+#[tokio::test]
+async fn an_unexpected_failure_shows_an_opaque_page_with_the_request_id() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("broken", "Commune Cassée").await;
+    // The tenant's schema vanishes under it: every query fails.
+    sqlx::query(&format!("drop schema {} cascade", t.schema))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let page = app.get(&app.portal_host(&t), "/").await;
+
+    assert_eq!(page.status, 500);
+    assert_eq!(page.h1(), "Erreur inattendue");
+    let id = page.header("x-request-id").to_string();
+    assert!(
+        page.text().contains(&id),
+        "the page gives the request id to quote to support"
+    );
+    assert!(
+        !page.body.contains("relation")
+            && !page.body.contains("does not exist")
+            && !page.body.contains(t.schema.as_str()),
+        "no internals leak"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("big", "Commune").await;
+    let response = app
+        .client
+        .post(format!("http://{}/", app.addr))
+        .header("host", app.portal_host(&t))
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let page = Page::read(response).await;
+    assert_eq!(page.h1(), "Envoi trop volumineux");
+}
+
+#[tokio::test]
+async fn static_files_are_served_with_long_caching_when_versioned() {
+    let app = TestApp::spawn().await;
+    let home = app.get("console.localhost", "/").await;
+    let href = home
+        .body
+        .split(r#"href="/static/participe.css?v="#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+
+    let css = app
+        .get("console.localhost", &format!("/static/participe.css?v={href}"))
+        .await;
+
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), "text/css; charset=utf-8");
+    assert!(css.header("cache-control").contains("immutable"));
+    assert!(css.body.contains(".skip-link"));
+    assert_eq!(app.get("console.localhost", "/static/../Cargo.toml").await.status, 404);
+    assert_eq!(app.get("console.localhost", "/static/nope.css").await.status, 404);
+}
+
+#[tokio::test]
+async fn every_page_template_is_embedded_in_the_binary() {
+    let app = TestApp::spawn().await;
+    let names = app.state.templates.names();
+    for expected in [
+        "web/base.html",
+        "web/error.html",
+        "web/suspended.html",
+        "portal/home.html",
+        "portal/page.html",
+        "console/welcome.html",
+        "ops/welcome.html",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}
