@@ -226,6 +226,9 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
         "web/error.html",
         minijinja::context! {
             lang => "fr", site_name, home, status => status.as_u16(), title, message,
+            // A portal's own error pages wear its colours, unless the portal itself is what
+            // fails (its stylesheet would fail too).
+            theme => site.tenant().is_some() && !status.is_server_error(),
             request_id => (status.is_server_error()).then_some(request_id),
         },
     );
