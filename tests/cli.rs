@@ -488,6 +488,7 @@ fn serve_runs_on_a_private_cluster_and_stops_it_on_sigterm() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"participe_tenants{status="active"} 1"#));
+    assert!(metrics.contains("participe_tenant_schemas_behind 0"), "{metrics}");
     assert!(
         http_get(metrics_port, "localhost", "/tls-allowed?domain=nord.localhost")
             .unwrap()

@@ -1,1 +1,352 @@
-fn main() {}
+//! The repository's benchmark (not a test): measures, in one run on one machine,
+//!
+//! 1. provisioning: median and p95 time to create a tenant (registry rows + schema + every
+//!    tenant migration), over `--tenants` tenants;
+//! 2. `migrate --check` over all of them (the one-query drift check);
+//! 3. a real additive tenant migration applied to all of them by the fleet runner;
+//! 4. the portal home page at `--connections` keep-alive connections, requests/s and
+//!    latency percentiles, against a static page of the same bytes served by the same
+//!    server stack (same layers, same runtime), and the ratio between the two.
+//!
+//! It uses `DATABASE_URL`'s server when set (a throw-away database, dropped at the end), else
+//! a private cluster in a temporary directory with PostgreSQL's default (durable) settings.
+//! Run it with `scripts/bench` (release build); it prints a Markdown table for
+//! docs/benchmarks.md.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use clap::Parser;
+use participe_core::db;
+use participe_core::domain::HostName;
+use participe_core::migrations::{self, TenantMigrations, fleet};
+use participe_core::tenancy::provisioning::{self, NewTenantInput};
+use participe_server::app;
+use sqlx::Executor;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Parser)]
+#[command(about = "Participe's benchmark")]
+struct Args {
+    /// Tenants to provision (and migrate).
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    /// Keep-alive connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds of measured load per page (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Tenant schemas migrated at once by the fleet runner.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Database connections of the server under load.
+    #[arg(long, default_value_t = 16)]
+    pool_size: u32,
+}
+
+fn main() {
+    let args = Args::parse();
+    // Request logs are formatted as in production (JSON), then discarded.
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+
+    // PostgreSQL first, from the main thread (it is told to stop when this thread ends).
+    let (root, _cluster, _dir) = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => (
+            url.rsplit_once('/').map(|(r, _)| r.to_string()).unwrap_or(url),
+            None,
+            None,
+        ),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("participe-bench-")
+                .tempdir_in("/tmp")
+                .expect("temp dir");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let cluster =
+                participe_embedded_pg::Cluster::start_or_reuse(dir.path(), &Default::default()).expect("PostgreSQL");
+            let root = cluster.url("postgres").rsplit_once('/').unwrap().0.to_string();
+            (root, Some(cluster), Some(dir))
+        }
+    };
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    server_rt.block_on(run(args, root));
+}
+
+async fn run(args: Args, root: String) {
+    let name = format!(
+        "participe_bench_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    );
+    let admin = db::connect(&format!("{root}/postgres"), 1).await.expect("connect");
+    admin.execute(format!("create database {name}").as_str()).await.unwrap();
+    let url = format!("{root}/{name}");
+    let pool = db::connect(&url, args.pool_size).await.unwrap();
+    migrations::migrate_platform(&pool).await.unwrap();
+    let base = HostName::parse("localhost").unwrap();
+    let set = TenantMigrations::embedded();
+    let version: String = sqlx::query_scalar("select version()").fetch_one(&pool).await.unwrap();
+
+    // 1. Provisioning, one tenant at a time, as the console and the CLI do it.
+    let mut provision_ms = Vec::with_capacity(args.tenants);
+    for i in 0..args.tenants {
+        let new = NewTenantInput {
+            slug: format!("bench-{i:05}"),
+            name: format!("Commune n° {i}"),
+            kind: "commune".into(),
+            ..Default::default()
+        }
+        .parse(&base)
+        .unwrap();
+        let t0 = Instant::now();
+        provisioning::provision(&pool, &set, &new, "bench").await.unwrap();
+        provision_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    let provision_total: f64 = provision_ms.iter().sum::<f64>() / 1000.0;
+    provision_ms.sort_by(f64::total_cmp);
+
+    // 2. The drift check (`participe migrate --check`), best of three.
+    let mut check_s = f64::MAX;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let states = fleet::check(&pool, &set).await.unwrap();
+        check_s = check_s.min(t0.elapsed().as_secs_f64());
+        assert_eq!(states.len(), args.tenants);
+        assert!(states.iter().all(|s| !s.is_behind()));
+    }
+
+    // 3. A real additive migration (a column with a default and an index) over the fleet.
+    let next = set.latest() + 1;
+    let extended = set.clone().with_extra(
+        next,
+        "bench: page summary",
+        "alter table page add column summary text not null default '';\n\
+         create index page_updated_idx on page (updated_at desc);",
+    );
+    let t0 = Instant::now();
+    let report = fleet::migrate(&pool, &extended, args.jobs, &fleet::Quiet)
+        .await
+        .unwrap();
+    let migrate_s = t0.elapsed().as_secs_f64();
+    assert_eq!(report.migrated.len(), args.tenants, "{:?}", report.failed);
+
+    // 4. Portal home against a static page of the same bytes.
+    participe_server::demo::seed(&pool, &base).await.unwrap();
+    let state = app::state(pool.clone(), app::web_config(base.clone(), "http", None));
+    tokio::spawn(state.resolver.clone().listen(db::connect(&url, 1).await.unwrap()));
+    let portal_addr = serve(app::router(state)).await;
+    let host = "nord.localhost";
+    let home = fetch(portal_addr, host, "/").await;
+    assert!(
+        home.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&home[..80.min(home.len())])
+    );
+    let body_start = home.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let bytes: &'static [u8] = Vec::leak(home[body_start..].to_vec());
+    let static_router = app::with_layers(Router::new().route(
+        "/",
+        get(move || async move { ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes) }),
+    ));
+    let static_addr = serve(static_router).await;
+
+    let duration = Duration::from_secs(args.seconds);
+    let baseline = load(static_addr, host, "/", args.connections, duration);
+    let portal = load(portal_addr, host, "/", args.connections, duration);
+    let ratio = portal.rps / baseline.rps;
+
+    let provision_median = percentile(&provision_ms, 50.0);
+    let provision_p95 = percentile(&provision_ms, 95.0);
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!(
+        "machine: {cpus} CPUs, {}",
+        version.split(" on ").next().unwrap_or(&version)
+    );
+    println!();
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| provisioning, median over {} tenants (p95) | {provision_median:.1} ms ({provision_p95:.1} ms; {provision_total:.1} s in all) | ≤ 100 ms |",
+        args.tenants
+    );
+    println!(
+        "| `migrate --check` over {} tenants | {check_s:.3} s | ≤ 2 s for 1,000 |",
+        args.tenants
+    );
+    println!(
+        "| additive migration over {} tenants, {} at a time | {migrate_s:.2} s | ≤ 60 s for 1,000 |",
+        args.tenants, args.jobs
+    );
+    println!(
+        "| static page, same bytes ({} B), {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | baseline |",
+        bytes.len(),
+        args.connections,
+        baseline.rps,
+        baseline.p50,
+        baseline.p99
+    );
+    println!(
+        "| portal home, {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | p99 ≤ 10 ms |",
+        args.connections, portal.rps, portal.p50, portal.p99
+    );
+    println!("| portal home / static throughput | {:.0} % | ≥ 25 % |", ratio * 100.0);
+    if portal.errors + baseline.errors > 0 {
+        println!(
+            "\nnon-200 responses: portal {}, static {}",
+            portal.errors, baseline.errors
+        );
+    }
+
+    pool.close().await;
+    let _ = admin
+        .execute(format!("drop database {name} with (force)").as_str())
+        .await;
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    out
+}
+
+struct LoadResult {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: usize,
+}
+
+/// Closed-loop load from a thread of its own (as a separate client process would be):
+/// `connections` keep-alive connections, each sending its next request when the previous
+/// answer is read. One second of warm-up, then `duration` measured.
+fn load(addr: SocketAddr, host: &str, path: &str, connections: usize, duration: Duration) -> LoadResult {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let warm_until = Instant::now() + Duration::from_secs(1);
+                    let end = warm_until + duration;
+                    let tasks: Vec<_> = (0..connections)
+                        .map(|_| {
+                            let request = request.clone();
+                            tokio::spawn(async move { connection(addr, request, warm_until, end).await })
+                        })
+                        .collect();
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    for t in tasks {
+                        let (l, e) = t.await.unwrap();
+                        latencies.extend(l);
+                        errors += e;
+                    }
+                    latencies.sort_by(f64::total_cmp);
+                    LoadResult {
+                        rps: latencies.len() as f64 / duration.as_secs_f64(),
+                        p50: percentile(&latencies, 50.0),
+                        p99: percentile(&latencies, 99.0),
+                        errors,
+                    }
+                })
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+async fn connection(addr: SocketAddr, request: Vec<u8>, warm_until: Instant, end: Instant) -> (Vec<f64>, usize) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut latencies = Vec::with_capacity(100_000);
+    let mut errors = 0;
+    loop {
+        let t0 = Instant::now();
+        if t0 >= end {
+            break;
+        }
+        stream.write_all(&request).await.unwrap();
+        let status_ok = read_response(&mut stream, &mut buf).await;
+        let now = Instant::now();
+        if now >= warm_until && now < end {
+            if status_ok {
+                latencies.push((now - t0).as_secs_f64() * 1000.0);
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; true when its status is 200.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut filled = 0;
+    let header_end = loop {
+        let n = stream.read(&mut buf[filled..]).await.unwrap();
+        assert!(n > 0, "connection closed by the server");
+        filled += n;
+        if let Some(i) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+    };
+    let head = std::str::from_utf8(&buf[..header_end]).unwrap_or_default();
+    let ok = head.starts_with("HTTP/1.1 200");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .expect("responses carry a Content-Length");
+    let mut remaining = (header_end + length).saturating_sub(filled);
+    while remaining > 0 {
+        let chunk = remaining.min(buf.len());
+        let n = stream.read(&mut buf[..chunk]).await.unwrap();
+        assert!(n > 0, "connection closed mid-body");
+        remaining -= n;
+    }
+    ok
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

@@ -47,8 +47,14 @@ pub fn router(state: AppState) -> Router {
         console: participe_tenant_admin::router(state.clone()),
         ops: participe_platform::router(state.clone()),
     };
+    with_layers(dispatch::router(state, routers))
+}
+
+/// The layers every response goes through: security headers, request id, request span.
+/// Public so that the benchmark's static baseline pays for exactly the same ones.
+pub fn with_layers(router: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    security::with_headers(dispatch::router(state, routers))
+    security::with_headers(router)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()

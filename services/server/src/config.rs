@@ -34,12 +34,30 @@ pub struct Global {
     pub base_domain: String,
 
     /// Where Participe keeps its files (the private PostgreSQL cluster, uploads, outbox).
-    #[arg(long, env = "PARTICIPE_DATA_DIR", default_value = "participe-data", global = true)]
-    pub data_dir: PathBuf,
+    /// Default: /var/lib/participe as root, else $XDG_DATA_HOME/participe
+    /// (~/.local/share/participe).
+    #[arg(long, env = "PARTICIPE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
 
     /// Database connections per process.
     #[arg(long, env = "PARTICIPE_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
+}
+
+impl Global {
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if nix::unistd::Uid::effective().is_root() {
+            return PathBuf::from("/var/lib/participe");
+        }
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        data_home.join("participe")
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,7 +25,7 @@ impl Database {
         let (url, cluster) = match &global.database_url {
             Some(url) if !url.trim().is_empty() => (url.trim().to_string(), None),
             _ => {
-                let cluster = Cluster::start_or_reuse(&global.data_dir, &Options::default())?;
+                let cluster = Cluster::start_or_reuse(&global.data_dir(), &Options::default())?;
                 db::ensure_database(&cluster.url("postgres"), EMBEDDED_DATABASE)
                     .await
                     .map_err(Error::Connect)?;

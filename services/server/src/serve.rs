@@ -3,6 +3,8 @@
 //! graceful shutdown that drains in-flight requests before the database goes away.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -103,13 +105,21 @@ struct Ops {
     handle: PrometheusHandle,
     pool: PgPool,
     resolver: Resolver,
+    /// When the drift gauge was last computed: the check reads every schema's history, so
+    /// scrapes reuse it for a minute.
+    drift_checked: Arc<Mutex<Option<Instant>>>,
 }
 
 fn ops_router(handle: PrometheusHandle, pool: PgPool, resolver: Resolver) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/tls-allowed", get(tls_allowed))
-        .with_state(Ops { handle, pool, resolver })
+        .with_state(Ops {
+            handle,
+            pool,
+            resolver,
+            drift_checked: Arc::default(),
+        })
 }
 
 /// Prometheus text format. Pool and tenant gauges are read at scrape time.
@@ -124,6 +134,18 @@ async fn metrics(State(ops): State<Ops>) -> String {
             let n = counts.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
             metrics::gauge!("participe_tenants", "status" => status).set(n as f64);
         }
+    }
+    let due = {
+        let mut last = ops.drift_checked.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(60));
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    };
+    if due && let Ok(states) = fleet::check(&ops.pool, &TenantMigrations::embedded()).await {
+        let behind = states.iter().filter(|s| s.is_behind()).count();
+        metrics::gauge!("participe_tenant_schemas_behind").set(behind as f64);
     }
     ops.handle.render()
 }
