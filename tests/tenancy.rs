@@ -507,7 +507,7 @@ async fn the_drift_check_reports_modified_and_missing_schemas_in_one_pass() {
 
     let states = fleet::check(&pool, &TenantMigrations::embedded()).await.unwrap();
 
-    let drift = |slug: &Slug| states.iter().find(|s| &s.slug == slug.as_str()).unwrap().drift.clone();
+    let drift = |slug: &Slug| states.iter().find(|s| s.slug == slug.as_str()).unwrap().drift.clone();
     assert_eq!(drift(&fine.slug), Drift::UpToDate);
     assert_eq!(drift(&edited.slug), Drift::Modified { versions: vec![1] });
     assert_eq!(drift(&gone.slug), Drift::MissingSchema);

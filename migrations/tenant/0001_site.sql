@@ -54,3 +54,17 @@ create index page_footer_idx on page (position) where in_footer and published;
 
 create trigger page_updated_at before update on page
     for each row execute function set_updated_at();
+
+-- Replicas cache a portal's branding and footer pages; any change tells them to forget it.
+create or replace function notify_site_change() returns trigger
+language plpgsql as $$
+begin
+    perform pg_notify('participe_site', tg_table_schema);
+    return null;
+end
+$$;
+
+create trigger settings_notify after insert or update or delete on settings
+    for each statement execute function notify_site_change();
+create trigger page_notify after insert or update or delete on page
+    for each statement execute function notify_site_change();

@@ -202,7 +202,7 @@ impl TestApp {
         let config = app::web_config(base(), "http", Some(addr.port()));
         let state = app::state(pool.clone(), config);
         let listen_pool = db::connect(database_url, 1).await.unwrap();
-        tokio::spawn(state.resolver.clone().listen(listen_pool));
+        app::follow_changes(&state, listen_pool).await;
         let router = app::router(state.clone());
         tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();

@@ -148,7 +148,7 @@ async fn run(args: Args, root: String) {
     // 4. Portal home against a static page of the same bytes.
     participe_server::demo::seed(&pool, &base).await.unwrap();
     let state = app::state(pool.clone(), app::web_config(base.clone(), "http", None));
-    tokio::spawn(state.resolver.clone().listen(db::connect(&url, 1).await.unwrap()));
+    app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
     let portal_addr = serve(app::router(state)).await;
     let host = "nord.localhost";
     let home = fetch(portal_addr, host, "/").await;

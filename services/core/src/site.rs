@@ -1,11 +1,21 @@
 //! A tenant's own site data shared by the portal and the console: branding and settings
-//! (one row) and pages. Every function here takes a `TenantTx`.
+//! (one row) and pages. Every query here takes a `TenantTx`; `BrandingCache` keeps the
+//! branding of each portal between requests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::sync::Cache;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::TenantTx;
 use crate::domain::Colour;
+use crate::{Tenant, TenantTx};
+
+/// Channel of the `NOTIFY` sent by triggers on `settings` and `page` (payload: the schema).
+pub const SITE_CHANNEL: &str = "participe_site";
 
 /// What every portal page needs to draw its frame.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -68,6 +78,64 @@ pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
         footer_pages: serde_json::from_value(r.footer_pages).unwrap_or_default(),
         version: r.version,
     })
+}
+
+/// Every portal page draws its frame from the branding, and most pages need nothing else
+/// from the database: it is cached per tenant, and dropped when the tenant's `settings` or
+/// `page` change (`tenancy::notifications`).
+#[derive(Clone)]
+pub struct BrandingCache {
+    inner: Arc<BrandingCacheInner>,
+}
+
+struct BrandingCacheInner {
+    /// Keyed by schema name, which is what the triggers' notifications carry.
+    cache: Cache<String, Arc<Branding>>,
+    /// Bumped by every invalidation; a load that started before one is not cached.
+    generation: AtomicU64,
+}
+
+impl Default for BrandingCache {
+    fn default() -> Self {
+        BrandingCache {
+            inner: Arc::new(BrandingCacheInner {
+                cache: Cache::builder()
+                    .max_capacity(20_000)
+                    // A safety net only: invalidation normally comes from NOTIFY.
+                    .time_to_live(Duration::from_secs(600))
+                    .build(),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl BrandingCache {
+    /// The tenant's branding, from the cache or else through a `TenantTx`.
+    pub async fn get(&self, pool: &PgPool, tenant: &Tenant) -> Result<Arc<Branding>> {
+        let key = tenant.schema.as_str();
+        if let Some(b) = self.inner.cache.get(key) {
+            return Ok(b);
+        }
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let mut tx = TenantTx::begin(pool, tenant).await?;
+        let loaded = Arc::new(branding(&mut tx).await?);
+        tx.commit().await?;
+        if self.inner.generation.load(Ordering::Acquire) == generation {
+            self.inner.cache.insert(key.to_string(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    pub fn invalidate_schema(&self, schema: &str) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.cache.invalidate(schema);
+    }
+
+    pub fn invalidate_all(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.cache.invalidate_all();
+    }
 }
 
 /// Settings a tenant's staff (and the demo) may change.

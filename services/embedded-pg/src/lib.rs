@@ -68,7 +68,7 @@ impl Binaries {
                 Some((version, e.path().join("bin")))
             })
             .collect();
-        debian.sort_by(|a, b| b.0.cmp(&a.0));
+        debian.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
         from_path
             .chain(debian.into_iter().map(|(_, p)| p))
             .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())

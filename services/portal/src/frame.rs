@@ -1,5 +1,5 @@
-//! What every portal page stands on: the tenant the host resolved to, a `TenantTx` on its
-//! schema, and its branding, loaded together by one extractor.
+//! What every portal page stands on: the tenant the host resolved to and its branding
+//! (cached), with a `TenantTx` opened only by the handlers that read the tenant's tables.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::response::Html;
 use minijinja::Value;
 use minijinja::value::Serde;
-use participe_core::site::{self, Branding};
+use participe_core::site::Branding;
 use participe_core::tenancy::resolver::Site;
 use participe_core::{Tenant, TenantTx};
 use participe_web::{AppState, Error, Result};
@@ -24,8 +24,7 @@ const NAV: &[(&str, &str)] = &[
 
 pub struct Portal {
     pub tenant: Arc<Tenant>,
-    pub tx: TenantTx,
-    pub branding: Branding,
+    pub branding: Arc<Branding>,
     app: AppState,
 }
 
@@ -38,11 +37,9 @@ impl FromRequestParts<AppState> for Portal {
             return Err(Error::NotFound);
         };
         let tenant = tenant.clone();
-        let mut tx = TenantTx::begin(&app.pool, &tenant).await?;
-        let branding = site::branding(&mut tx).await?;
+        let branding = app.branding.get(&app.pool, &tenant).await?;
         Ok(Portal {
             tenant,
-            tx,
             branding,
             app: app.clone(),
         })
@@ -50,28 +47,26 @@ impl FromRequestParts<AppState> for Portal {
 }
 
 impl Portal {
+    /// A transaction on this tenant's schema, for handlers that read or write its tables.
+    pub async fn begin(&self) -> Result<TenantTx> {
+        Ok(TenantTx::begin(&self.app.pool, &self.tenant).await?)
+    }
+
     /// The name shown to citizens: the display name staff chose, else the registry name.
     pub fn site_name(&self) -> &str {
         self.branding.display_name.as_deref().unwrap_or(&self.tenant.name)
     }
 
-    /// Ends the transaction and renders `template` inside the portal frame. `current` is
-    /// the navigation entry to mark as the current page.
-    pub async fn render(self, template: &str, current: &str, page: Value) -> Result<Html<String>> {
-        let site_name = self.site_name().to_string();
+    /// Renders `template` inside the portal frame. `current` is the navigation entry to
+    /// mark as the current page.
+    pub fn render(&self, template: &str, current: &str, page: Value) -> Result<Html<String>> {
+        let site_name = self.site_name();
         let initials: String = site_name
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
             .filter_map(|w| w.chars().next())
             .take(3)
             .collect();
-        let Portal {
-            tenant,
-            tx,
-            branding,
-            app,
-        } = self;
-        tx.commit().await?;
         let nav: Vec<Value> = NAV
             .iter()
             .map(|(path, label)| minijinja::context! { path => *path, label => *label, current => *path == current })
@@ -81,10 +76,12 @@ impl Portal {
             site_name,
             initials,
             home => "/",
-            tenant => Serde(tenant.as_ref()),
-            branding => Serde(branding),
+            tenant => Serde(self.tenant.as_ref()),
+            branding => Serde(self.branding.as_ref()),
             nav,
         };
-        app.templates.render(template, minijinja::context! { ..page, ..frame })
+        self.app
+            .templates
+            .render(template, minijinja::context! { ..page, ..frame })
     }
 }

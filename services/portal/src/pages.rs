@@ -3,20 +3,15 @@
 
 use axum::extract::Path;
 use axum::response::Html;
+use minijinja::value::Serde;
 use participe_core::site;
 use participe_web::{Error, Result};
 
 use crate::Portal;
 
-pub async fn show(mut portal: Portal, Path(slug): Path<String>) -> Result<Html<String>> {
-    let page = site::published_page(&mut portal.tx, &slug)
-        .await?
-        .ok_or(Error::NotFound)?;
-    portal
-        .render(
-            "portal/page.html",
-            "",
-            minijinja::context! { page => minijinja::value::Serde(page) },
-        )
-        .await
+pub async fn show(portal: Portal, Path(slug): Path<String>) -> Result<Html<String>> {
+    let mut tx = portal.begin().await?;
+    let page = site::published_page(&mut tx, &slug).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    portal.render("portal/page.html", "", minijinja::context! { page => Serde(page) })
 }

@@ -7,30 +7,42 @@ use participe_web::Result;
 
 use crate::Portal;
 
-async fn section(portal: Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
-    portal
-        .render("portal/section.html", path, minijinja::context! { title, empty })
-        .await
+fn section(portal: &Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
+    portal.render("portal/section.html", path, minijinja::context! { title, empty })
 }
 
 pub async fn participer(portal: Portal) -> Result<Html<String>> {
-    section(portal, "/participer", "Participer", "Aucun dispositif de participation n'est ouvert pour le moment. Les appels à contributions, conseils et consultations de la collectivité seront publiés ici.").await
+    section(
+        &portal,
+        "/participer",
+        "Participer",
+        "Aucun dispositif de participation n'est ouvert pour le moment. Les appels à contributions, conseils et consultations de la collectivité seront publiés ici.",
+    )
 }
 
 pub async fn agenda(portal: Portal) -> Result<Html<String>> {
-    section(portal, "/agenda", "Agenda", "Aucune rencontre n'est annoncée pour le moment. Les réunions, ateliers et restitutions, avec inscription en ligne, seront publiés ici.").await
+    section(
+        &portal,
+        "/agenda",
+        "Agenda",
+        "Aucune rencontre n'est annoncée pour le moment. Les réunions, ateliers et restitutions, avec inscription en ligne, seront publiés ici.",
+    )
 }
 
 pub async fn actualites(portal: Portal) -> Result<Html<String>> {
     section(
-        portal,
+        &portal,
         "/actualites",
         "Actualités",
         "Aucune actualité n'est publiée pour le moment.",
     )
-    .await
 }
 
 pub async fn documents(portal: Portal) -> Result<Html<String>> {
-    section(portal, "/documents", "Documents", "Aucun document n'est publié pour le moment. Les comptes rendus et productions des dispositifs seront rassemblés ici.").await
+    section(
+        &portal,
+        "/documents",
+        "Documents",
+        "Aucun document n'est publié pour le moment. Les comptes rendus et productions des dispositifs seront rassemblés ici.",
+    )
 }

@@ -28,8 +28,18 @@ pub fn state(pool: PgPool, config: WebConfig) -> AppState {
         pool,
         templates: templates(),
         resolver,
+        branding: Default::default(),
         config,
     })
+}
+
+/// Starts the task that keeps this process's caches in step with the database.
+pub async fn follow_changes(state: &AppState, listen_pool: PgPool) {
+    tokio::spawn(participe_core::tenancy::notifications::follow(
+        listen_pool,
+        state.resolver.clone(),
+        state.branding.clone(),
+    ));
 }
 
 /// The configuration of the web side for a given base domain and public port.

@@ -64,7 +64,7 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs) -> Result<(), Er
         .or((base.as_str() == "localhost").then_some(args.listen.port()));
     let config = app::web_config(base, &args.public_scheme, public_port);
     let state = app::state(db.pool.clone(), config);
-    tokio::spawn(state.resolver.clone().listen(db.listener_pool().await?));
+    app::follow_changes(&state, db.listener_pool().await?).await;
 
     let listener = bind(args.listen).await?;
     let ops_listener = bind(args.metrics_listen).await?;

@@ -1,7 +1,11 @@
 //! Markdown written by staff (descriptions, pages, home text) to HTML that is safe to embed:
 //! pulldown-cmark renders, ammonia keeps only harmless tags, attributes and URL schemes.
+//! The same texts come back on every request (a portal's home text, a page body), and
+//! sanitizing parses HTML, so results are memoised by text, within a bounded size.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+
+use moka::sync::Cache;
 
 use pulldown_cmark::{Options, Parser, html};
 
@@ -13,6 +17,20 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .rm_tags(["h1", "img"]);
     b
 });
+
+static RENDERED: LazyLock<Cache<Arc<str>, Arc<str>>> = LazyLock::new(|| {
+    Cache::builder()
+        // Bytes of source and result together; 32 MiB holds thousands of pages.
+        .weigher(|k: &Arc<str>, v: &Arc<str>| u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX))
+        .max_capacity(32 * 1024 * 1024)
+        .build()
+});
+
+/// Sanitized HTML for `markdown`, memoised.
+pub fn to_html_cached(markdown: &str) -> Arc<str> {
+    let key: Arc<str> = Arc::from(markdown);
+    RENDERED.get_with(key, || Arc::from(to_html(markdown)))
+}
 
 pub fn to_html(markdown: &str) -> String {
     let mut options = Options::empty();
@@ -34,6 +52,13 @@ mod tests {
         assert!(html.contains("<em>texte</em>"));
         assert!(html.contains(r#"<a href="https://lenord.fr" rel="noopener noreferrer">un lien</a>"#));
         assert!(html.contains("<li>a</li>"));
+    }
+
+    #[test]
+    fn memoised_results_are_the_same_html() {
+        let text = "Un **texte** <script>x</script>";
+        assert_eq!(&*to_html_cached(text), to_html(text).as_str());
+        assert_eq!(&*to_html_cached(text), to_html(text).as_str());
     }
 
     #[test]

@@ -2,6 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use participe_core::domain::HostName;
+use participe_core::site::BrandingCache;
 use participe_core::tenancy::resolver::Resolver;
 use sqlx::PgPool;
 
@@ -43,6 +44,7 @@ pub struct App {
     pub pool: PgPool,
     pub templates: Templates,
     pub resolver: Resolver,
+    pub branding: BrandingCache,
     pub config: WebConfig,
 }
 

@@ -28,7 +28,7 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.add_function("t", translate);
         env.add_filter("markdown", |text: &str| {
-            Value::from_safe_string(crate::markdown::to_html(text))
+            Value::from_safe_string(crate::markdown::to_html_cached(text).to_string())
         });
         env.add_filter("date_fr", date_fr);
         env.add_global("static_version", crate::static_files::VERSION.as_str());

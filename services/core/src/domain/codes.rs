@@ -88,7 +88,7 @@ impl Siren {
                     }
                 })
                 .sum();
-            sum % 10 == 0
+            sum.is_multiple_of(10)
         };
         if s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()) && luhn() {
             Ok(Siren(s))

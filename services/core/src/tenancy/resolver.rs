@@ -1,7 +1,8 @@
 //! Host → what to serve. Resolution is cached per host (unknown hosts too, so a flood of
 //! made-up hosts costs one query each at most once per entry), and every replica forgets
 //! the whole cache when the registry changes: triggers on `tenant` and `tenant_domain`
-//! send `NOTIFY participe_registry`, which `listen` turns into `invalidate_all`.
+//! send `NOTIFY participe_registry`, which `tenancy::notifications` turns into
+//! `invalidate_all`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +10,6 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 
 use super::Tenant;
 use crate::Result;
@@ -183,40 +183,5 @@ impl Resolver {
     pub fn invalidate_all(&self) {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
         self.inner.cache.invalidate_all();
-    }
-
-    /// Follows registry changes until the process ends. Notifications missed while the
-    /// connection was down are unknowable, so a reconnection also forgets everything.
-    ///
-    /// `listen_pool` is a pool of its own (one connection): a listener holds its connection
-    /// for good, and must not take a place in the pool that serves requests.
-    pub async fn listen(self, listen_pool: PgPool) {
-        loop {
-            match PgListener::connect_with(&listen_pool).await {
-                Ok(mut listener) => {
-                    if let Err(e) = listener.listen(REGISTRY_CHANNEL).await {
-                        tracing::warn!(error = %e, "cannot LISTEN for registry changes; retrying");
-                    } else {
-                        self.invalidate_all();
-                        loop {
-                            match listener.try_recv().await {
-                                Ok(Some(_)) => self.invalidate_all(),
-                                // Connection lost; the listener reconnects on the next call.
-                                Ok(None) => self.invalidate_all(),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "registry listener failed; reconnecting");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot connect the registry listener; retrying")
-                }
-            }
-            self.invalidate_all();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
     }
 }
