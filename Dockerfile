@@ -50,8 +50,8 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 participe \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home \
+    && groupadd --gid 10001 participe \
+    && useradd --uid 10001 --gid 10001 --no-create-home \
        --home-dir /var/lib/participe --shell /usr/sbin/nologin participe \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/participe
 
