@@ -547,3 +547,115 @@ fn http_get(port: u16, host: &str, path: &str) -> std::io::Result<String> {
     stream.read_to_string(&mut out)?;
     Ok(out)
 }
+
+/// Logs are JSON lines when stderr is not a terminal, each request's line carrying its
+/// request id and tenant; with OTEL_EXPORTER_OTLP_ENDPOINT set, traces reach a collector
+/// (here a real HTTP listener standing in for one) with the tenant's slug on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_logs_and_traces_carry_the_request_id_and_the_tenant() {
+    let url = fresh_database("otlp").await;
+    let slug = unique_slug("trace");
+    assert!(
+        participe(
+            Some(&url),
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                &slug,
+                "--name",
+                "Commune Tracée",
+                "--kind",
+                "commune"
+            ]
+        )
+        .status
+        .success()
+    );
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = collector.local_addr().unwrap();
+    let sink = received.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let sink = sink.clone();
+        async move {
+            sink.lock().unwrap().push((uri.path().to_string(), body.to_vec()));
+            ""
+        }
+    });
+    tokio::spawn(async move { axum::serve(collector, router).await.unwrap() });
+
+    let (port, metrics_port) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_participe"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--metrics-listen",
+            &format!("127.0.0.1:{metrics_port}"),
+        ])
+        .env("DATABASE_URL", &url)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector_addr}"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host = format!("{slug}.localhost");
+    let started = Instant::now();
+    let response = loop {
+        match tokio::task::spawn_blocking({
+            let host = host.clone();
+            move || http_get(port, &host, "/")
+        })
+        .await
+        .unwrap()
+        {
+            Ok(r) => break r,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("server did not come up: {e}"),
+        }
+    };
+    let request_id = response
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("a request id header")
+        .trim()
+        .to_string();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success());
+
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let request_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["span"]["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no JSON log line for request {request_id} in:\n{logs}"));
+    assert_eq!(request_line["span"]["tenant"], slug.as_str());
+    assert_eq!(request_line["span"]["site"], "portal");
+    assert!(
+        logs.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every line is JSON:\n{logs}"
+    );
+
+    let traces = received.lock().unwrap().clone();
+    let export = traces
+        .iter()
+        .find(|(path, _)| path == "/v1/traces")
+        .expect("traces exported on shutdown");
+    let contains = |needle: &str| export.1.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        contains("tenant.slug") && contains(&slug) && contains("participe"),
+        "the span carries tenant.slug"
+    );
+}

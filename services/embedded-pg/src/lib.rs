@@ -56,10 +56,14 @@ impl Binaries {
     /// `initdb` and `postgres` from PATH first, then the highest `/usr/lib/postgresql/*/bin`
     /// (Debian does not put them on PATH).
     pub fn find() -> Result<Self, Error> {
-        let from_path = std::env::var_os("PATH")
+        Self::find_in(std::env::var_os("PATH").as_deref(), Path::new("/usr/lib/postgresql"))
+    }
+
+    fn find_in(path_var: Option<&std::ffi::OsStr>, debian_root: &Path) -> Result<Self, Error> {
+        let from_path = path_var
             .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
-        let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+            .flat_map(|p| std::env::split_paths(p).collect::<Vec<_>>());
+        let mut debian: Vec<(u32, PathBuf)> = fs::read_dir(debian_root)
             .into_iter()
             .flatten()
             .flatten()
@@ -426,6 +430,32 @@ fn log_tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_postgresql_the_error_says_what_to_do_in_one_line() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = Binaries::find_in(Some(empty.path().as_os_str()), empty.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::NotInstalled));
+        assert!(
+            message.contains("install it") && message.contains("DATABASE_URL"),
+            "{message}"
+        );
+        assert_eq!(message.lines().count(), 1);
+    }
+
+    #[test]
+    fn the_highest_debian_version_is_preferred_after_path() {
+        let root = tempfile::tempdir().unwrap();
+        for v in ["13", "15", "9"] {
+            let bin = root.path().join(v).join("bin");
+            fs::create_dir_all(&bin).unwrap();
+            fs::write(bin.join("initdb"), "").unwrap();
+            fs::write(bin.join("postgres"), "").unwrap();
+        }
+        let found = Binaries::find_in(None, root.path()).unwrap();
+        assert_eq!(found.dir, root.path().join("15/bin"));
+    }
 
     #[test]
     fn a_cluster_starts_is_reused_and_stops() {

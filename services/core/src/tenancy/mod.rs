@@ -63,29 +63,35 @@ pub struct Tenant {
     pub status_reason: Option<String>,
 }
 
-impl Tenant {
-    /// Rebuilds a tenant from registry columns, re-checking what SQL will splice in.
-    pub(crate) fn from_row(
-        id: Uuid,
-        slug: &str,
-        name: String,
-        kind: &str,
-        schema_name: &str,
-        status: &str,
-        status_reason: Option<String>,
-    ) -> Result<Self, crate::Error> {
+/// A `tenant` row as queries select it (`id, slug, name, kind, schema_name, status,
+/// status_reason`); turning it into a `Tenant` re-checks what SQL will splice in.
+pub(crate) struct TenantRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub schema_name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = crate::Error;
+
+    fn try_from(r: TenantRow) -> Result<Self, crate::Error> {
+        let id = r.id;
         let corrupt =
             |e: Invalid| crate::Error::Database(sqlx::Error::Decode(format!("tenant registry row {id}: {e}").into()));
         Ok(Tenant {
             id,
-            slug: Slug::parse(slug)
-                .or_else(|_| Slug::registry_fallback(slug))
+            slug: Slug::parse(&r.slug)
+                .or_else(|_| Slug::registry_fallback(&r.slug))
                 .map_err(corrupt)?,
-            name,
-            kind: kind.parse().map_err(corrupt)?,
-            schema: SchemaName::from_registry(schema_name).map_err(corrupt)?,
-            status: status.parse().map_err(corrupt)?,
-            status_reason,
+            name: r.name,
+            kind: r.kind.parse().map_err(corrupt)?,
+            schema: SchemaName::from_registry(&r.schema_name).map_err(corrupt)?,
+            status: r.status.parse().map_err(corrupt)?,
+            status_reason: r.status_reason,
         })
     }
 }

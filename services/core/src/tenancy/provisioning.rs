@@ -3,7 +3,7 @@
 
 use sqlx::PgPool;
 
-use super::{Tenant, registry};
+use super::{Tenant, TenantRow, registry};
 use crate::domain::{HostName, InseeCode, Invalid, Siren, Slug, TenantKind, custom_domain};
 use crate::migrations::{TenantMigrations, fleet};
 use crate::{Error, FieldErrors, Result};
@@ -116,7 +116,8 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
         ),
     };
 
-    let inserted = sqlx::query!(
+    let inserted = sqlx::query_as!(
+        TenantRow,
         r#"insert into tenant (slug, name, kind, insee_code, siren, parent_id, schema_name, schema_version)
            values ($1, $2, $3, $4, $5, $6, $7, $8)
            returning id, slug, name, kind, schema_name, status, status_reason"#,
@@ -144,15 +145,7 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
             return Err(e);
         }
     };
-    let tenant = Tenant::from_row(
-        row.id,
-        &row.slug,
-        row.name,
-        &row.kind,
-        &row.schema_name,
-        &row.status,
-        row.status_reason,
-    )?;
+    let tenant = Tenant::try_from(row)?;
 
     registry::insert_domains(&mut tx, tenant.id, &new.domains, false).await?;
 

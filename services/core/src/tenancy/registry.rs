@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Tenant, TenantStatus};
+use super::{Tenant, TenantRow, TenantStatus};
 use crate::domain::{HostName, Slug, TenantKind};
 use crate::{Error, Result};
 
@@ -48,23 +48,19 @@ fn not_found(slug: &Slug) -> Error {
 
 #[tracing::instrument(skip_all, fields(tenant = %slug))]
 pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> {
-    let row = sqlx::query!(
+    find_by_slug_str(pool, slug.as_str()).await
+}
+
+/// By slug as found in a host name: it may predate a word becoming reserved.
+pub(crate) async fn find_by_slug_str(pool: &PgPool, slug: &str) -> Result<Option<Tenant>> {
+    sqlx::query_as!(
+        TenantRow,
         "select id, slug, name, kind, schema_name, status, status_reason from tenant where slug = $1",
-        slug.as_str()
+        slug
     )
     .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Tenant::from_row(
-            r.id,
-            &r.slug,
-            r.name,
-            &r.kind,
-            &r.schema_name,
-            &r.status,
-            r.status_reason,
-        )
-    })
+    .await?
+    .map(Tenant::try_from)
     .transpose()
 }
 
@@ -74,23 +70,30 @@ pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
 
 #[tracing::instrument(skip_all)]
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
-    let row = sqlx::query!(
+    sqlx::query_as!(
+        TenantRow,
         "select id, slug, name, kind, schema_name, status, status_reason from tenant where id = $1",
         id
     )
     .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Tenant::from_row(
-            r.id,
-            &r.slug,
-            r.name,
-            &r.kind,
-            &r.schema_name,
-            &r.status,
-            r.status_reason,
-        )
-    })
+    .await?
+    .map(Tenant::try_from)
+    .transpose()
+}
+
+/// The tenant a verified custom domain belongs to.
+#[tracing::instrument(skip_all, fields(host = %host))]
+pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Tenant>> {
+    sqlx::query_as!(
+        TenantRow,
+        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason
+           from tenant_domain d join tenant t on t.id = d.tenant_id
+          where d.host = $1 and d.verified_at is not null",
+        host.as_str()
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Tenant::try_from)
     .transpose()
 }
 
@@ -114,15 +117,15 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
     .ok_or_else(|| not_found(slug))?;
     let domains: Vec<serde_json::Value> = serde_json::from_value(r.domains).unwrap_or_default();
     Ok(TenantDetails {
-        tenant: Tenant::from_row(
-            r.id,
-            &r.slug,
-            r.name,
-            &r.kind,
-            &r.schema_name,
-            &r.status,
-            r.status_reason,
-        )?,
+        tenant: Tenant::try_from(TenantRow {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            kind: r.kind,
+            schema_name: r.schema_name,
+            status: r.status,
+            status_reason: r.status_reason,
+        })?,
         insee_code: r.insee_code,
         siren: r.siren,
         parent: r.parent,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use sqlx::PgPool;
 
-use super::Tenant;
+use super::{Tenant, registry};
 use crate::Result;
 use crate::domain::HostName;
 
@@ -133,48 +133,14 @@ impl Resolver {
     #[tracing::instrument(name = "resolver.lookup", skip_all, fields(host = %host))]
     async fn lookup(&self, host: &HostName) -> Result<Site> {
         let inner = &self.inner;
-        let row = if let Some(label) = host.platform_label(&inner.base) {
-            sqlx::query!(
-                "select id, slug, name, kind, schema_name, status, status_reason from tenant where slug = $1",
-                label
-            )
-            .fetch_optional(&inner.pool)
-            .await?
-            .map(|r| {
-                Tenant::from_row(
-                    r.id,
-                    &r.slug,
-                    r.name,
-                    &r.kind,
-                    &r.schema_name,
-                    &r.status,
-                    r.status_reason,
-                )
-            })
+        let tenant = if let Some(label) = host.platform_label(&inner.base) {
+            registry::find_by_slug_str(&inner.pool, label).await?
         } else if host.is_under(&inner.base) {
             None
         } else {
-            sqlx::query!(
-                "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason
-                   from tenant_domain d join tenant t on t.id = d.tenant_id
-                  where d.host = $1 and d.verified_at is not null",
-                host.as_str()
-            )
-            .fetch_optional(&inner.pool)
-            .await?
-            .map(|r| {
-                Tenant::from_row(
-                    r.id,
-                    &r.slug,
-                    r.name,
-                    &r.kind,
-                    &r.schema_name,
-                    &r.status,
-                    r.status_reason,
-                )
-            })
+            registry::find_by_domain(&inner.pool, host).await?
         };
-        Ok(match row.transpose()? {
+        Ok(match tenant {
             Some(tenant) => Site::Portal(Arc::new(tenant)),
             None => Site::Unknown,
         })
