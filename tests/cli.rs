@@ -659,3 +659,48 @@ async fn request_logs_and_traces_carry_the_request_id_and_the_tenant() {
         "the span carries tenant.slug"
     );
 }
+
+/// A schema left behind (here: emptied, with an empty history) is brought up to date by
+/// `participe migrate`, which reports its progress as plain lines when not on a terminal.
+#[tokio::test]
+async fn migrate_brings_a_schema_that_is_behind_up_to_date_with_plain_progress_lines() {
+    let url = fresh_database("cliprogress").await;
+    let db = Some(url.as_str());
+    let slug = unique_slug("behind");
+    assert!(
+        participe(
+            db,
+            &["tenant", "create", "--slug", &slug, "--name", "X", "--kind", "commune"]
+        )
+        .status
+        .success()
+    );
+    let schema = format!("t_{}", slug.replace('-', "_"));
+    let pool = pool(&url, 1).await;
+    let history = include_str!("../migrations/tenant_history.sql")
+        .replace("schema_migration", &format!("{schema}.schema_migration"));
+    sqlx::raw_sql(&format!(
+        "drop schema {schema} cascade; create schema {schema}; {history}"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(participe(db, &["migrate", "--check"]).status.code(), Some(1));
+
+    let o = participe(db, &["migrate", "--jobs", "2"]);
+
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("1 tenant schema(s) to migrate"), "{out}");
+    assert!(out.contains(&format!("[1/1] {slug}: applied [1]")), "{out}");
+    assert!(
+        out.contains("1 tenant schema(s) migrated, 0 already current, 0 failed"),
+        "{out}"
+    );
+    assert_eq!(participe(db, &["migrate", "--check"]).status.code(), Some(0));
+    let settings: i64 = sqlx::query_scalar(&format!("select count(*) from {schema}.settings"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(settings, 1, "the migration really ran");
+}
