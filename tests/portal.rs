@@ -154,7 +154,10 @@ async fn pages_render_markdown_and_nothing_that_runs() {
 
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<h2>Titre</h2>"));
-    assert!(page.body.contains("{{ 7*7 }} {% raw %}"), "template syntax in the body stays text");
+    assert!(
+        page.body.contains("{{ 7*7 }} {% raw %}"),
+        "template syntax in the body stays text"
+    );
     assert!(
         page.body.contains("&lt;b&gt;Page&lt;&#x2f;b&gt; {{ 7*7 }}"),
         "the title is escaped, not interpreted"
