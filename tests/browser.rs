@@ -37,6 +37,57 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         .unwrap();
     let port = app.addr.port();
     let at = |host: &str, path: &str| format!("http://{host}.localhost:{port}{path}");
+
+    // A signed-in staff member with a portal of their own, for the console's inner pages.
+    let staff = app.browser();
+    let address = format!("a11y-{}@mairie.test", random_suffix(6));
+    let password = "une phrase de passe assez longue";
+    staff
+        .submit(
+            "console.localhost",
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Agent Accessible"),
+                ("email", &address),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await;
+    let link = app.mail.wait_for(&address, 1).await.link("http://console.localhost");
+    staff
+        .get("console.localhost", link.split_once(&format!(":{port}")).unwrap().1)
+        .await;
+    let login = staff
+        .submit(
+            "console.localhost",
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", password)],
+        )
+        .await;
+    let cookie = login
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let slug = unique_slug("acces");
+    let created = staff
+        .submit(
+            "console.localhost",
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[("name", "Commune Accessible"), ("kind", "commune"), ("slug", &slug)],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let console_url = format!("http://console.localhost:{port}");
+    let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
     let pages = serde_json::json!([
         { "name": "portail : accueil", "url": at("nord", "/") },
         { "name": "portail : accueil (EPCI)", "url": at("mel", "/") },
@@ -51,6 +102,25 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "erreur inattendue", "url": at(broken.slug.as_str(), "/"), "status": 500 },
         { "name": "portail inconnu", "url": at("inconnu", "/"), "status": 404 },
         { "name": "console : accueil", "url": at("console", "/") },
+        { "name": "console : inscription", "url": at("console", "/inscription") },
+        { "name": "console : inscription avec erreurs", "url": at("console", "/inscription"), "status": 422,
+          "submit": { "display_name": "", "email": "pas-une-adresse", "password": "court", "password_confirm": "autre" } },
+        { "name": "console : connexion", "url": at("console", "/connexion") },
+        { "name": "console : connexion refusée", "url": at("console", "/connexion"), "status": 422,
+          "submit": { "email": "personne@mairie.test", "password": "mauvais mot de passe" } },
+        { "name": "console : mot de passe oublié", "url": at("console", "/mot-de-passe-oublie") },
+        { "name": "console : nouveau mot de passe", "url": at("console", "/reinitialiser/jeton") },
+        { "name": "console : lien expiré", "url": at("console", "/confirmer/jeton-invalide"), "status": 404 },
+        { "name": "console : mes portails", "url": at("console", "/"), "cookies": signed_in },
+        { "name": "console : mon compte (double authentification)", "url": at("console", "/compte"), "cookies": signed_in },
+        { "name": "console : créer un portail", "url": at("console", "/nouveau-portail"), "cookies": signed_in },
+        { "name": "console : créer un portail, erreurs", "url": at("console", "/nouveau-portail"), "cookies": signed_in, "status": 422,
+          "submit": { "name": "", "insee_code": "123", "population": "beaucoup", "slug": "Pas Valide" } },
+        { "name": "console : tableau de bord du portail", "url": at("console", &format!("/t/{slug}/")), "cookies": signed_in },
+        { "name": "console : paramètres", "url": at("console", &format!("/t/{slug}/parametres")), "cookies": signed_in },
+        { "name": "console : paramètres, erreurs", "url": at("console", &format!("/t/{slug}/parametres")), "cookies": signed_in,
+          "status": 422, "submit": { "autohide_threshold": "0" } },
+        { "name": "console : journal", "url": at("console", &format!("/t/{slug}/journal")), "cookies": signed_in },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
     let list = tempfile::NamedTempFile::new().unwrap();
@@ -75,5 +145,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 14 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 29 passed, 0 failed"), "{report}");
 }

@@ -1,29 +1,49 @@
-//! The tenant console at `console.<base>`, where a collectivité's staff will subscribe and
-//! run their portal (staff accounts, branding, dispositifs, moderation: the console issue).
-//! For now it serves its welcome page; the apex domain redirects here.
+//! The tenant console at `console.<base>`, where collectivité staff sign up, create their
+//! portal and run it. Modules are features: `auth` (accounts, sign-in, second factor),
+//! `subscribe` (creating a portal), `dashboard`; tenant-scoped pages live under
+//! `/t/<slug>/…` and pass through [`frame::InTenant`], which checks the membership before
+//! anything else. Billing comes with its own issue, under `/t/<slug>/abonnement`.
+
+mod account;
+mod auth;
+mod dashboard;
+mod frame;
+mod journal;
+mod settings;
+mod subscribe;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Html;
-use axum::routing::get;
-use participe_web::{AppState, Result};
+use axum::middleware;
+use axum::routing::{get, post};
+use participe_web::{AppState, csrf, session};
+
+/// Name of the console's session cookie.
+pub const COOKIE: &str = "participe_console";
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/", get(welcome)).with_state(state)
+    let sessions = session::layer(&state, COOKIE, time::Duration::hours(12));
+    Router::new()
+        .route("/", get(dashboard::home))
+        .route("/inscription", get(auth::sign_up_form).post(auth::sign_up))
+        .route("/confirmer/{token}", get(auth::confirm))
+        .route("/connexion", get(auth::login_form).post(auth::login))
+        .route("/connexion/code", get(auth::code_form).post(auth::code))
+        .route("/deconnexion", post(auth::logout))
+        .route("/mot-de-passe-oublie", get(auth::forgot_form).post(auth::forgot))
+        .route("/reinitialiser/{token}", get(auth::reset_form).post(auth::reset))
+        .route("/compte", get(account::show))
+        .route("/compte/totp", post(account::enable_totp))
+        .route("/compte/totp/desactiver", post(account::disable_totp))
+        .route("/nouveau-portail", get(subscribe::form).post(subscribe::create))
+        .route("/t/{slug}/", get(dashboard::tenant))
+        .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
+        .route("/t/{slug}/journal", get(journal::show))
+        .layer(middleware::from_fn(csrf::same_origin))
+        .layer(middleware::from_fn(session::bind_to_host))
+        .layer(sessions)
+        .with_state(state)
 }
 
 pub fn add_templates(env: &mut minijinja::Environment<'static>) {
     minijinja_embed::load_templates!(*env);
-}
-
-async fn welcome(State(app): State<AppState>) -> Result<Html<String>> {
-    app.templates.render(
-        "console/welcome.html",
-        minijinja::context! {
-            lang => "fr",
-            site_name => "Participe — console des collectivités",
-            home => "/",
-            example => app.config.portal_origin("votre-commune"),
-        },
-    )
 }

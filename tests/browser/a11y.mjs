@@ -4,7 +4,8 @@
 //   node tests/browser/a11y.mjs pages.json
 //
 // pages.json: [{"name": "portal home", "url": "http://nord.localhost:18080/"},
-//              {"name": "unknown portal", "url": "http://unknown.localhost:18080/", "status": 404}]
+//              {"name": "unknown portal", "url": "http://unknown.localhost:18080/", "status": 404},
+//              {"name": "signed-in page", "url": "…", "cookies": [{"name": "…", "value": "…", "url": "…"}]}]
 //
 // Each page is opened at a phone viewport and at a desktop one; axe-core runs with the
 // WCAG 2.0/2.1 A and AA rules, plus checks axe does not make: HTTP status, <html lang="fr">,
@@ -119,6 +120,23 @@ function sameOrigin(a, b) {
   }
 }
 
+// Opens the entry's page; with "submit": {"field": "value", …}, fills the page's form and
+// submits it, so that the page checked is the answer (a form shown again with its errors).
+async function open(page, entry) {
+  let response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
+  if (entry.submit) {
+    for (const [name, value] of Object.entries(entry.submit)) {
+      await page.locator(`form [name="${name}"]`).first().fill(value);
+    }
+    const [answer] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }),
+      page.locator('main form button[type="submit"]').first().click(),
+    ]);
+    response = answer;
+  }
+  return response;
+}
+
 async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
   const context = await browser.newContext({
     ...vp.options,
@@ -127,6 +145,7 @@ async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
     locale: 'fr-FR',
   });
   try {
+    if (entry.cookies) await context.addCookies(entry.cookies);
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
 
@@ -147,7 +166,7 @@ async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
       }
     });
 
-    const response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
+    const response = await open(page, entry);
     const status = response ? response.status() : 0;
     if (status !== expected) {
       findings.add(vp.label, {
@@ -267,9 +286,10 @@ async function checkSkipLink(page, vp, findings) {
 async function checkWithoutJs(browser, entry, expected, findings) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false, locale: 'fr-FR' });
   try {
+    if (entry.cookies) await context.addCookies(entry.cookies);
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT);
-    const response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
+    const response = await open(page, entry);
     const status = response ? response.status() : 0;
     const main = page.locator('main');
     const count = await main.count();

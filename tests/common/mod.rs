@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -181,13 +183,14 @@ pub async fn create_tenant(pool: &PgPool, prefix: &str, name: &str) -> Tenant {
         .expect("provision")
 }
 
-/// The real HTTP service on a free port, with its registry listener.
+/// The real HTTP service on a free port, with its change listener and a real SMTP sink.
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub pool: PgPool,
     pub state: AppState,
     pub client: reqwest::Client,
     pub database_url: String,
+    pub mail: smtp::SmtpSink,
 }
 
 impl TestApp {
@@ -200,12 +203,24 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = app::web_config(base(), "http", Some(addr.port()));
-        let state = app::state(pool.clone(), config);
+        let mail = smtp::SmtpSink::start().await;
+        let mailer = participe_mail::Mailer::new(
+            Some(&mail.url()),
+            std::env::temp_dir(),
+            "Participe <no-reply@localhost>",
+        )
+        .unwrap();
+        let state = app::state(pool.clone(), config, mailer);
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
         let router = app::router(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -218,6 +233,7 @@ impl TestApp {
             state,
             client,
             database_url: database_url.to_string(),
+            mail,
         }
     }
 
@@ -235,6 +251,11 @@ impl TestApp {
             .await
             .expect("request");
         Page::read(response).await
+    }
+
+    /// A browser: its own cookie jar, names resolved to this server, no redirect followed.
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.addr.port())
     }
 
     pub fn portal_host(&self, tenant: &Tenant) -> String {
@@ -313,4 +334,110 @@ pub async fn raw_request(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).to_string()
+}
+
+/// Every name resolves to the loopback address: `console.localhost`, `nord.localhost`,
+/// custom domains. Cookies are then kept per real host name, as a browser keeps them.
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+            Ok(addrs)
+        })
+    }
+}
+
+/// A cookie-keeping HTTP client that behaves like a browser for forms: it reads the CSRF
+/// token from the page that holds the form, as a browser would send it back.
+pub struct Browser {
+    client: reqwest::Client,
+    port: u16,
+}
+
+impl Browser {
+    pub fn new(port: u16) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .dns_resolver(std::sync::Arc::new(Loopback))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Browser { client, port }
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.port)
+    }
+
+    pub async fn get(&self, host: &str, path: &str) -> Page {
+        Page::read(self.client.get(self.url(host, path)).send().await.expect("request")).await
+    }
+
+    /// POSTs `fields` as a form, with no CSRF token added.
+    pub async fn post_raw(&self, host: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        Page::read(
+            self.client
+                .post(self.url(host, path))
+                .form(fields)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Opens `page_path`, then submits its form to `action` with `fields` and the page's
+    /// CSRF token, as a browser would.
+    pub async fn submit(&self, host: &str, page_path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(host, page_path).await;
+        assert_eq!(page.status, 200, "{page_path}: {}", page.body);
+        let token = page.csrf();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &token));
+        self.post_raw(host, action, &all).await
+    }
+
+    /// Follows a redirect answer with a GET, as a browser does after a form.
+    pub async fn follow(&self, host: &str, page: &Page) -> Page {
+        assert!(
+            (300..400).contains(&page.status),
+            "expected a redirect, got {}: {}",
+            page.status,
+            page.body
+        );
+        let location = page.header("location").to_string();
+        let path = match location.split_once("://") {
+            Some((_, rest)) => rest
+                .find('/')
+                .map(|i| rest[i..].to_string())
+                .unwrap_or_else(|| "/".into()),
+            None => location,
+        };
+        self.get(host, &path).await
+    }
+}
+impl Page {
+    /// The CSRF token of the (first) form on the page.
+    pub fn csrf(&self) -> String {
+        let marker = r#"name="csrf" value=""#;
+        let start = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no CSRF field in:\n{}", self.body))
+            + marker.len();
+        self.body[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// The text of the field error shown for `field`, if any.
+    pub fn field_error(&self, field: &str) -> Option<String> {
+        let marker = format!(r#"id="{field}-error""#);
+        let start = self.body.find(&marker)?;
+        let rest = &self.body[start..];
+        let text_start = rest.find("</span>")? + "</span>".len();
+        let end = rest.find("</p>")?;
+        Some(unescape(rest[text_start..end].trim()))
+    }
 }

@@ -147,7 +147,10 @@ async fn run(args: Args, root: String) {
 
     // 4. Portal home against a static page of the same bytes.
     participe_server::demo::seed(&pool, &base).await.unwrap();
-    let state = app::state(pool.clone(), app::web_config(base.clone(), "http", None));
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer =
+        participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
+    let state = app::state(pool.clone(), app::web_config(base.clone(), "http", None), mailer);
     app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
     let portal_addr = serve(app::router(state)).await;
     let host = "nord.localhost";

@@ -10,6 +10,7 @@ pub mod domain;
 mod error;
 pub mod migrations;
 pub mod site;
+pub mod staff;
 pub mod tenancy;
 
 pub use error::{Error, FieldError, FieldErrors, Result};

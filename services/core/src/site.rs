@@ -219,3 +219,86 @@ pub async fn upsert_page(tx: &mut TenantTx, page: &PageInput<'_>) -> Result<()> 
     .await?;
     Ok(())
 }
+
+/// Appends a line to the tenant's audit log of staff actions.
+#[tracing::instrument(skip_all)]
+pub async fn audit(
+    tx: &mut TenantTx,
+    staff_id: Uuid,
+    staff_email: &str,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+    ip: std::net::IpAddr,
+) -> Result<()> {
+    sqlx::query!(
+        "insert into staff_audit (staff_id, staff_email, action, target, detail, ip) values ($1, $2, $3, $4, $5, $6)",
+        staff_id,
+        staff_email,
+        action,
+        target,
+        detail,
+        sqlx::types::ipnetwork::IpNetwork::from(ip)
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The settings staff change on the console's settings page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Settings {
+    pub sender_name: Option<String>,
+    pub stats_public: bool,
+    pub autohide_threshold: i32,
+}
+
+pub async fn settings(tx: &mut TenantTx) -> Result<Settings> {
+    Ok(sqlx::query_as!(
+        Settings,
+        "select sender_name, stats_public, autohide_threshold from settings"
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn update_settings(tx: &mut TenantTx, s: &Settings) -> Result<()> {
+    sqlx::query!(
+        "update settings set sender_name = $1, stats_public = $2, autohide_threshold = $3",
+        s.sender_name,
+        s.stats_public,
+        s.autohide_threshold
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// One line of the staff audit log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    pub staff_email: String,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+/// The newest entries first, `limit` at a time; `before` is the last id of the previous page.
+pub async fn audit_log(tx: &mut TenantTx, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as!(
+        AuditEntry,
+        r#"select id, at, staff_email, action, target, detail, host(ip) as ip
+             from staff_audit
+            where ($1::bigint is null or id < $1)
+            order by id desc
+            limit $2"#,
+        before,
+        limit
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}

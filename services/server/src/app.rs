@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::HeaderName;
 use participe_core::domain::HostName;
 use participe_core::tenancy::resolver::Resolver;
+use participe_mail::Mailer;
 use participe_web::dispatch::{self, Routers};
 use participe_web::{App, AppState, Templates, WebConfig, security};
 use sqlx::PgPool;
@@ -22,15 +23,36 @@ pub fn templates() -> Templates {
     ])
 }
 
-pub fn state(pool: PgPool, config: WebConfig) -> AppState {
+pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer) -> AppState {
     let resolver = Resolver::new(pool.clone(), config.base.clone());
     AppState::new(App {
         pool,
         templates: templates(),
         resolver,
         branding: Default::default(),
+        mailer,
+        limits: Default::default(),
         config,
     })
+}
+
+/// Housekeeping every few minutes: expired sessions leave the database, idle rate-limit
+/// keys leave memory.
+pub fn spawn_housekeeping(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            state.limits.forget_idle();
+            if let Err(e) = sqlx::query("delete from web_session where expiry_date < now()")
+                .execute(&state.pool)
+                .await
+            {
+                tracing::warn!(error = %e, "deleting expired sessions");
+            }
+        }
+    });
 }
 
 /// Starts the task that keeps this process's caches in step with the database.
@@ -48,6 +70,7 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         base,
         scheme: scheme.to_string(),
         public_port,
+        trusted_proxies: 0,
     }
 }
 

@@ -350,6 +350,7 @@ async fn create(db: &Database, base: &HostName, args: CreateArgs) -> Result<(), 
         siren: args.siren,
         parent: args.parent,
         domains: args.domains,
+        population: None,
     };
     let new = input.parse(base).map_err(Error::Invalid)?;
     let tenant = provisioning::provision(&db.pool, &TenantMigrations::embedded(), &new, &actor()).await?;

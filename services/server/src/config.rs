@@ -95,6 +95,20 @@ pub struct ServeArgs {
     /// Do not migrate at start-up (when a deployment job runs `participe migrate`).
     #[arg(long, env = "PARTICIPE_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
+
+    /// SMTP relay for outgoing mail (`smtp://host:25`, `smtp://host:587?tls=required`,
+    /// `smtps://user:password@host:465`). Without it, mail is written to <data dir>/outbox.
+    #[arg(long, env = "PARTICIPE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail. Default: `Participe <no-reply@<base domain>>`.
+    #[arg(long, env = "PARTICIPE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Number of proxies in front of Participe that append to X-Forwarded-For (0: trust none,
+    /// use the connection's address).
+    #[arg(long, env = "PARTICIPE_TRUSTED_PROXIES", default_value_t = 0)]
+    pub trusted_proxies: usize,
 }
 
 #[derive(Debug, Args)]

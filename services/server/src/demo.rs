@@ -143,7 +143,7 @@ pub async fn run(global: &Global, base: HostName, args: DemoArgs) -> Result<(), 
         db.close().await;
         return Ok(());
     }
-    serve::run(db, base, args.serve).await
+    serve::run(db, base, args.serve, &global.data_dir()).await
 }
 
 /// Creates the demo tenants that do not exist yet and (re)writes their content.
@@ -163,6 +163,7 @@ pub async fn seed(pool: &PgPool, base: &HostName) -> Result<Vec<Tenant>, Error> 
                     siren: d.siren.map(Into::into),
                     parent: d.parent.map(Into::into),
                     domains: vec![],
+                    population: None,
                 };
                 let new = input.parse(base).map_err(Error::Invalid)?;
                 provisioning::provision(pool, &set, &new, ACTOR).await?

@@ -38,7 +38,7 @@ pub async fn serve(global: &Global, base: HostName, args: ServeArgs) -> Result<(
     } else {
         migrate_all(&db.pool).await?;
     }
-    run(db, base, args).await
+    run(db, base, args, &global.data_dir()).await
 }
 
 /// Brings the platform schema and every tenant schema up to date, logging a summary.
@@ -58,13 +58,22 @@ pub async fn migrate_all(pool: &PgPool) -> Result<(), Error> {
 }
 
 /// Serves until SIGINT or SIGTERM, then drains and closes the database.
-pub async fn run(db: Database, base: HostName, args: ServeArgs) -> Result<(), Error> {
+pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::path::Path) -> Result<(), Error> {
     let public_port = args
         .public_port
         .or((base.as_str() == "localhost").then_some(args.listen.port()));
-    let config = app::web_config(base, &args.public_scheme, public_port);
-    let state = app::state(db.pool.clone(), config);
+    let from = args
+        .mail_from
+        .clone()
+        .unwrap_or_else(|| format!("Participe <no-reply@{base}>"));
+    let mailer = participe_mail::Mailer::new(args.smtp_url.as_deref(), data_dir.join("outbox"), &from)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut config = app::web_config(base, &args.public_scheme, public_port);
+    config.trusted_proxies = args.trusted_proxies;
+    let state = app::state(db.pool.clone(), config, mailer);
+    tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
+    app::spawn_housekeeping(&state);
 
     let listener = bind(args.listen).await?;
     let ops_listener = bind(args.metrics_listen).await?;
@@ -82,13 +91,16 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs) -> Result<(), Er
         console = %state.config.console_origin(),
         "serving"
     );
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-            tracing::info!("shutting down: draining in-flight requests");
-        })
-        .await
-        .map_err(|e| Error::Io("serving HTTP".into(), e))?;
+    axum::serve(
+        listener,
+        app::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+    })
+    .await
+    .map_err(|e| Error::Io("serving HTTP".into(), e))?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

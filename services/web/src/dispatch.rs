@@ -187,6 +187,7 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
     {
         return response;
     }
+    let custom = response.extensions().get::<ErrorPage>().and_then(|p| p.message);
     let (title, message) = match status.as_u16() {
         404 if matches!(site, Site::Unknown) => (
             "Portail introuvable",
@@ -216,6 +217,7 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
             "Une erreur inattendue s'est produite. L'équipe technique en a été informée.",
         ),
     };
+    let message = custom.unwrap_or(message);
     let (site_name, home) = match site {
         Site::Portal(t) => (t.name.clone(), Some("/")),
         Site::Console => ("Participe — console des collectivités".to_string(), Some("/")),

@@ -14,6 +14,17 @@ pub enum Error {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// A form post without the session's CSRF token, or from another site.
+    #[error("csrf token rejected")]
+    CsrfRejected,
+    /// A request the server cannot read (malformed form body, …).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("too many requests")]
+    TooManyRequests,
+    /// Go elsewhere first (e.g. sign in): a 303 to this path.
+    #[error("redirect to {0}")]
+    Redirect(String),
     /// Input refused; forms usually handle this themselves by re-rendering with the errors.
     #[error("invalid input: {0}")]
     Invalid(FieldErrors),
@@ -24,9 +35,12 @@ pub enum Error {
     Unexpected(String),
 }
 
-/// Marker: the body of this response is to be replaced by the error page for its status.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorPage;
+/// Marker: the body of this response is to be replaced by the error page for its status,
+/// with this message instead of the status's usual one when given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorPage {
+    pub message: Option<&'static str>,
+}
 
 /// The cause of a 500, for the log line only.
 #[derive(Debug, Clone)]
@@ -62,15 +76,29 @@ impl From<minijinja::Error> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        if let Error::Redirect(to) = &self {
+            return axum::response::Redirect::to(to).into_response();
+        }
         let status = match &self {
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Unexpected(_) | Error::Redirect(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &self {
+            Error::CsrfRejected => Some(
+                "Ce formulaire a expiré ou n'a pas été envoyé depuis ce site. Revenez à la page précédente, rechargez-la, puis envoyez le formulaire à nouveau.",
+            ),
+            Error::TooManyRequests => {
+                Some("Trop de tentatives en peu de temps. Patientez quelques minutes avant de réessayer.")
+            }
+            _ => None,
         };
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorPage);
+        response.extensions_mut().insert(ErrorPage { message });
         if let Error::Unexpected(m) | Error::Unavailable(m) = self {
             response.extensions_mut().insert(UnexpectedError(m));
         }

@@ -3,11 +3,15 @@
 //! a request to the portal, console or ops router by its `Host`, the security headers, the
 //! embedded static files and the request metrics. It holds no feature of its own.
 
+pub mod client;
+pub mod csrf;
 pub mod dispatch;
 mod error;
 pub mod markdown;
 pub mod metrics;
+pub mod ratelimit;
 pub mod security;
+pub mod session;
 mod state;
 pub mod static_files;
 mod templates;

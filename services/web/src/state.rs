@@ -7,6 +7,8 @@ use participe_core::tenancy::resolver::Resolver;
 use sqlx::PgPool;
 
 use crate::Templates;
+use crate::ratelimit::RateLimits;
+use participe_mail::Mailer;
 
 /// Settings the web side needs to build links between hosts.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct WebConfig {
     pub scheme: String,
     /// The port browsers use, when it is not the scheme's default (`:8080` in development).
     pub public_port: Option<u16>,
+    /// How many proxies in front of Participe add to `X-Forwarded-For` (0: trust none).
+    pub trusted_proxies: usize,
 }
 
 impl WebConfig {
@@ -45,6 +49,8 @@ pub struct App {
     pub templates: Templates,
     pub resolver: Resolver,
     pub branding: BrandingCache,
+    pub mailer: Mailer,
+    pub limits: RateLimits,
     pub config: WebConfig,
 }
 

@@ -4,15 +4,21 @@
 
 mod codes;
 mod colour;
+mod email;
 mod host;
 mod kind;
+pub mod password;
 mod slug;
+mod token;
 
 pub use codes::{InseeCode, Siren};
 pub use colour::Colour;
+pub use email::Email;
 pub use host::{HostName, custom_domain};
 pub use kind::TenantKind;
+pub use password::NewPassword;
 pub use slug::{SchemaName, Slug};
+pub use token::{Token, hash_token};
 
 /// Why a piece of text was refused, in words for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

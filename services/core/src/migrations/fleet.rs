@@ -4,7 +4,7 @@
 //! check that reads every schema's history in one query.
 
 use futures::StreamExt;
-use sqlx::PgPool;
+use sqlx::{Executor, PgPool};
 use uuid::Uuid;
 
 use super::{HISTORY_TABLE, TenantMigrations};
@@ -190,7 +190,7 @@ pub async fn migrate_one(pool: &PgPool, set: &TenantMigrations, tenant_id: Uuid,
     )
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::raw_sql(HISTORY_TABLE).execute(&mut *tx).await?;
+    tx.execute(HISTORY_TABLE).await?;
     let applied: Vec<i64> = sqlx::query_scalar!("select version from schema_migration")
         .fetch_all(&mut *tx)
         .await?;
@@ -214,7 +214,7 @@ pub(crate) async fn install(conn: &mut sqlx::PgConnection, set: &TenantMigration
     sqlx::query!("select set_config('search_path', $1, true)", schema.as_str())
         .fetch_one(&mut *conn)
         .await?;
-    sqlx::raw_sql(HISTORY_TABLE).execute(&mut *conn).await?;
+    conn.execute(HISTORY_TABLE).await?;
     set.apply_pending(conn, &[]).await?;
     sqlx::query!("select set_config('search_path', 'public', true)")
         .fetch_one(&mut *conn)

@@ -6,7 +6,7 @@ pub mod fleet;
 use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Executor, PgConnection, PgPool};
 
 use crate::Result;
 
@@ -87,19 +87,23 @@ impl TenantMigrations {
     /// schema, every migration not in `applied`, records them, and returns their versions.
     /// The SQL of all pending migrations goes in one round trip.
     pub(crate) async fn apply_pending(&self, conn: &mut PgConnection, applied: &[i64]) -> Result<Vec<i64>> {
-        let pending: Vec<&Migration> = self
-            .migrations
-            .iter()
-            .filter(|m| !applied.contains(&m.version))
-            .collect();
-        if pending.is_empty() {
+        // Everything owned before the first await: references held across it make the
+        // future not `Send` (rustc's higher-ranked lifetime limitation).
+        let mut batch = String::new();
+        let mut versions = Vec::new();
+        let mut descriptions = Vec::new();
+        let mut checksums = Vec::new();
+        for m in self.migrations.iter().filter(|m| !applied.contains(&m.version)) {
+            batch.push_str(&m.sql);
+            batch.push_str("\n;\n");
+            versions.push(m.version);
+            descriptions.push(m.description.to_string());
+            checksums.push(m.checksum.to_vec());
+        }
+        if versions.is_empty() {
             return Ok(vec![]);
         }
-        let batch: String = pending.iter().map(|m| format!("{}\n;\n", m.sql)).collect();
-        sqlx::raw_sql(&batch).execute(&mut *conn).await?;
-        let versions: Vec<i64> = pending.iter().map(|m| m.version).collect();
-        let descriptions: Vec<String> = pending.iter().map(|m| m.description.to_string()).collect();
-        let checksums: Vec<Vec<u8>> = pending.iter().map(|m| m.checksum.to_vec()).collect();
+        conn.execute(batch.as_str()).await?;
         sqlx::query!(
             "insert into schema_migration (version, description, checksum)
              select * from unnest($1::bigint[], $2::text[], $3::bytea[])",

@@ -1,7 +1,7 @@
 //! Creating a tenant: registry rows, domains and a schema with every tenant migration, in
 //! one transaction, so a failure at any step leaves nothing behind.
 
-use sqlx::PgPool;
+use sqlx::{Executor, PgPool};
 
 use super::{Tenant, TenantRow, registry};
 use crate::domain::{HostName, InseeCode, Invalid, Siren, Slug, TenantKind, custom_domain};
@@ -18,6 +18,11 @@ pub struct NewTenant {
     pub siren: Option<Siren>,
     pub parent: Option<Slug>,
     pub domains: Vec<HostName>,
+    pub population: Option<i32>,
+    /// Staff account that becomes the tenant's first admin (a collectivité subscribing).
+    pub owner: Option<uuid::Uuid>,
+    /// Days of free trial (a collectivité subscribing gets 30; operators' tenants none).
+    pub trial_days: Option<i64>,
 }
 
 /// The same, as typed (CLI flags, the console's "créer notre portail" form).
@@ -30,6 +35,7 @@ pub struct NewTenantInput {
     pub siren: Option<String>,
     pub parent: Option<String>,
     pub domains: Vec<String>,
+    pub population: Option<String>,
 }
 
 impl NewTenantInput {
@@ -84,6 +90,19 @@ impl NewTenantInput {
                 domains.push(host);
             }
         }
+        let population = match blank(&self.population) {
+            None => None,
+            Some(p) => match p.replace([' ', '\u{a0}', '\u{202f}', '.'], "").parse::<i32>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => {
+                    errors.push(
+                        "population",
+                        "indiquez la population en nombre d'habitants, par exemple 98 000",
+                    );
+                    None
+                }
+            },
+        };
         match (slug, name, kind) {
             (Some(slug), Some(name), Some(kind)) if errors.is_empty() => Ok(NewTenant {
                 slug,
@@ -93,6 +112,9 @@ impl NewTenantInput {
                 siren,
                 parent,
                 domains,
+                population,
+                owner: None,
+                trial_days: None,
             }),
             _ => Err(errors),
         }
@@ -118,8 +140,9 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
 
     let inserted = sqlx::query_as!(
         TenantRow,
-        r#"insert into tenant (slug, name, kind, insee_code, siren, parent_id, schema_name, schema_version)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)
+        r#"insert into tenant (slug, name, kind, insee_code, siren, parent_id, schema_name, schema_version,
+                              population, trial_ends_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(days => $10::int))
            returning id, slug, name, kind, schema_name, status, status_reason"#,
         new.slug.as_str(),
         new.name,
@@ -128,7 +151,9 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
         new.siren.as_ref().map(Siren::as_str),
         parent_id,
         schema.as_str(),
-        set.latest()
+        set.latest(),
+        new.population,
+        new.trial_days.map(|d| d as i32)
     )
     .fetch_one(&mut *tx)
     .await;
@@ -148,11 +173,12 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
     let tenant = Tenant::try_from(row)?;
 
     registry::insert_domains(&mut tx, tenant.id, &new.domains, false).await?;
+    if let Some(owner) = new.owner {
+        crate::staff::add_member(&mut tx, owner, tenant.id, crate::staff::Role::Admin).await?;
+    }
 
-    match sqlx::raw_sql(&format!("create schema {}", schema.quoted()))
-        .execute(&mut *tx)
-        .await
-    {
+    let create_schema = format!("create schema {}", schema.quoted());
+    match tx.execute(create_schema.as_str()).await {
         Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P06") => {
             return Err(Error::invalid(
                 "slug",
@@ -197,9 +223,8 @@ pub async fn destroy(pool: &PgPool, slug: &Slug, actor: &str) -> Result<()> {
     };
     let schema = crate::domain::SchemaName::from_registry(&row.schema_name)
         .map_err(|e: Invalid| Error::invalid("schema", e.0))?;
-    sqlx::raw_sql(&format!("drop schema if exists {} cascade", schema.quoted()))
-        .execute(&mut *tx)
-        .await?;
+    let drop_schema = format!("drop schema if exists {} cascade", schema.quoted());
+    tx.execute(drop_schema.as_str()).await?;
     let children = sqlx::query_scalar!(r#"select count(*) as "n!" from tenant where parent_id = $1"#, row.id)
         .fetch_one(&mut *tx)
         .await?;
@@ -222,6 +247,13 @@ pub async fn destroy(pool: &PgPool, slug: &Slug, actor: &str) -> Result<()> {
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Console handlers run provisioning on a multi-threaded runtime: its future must be Send.
+#[allow(dead_code)]
+fn provisioning_is_send(pool: &PgPool, set: &TenantMigrations, new: &NewTenant) {
+    fn send<T: Send>(_: T) {}
+    send(provision(pool, set, new, "check"));
 }
 
 #[cfg(test)]

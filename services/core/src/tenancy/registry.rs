@@ -19,6 +19,9 @@ pub struct TenantDetails {
     pub schema_version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub population: Option<i32>,
     pub domains: Vec<Domain>,
 }
 
@@ -102,6 +105,7 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
     let r = sqlx::query!(
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
                   t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
+                  t.trial_ends_at, t.population,
                   coalesce(
                       (select jsonb_agg(jsonb_build_object('host', d.host, 'is_primary', d.is_primary,
                                                           'verified', d.verified_at is not null)
@@ -131,6 +135,8 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
         parent: r.parent,
         schema_version: r.schema_version,
         created_at: r.created_at,
+        trial_ends_at: r.trial_ends_at,
+        population: r.population,
         domains: domains
             .into_iter()
             .map(|d| Domain {

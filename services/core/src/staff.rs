@@ -1,0 +1,475 @@
+//! Collectivité staff: accounts (platform schema, since one person may serve several
+//! tenants), one-time tokens for confirmation and password reset, second factor, roles per
+//! tenant, invitations. What the console does with them is in `tenant-admin`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::{PgConnection, PgPool};
+use time::{Duration, OffsetDateTime};
+use totp_rs::{Algorithm, Secret, TOTP};
+use uuid::Uuid;
+
+use crate::domain::{Email, Invalid, NewPassword, Token, hash_token, password};
+use crate::tenancy::TenantRow;
+use crate::{Error, Result, Tenant};
+
+/// What a staff member may do in one tenant's console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The moderation queue.
+    Moderator,
+    /// Content: pages, dispositifs, news.
+    Editor,
+    /// Everything, including the team, domains, settings and billing.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::Moderator];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Moderator => "moderator",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrateur·rice",
+            Role::Editor => "Rédacteur·rice",
+            Role::Moderator => "Modérateur·rice",
+        }
+    }
+
+    pub fn can_edit_content(self) -> bool {
+        matches!(self, Role::Admin | Role::Editor)
+    }
+
+    pub fn can_moderate(self) -> bool {
+        matches!(self, Role::Admin | Role::Moderator)
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| Invalid::new("choisissez un rôle"))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Staff {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub confirmed: bool,
+    pub totp_enabled: bool,
+    pub session_epoch: i32,
+}
+
+struct StaffRow {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    email_confirmed_at: Option<OffsetDateTime>,
+    totp_enabled_at: Option<OffsetDateTime>,
+    session_epoch: i32,
+}
+
+impl From<StaffRow> for Staff {
+    fn from(r: StaffRow) -> Self {
+        Staff {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            confirmed: r.email_confirmed_at.is_some(),
+            totp_enabled: r.totp_enabled_at.is_some(),
+            session_epoch: r.session_epoch,
+        }
+    }
+}
+
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Staff>> {
+    Ok(sqlx::query_as!(
+        StaffRow,
+        "select id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch from staff where id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Staff::from))
+}
+
+pub async fn find_by_email(pool: &PgPool, email: &Email) -> Result<Option<Staff>> {
+    Ok(sqlx::query_as!(
+        StaffRow,
+        "select id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch from staff where email = $1",
+        email.as_str()
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Staff::from))
+}
+
+/// The outcome of a sign-up: either a new account (to confirm) or an address that already
+/// has one (the owner is told by mail; the person signing up is told nothing different).
+pub enum SignUp {
+    Created { staff: Staff, confirm: Token },
+    AlreadyRegistered { staff: Staff },
+}
+
+pub async fn sign_up(pool: &PgPool, email: &Email, display_name: &str, password: &NewPassword) -> Result<SignUp> {
+    if let Some(staff) = find_by_email(pool, email).await? {
+        return Ok(SignUp::AlreadyRegistered { staff });
+    }
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query_as!(
+        StaffRow,
+        "insert into staff (email, display_name, password_hash) values ($1, $2, $3)
+         on conflict (email) do nothing
+         returning id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch",
+        email.as_str(),
+        display_name,
+        password.hash()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = inserted else {
+        // Lost a race with a simultaneous sign-up for the same address.
+        drop(tx);
+        let staff = find_by_email(pool, email)
+            .await?
+            .ok_or_else(|| Error::NotFound("compte".into()))?;
+        return Ok(SignUp::AlreadyRegistered { staff });
+    };
+    let staff = Staff::from(row);
+    let confirm = issue_token(&mut tx, staff.id, TokenPurpose::Confirm).await?;
+    tx.commit().await?;
+    Ok(SignUp::Created { staff, confirm })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TokenPurpose {
+    Confirm,
+    Reset,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Confirm => "confirm",
+            TokenPurpose::Reset => "reset",
+        }
+    }
+
+    fn lifetime(self) -> Duration {
+        match self {
+            TokenPurpose::Confirm => Duration::days(2),
+            TokenPurpose::Reset => Duration::hours(1),
+        }
+    }
+}
+
+pub async fn issue_token(conn: &mut PgConnection, staff_id: Uuid, purpose: TokenPurpose) -> Result<Token> {
+    let token = Token::generate();
+    sqlx::query!(
+        "insert into staff_token (token_hash, staff_id, purpose, expires_at) values ($1, $2, $3, now() + $4::interval)",
+        token.hash(),
+        staff_id,
+        purpose.as_str(),
+        pg_interval(purpose.lifetime())
+    )
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+fn pg_interval(d: Duration) -> sqlx::postgres::types::PgInterval {
+    sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: d.whole_microseconds() as i64,
+    }
+}
+
+/// Uses a one-time token: valid, unused, unexpired, of this purpose. Marks it used.
+async fn use_token(conn: &mut PgConnection, token: &str, purpose: TokenPurpose) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        "update staff_token set used_at = now()
+          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
+          returning staff_id",
+        hash_token(token),
+        purpose.as_str()
+    )
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Confirms the address behind a confirmation link; `None` for an invalid or used link.
+pub async fn confirm_email(pool: &PgPool, token: &str) -> Result<Option<Uuid>> {
+    let mut tx = pool.begin().await?;
+    let Some(id) = use_token(&mut tx, token, TokenPurpose::Confirm).await? else {
+        return Ok(None);
+    };
+    sqlx::query!(
+        "update staff set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1",
+        id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Password check for a login. Always spends the time of one argon2 verification.
+pub async fn check_password(pool: &PgPool, email: &Email, password: &str) -> Result<Option<Staff>> {
+    let row = sqlx::query!("select id, password_hash from staff where email = $1", email.as_str())
+        .fetch_optional(pool)
+        .await?;
+    let stored = row.as_ref().map(|r| r.password_hash.clone());
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false);
+    match (ok, row) {
+        (true, Some(r)) => find(pool, r.id).await,
+        _ => Ok(None),
+    }
+}
+
+pub async fn request_reset(pool: &PgPool, staff_id: Uuid) -> Result<Token> {
+    let mut conn = pool.acquire().await?;
+    issue_token(&mut conn, staff_id, TokenPurpose::Reset).await
+}
+
+/// Sets a new password from a reset link and ends every session of the account.
+pub async fn reset_password(pool: &PgPool, token: &str, password: &NewPassword) -> Result<Option<Uuid>> {
+    let mut tx = pool.begin().await?;
+    let Some(id) = use_token(&mut tx, token, TokenPurpose::Reset).await? else {
+        return Ok(None);
+    };
+    sqlx::query!(
+        "update staff set password_hash = $2, session_epoch = session_epoch + 1,
+                email_confirmed_at = coalesce(email_confirmed_at, now())
+          where id = $1",
+        id,
+        password.hash()
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+// ---- Second factor ----------------------------------------------------------------------
+
+const TOTP_ISSUER: &str = "Participe";
+
+fn totp(secret_base32: &str, account: &str) -> Result<TOTP> {
+    let bytes = Secret::Encoded(secret_base32.to_string())
+        .to_bytes()
+        .map_err(|_| Error::invalid("code", "secret invalide"))?;
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some(TOTP_ISSUER.to_string()),
+        account.to_string(),
+    )
+    .map_err(|e| Error::invalid("code", e.to_string()))
+}
+
+/// A fresh secret (base32) to enrol.
+pub fn new_totp_secret() -> String {
+    Secret::generate_secret().to_encoded().to_string()
+}
+
+/// The `otpauth://` URL authenticator apps read from a QR code.
+pub fn totp_url(secret: &str, account: &str) -> Result<String> {
+    Ok(totp(secret, account)?.get_url())
+}
+
+fn totp_step(secret: &str, account: &str, code: &str) -> Result<Option<i64>> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    let t = totp(secret, account)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
+    // One step of tolerance either way for clock drift.
+    for step in [now / 30, now / 30 - 1, now / 30 + 1] {
+        if t.generate(step * 30) == code {
+            return Ok(Some(step as i64));
+        }
+    }
+    Ok(None)
+}
+
+/// Turns the second factor on after the staff member proved their app has the secret.
+pub async fn enable_totp(pool: &PgPool, staff: &Staff, secret: &str, code: &str) -> Result<bool> {
+    let Some(step) = totp_step(secret, &staff.email, code)? else {
+        return Ok(false);
+    };
+    sqlx::query!(
+        "update staff set totp_secret = $2, totp_enabled_at = now(), totp_last_step = $3 where id = $1",
+        staff.id,
+        secret,
+        step
+    )
+    .execute(pool)
+    .await?;
+    Ok(true)
+}
+
+/// Checks a login code; each code is accepted once (replays are refused).
+pub async fn check_totp(pool: &PgPool, staff_id: Uuid, code: &str) -> Result<bool> {
+    let row = sqlx::query!("select email, totp_secret from staff where id = $1", staff_id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let Some(secret) = row.totp_secret else {
+        return Ok(false);
+    };
+    let Some(step) = totp_step(&secret, &row.email, code)? else {
+        return Ok(false);
+    };
+    let accepted = sqlx::query!(
+        "update staff set totp_last_step = $2 where id = $1 and (totp_last_step is null or totp_last_step < $2)",
+        staff_id,
+        step
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(accepted == 1)
+}
+
+pub async fn disable_totp(pool: &PgPool, staff_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "update staff set totp_secret = null, totp_enabled_at = null where id = $1",
+        staff_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether operators require tenant admins to use a second factor.
+pub async fn admins_need_totp(pool: &PgPool) -> Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select coalesce((select value = 'true'::jsonb from platform_setting where key = 'require_totp_for_admins'), false) as "v!""#
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+pub async fn set_admins_need_totp(pool: &PgPool, on: bool) -> Result<()> {
+    sqlx::query!(
+        "insert into platform_setting (key, value) values ('require_totp_for_admins', $1)
+         on conflict (key) do update set value = excluded.value, updated_at = now()",
+        serde_json::json!(on)
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+// ---- Memberships -------------------------------------------------------------------------
+
+/// A tenant a staff member belongs to, with their role there.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Membership {
+    pub tenant: Tenant,
+    pub role: Role,
+}
+
+struct MembershipRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    kind: String,
+    schema_name: String,
+    status: String,
+    status_reason: Option<String>,
+    role: String,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = Error;
+    fn try_from(r: MembershipRow) -> Result<Self> {
+        Ok(Membership {
+            role: r.role.parse().map_err(|e: Invalid| Error::invalid("role", e.0))?,
+            tenant: Tenant::try_from(TenantRow {
+                id: r.id,
+                slug: r.slug,
+                name: r.name,
+                kind: r.kind,
+                schema_name: r.schema_name,
+                status: r.status,
+                status_reason: r.status_reason,
+            })?,
+        })
+    }
+}
+
+/// The tenants a staff member works for, by name.
+pub async fn memberships(pool: &PgPool, staff_id: Uuid) -> Result<Vec<Membership>> {
+    sqlx::query_as!(
+        MembershipRow,
+        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason, m.role
+           from membership m join tenant t on t.id = m.tenant_id
+          where m.staff_id = $1
+          order by t.name",
+        staff_id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Membership::try_from)
+    .collect()
+}
+
+/// This staff member's role in the tenant with this slug, if any: the one check every
+/// tenant-scoped console page makes before anything else.
+pub async fn membership(pool: &PgPool, staff_id: Uuid, slug: &str) -> Result<Option<Membership>> {
+    sqlx::query_as!(
+        MembershipRow,
+        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason, m.role
+           from membership m join tenant t on t.id = m.tenant_id
+          where m.staff_id = $1 and t.slug = $2",
+        staff_id,
+        slug
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Membership::try_from)
+    .transpose()
+}
+
+pub async fn add_member(conn: &mut PgConnection, staff_id: Uuid, tenant_id: Uuid, role: Role) -> Result<()> {
+    sqlx::query!(
+        "insert into membership (staff_id, tenant_id, role) values ($1, $2, $3)
+         on conflict (staff_id, tenant_id) do update set role = excluded.role",
+        staff_id,
+        tenant_id,
+        role.as_str()
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Sending mail. With `PARTICIPE_SMTP_URL` set (`smtp://relay:25`, `smtp://relay:587?tls=required`,
+//! `smtps://user:password@relay:465`) mail goes through SMTP with lettre; without it, each
+//! message is written as an `.eml` file to the outbox directory under the data dir, where a
+//! developer (or, later, the operator console) can read it. It knows nothing of who gets
+//! which mail: callers build the text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("PARTICIPE_SMTP_URL is not a valid SMTP URL: {0}")]
+    Config(String),
+    #[error("invalid address {0:?}")]
+    Address(String),
+    #[error("sending mail failed: {0}")]
+    Send(String),
+    #[error("writing to the outbox failed: {0}")]
+    Outbox(#[from] std::io::Error),
+}
+
+/// One message, plain text (readable by every client, and by screen readers).
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// Display name of the sender, e.g. the collectivité's; the address stays the platform's.
+    pub from_name: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(PathBuf),
+}
+
+impl Mailer {
+    /// `from` is the sender address (`Participe <no-reply@participe.fr>`).
+    pub fn new(smtp_url: Option<&str>, outbox: PathBuf, from: &str) -> Result<Self, Error> {
+        let from: Mailbox = from.parse().map_err(|_| Error::Address(from.to_string()))?;
+        let transport = match smtp_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    // Never echo the URL: it may carry the relay's password.
+                    .map_err(|e| Error::Config(e.to_string().replace(url, "<url>")))?
+                    .timeout(Some(Duration::from_secs(15)))
+                    .build(),
+            ),
+            None => Transport::Outbox(outbox),
+        };
+        Ok(Mailer { transport, from })
+    }
+
+    /// Where mail goes, for logs and the operator: `smtp` or the outbox path.
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Smtp(_) => "smtp".into(),
+            Transport::Outbox(dir) => format!("outbox {}", dir.display()),
+        }
+    }
+
+    #[tracing::instrument(name = "mail.send", skip_all)]
+    pub async fn send(&self, mail: &Mail) -> Result<(), Error> {
+        let to: Mailbox = mail.to.parse().map_err(|_| Error::Address(mail.to.clone()))?;
+        let from = match &mail.from_name {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
+        let message = lettre::Message::builder()
+            .from(from)
+            .to(to)
+            .subject(&mail.subject)
+            .message_id(None)
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.text.clone())
+            .map_err(|e| Error::Send(e.to_string()))?;
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.map_err(|e| Error::Send(e.to_string()))?;
+            }
+            Transport::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir).await?;
+                let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+                let path = dir.join(format!("{stamp}-{}.eml", uuid::Uuid::new_v4()));
+                tokio::fs::write(&path, message.formatted()).await?;
+                tracing::info!(path = %path.display(), "mail written to the outbox");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_smtp_mail_lands_in_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(None, dir.path().join("outbox"), "Participe <no-reply@participe.test>").unwrap();
+        mailer
+            .send(&Mail {
+                to: "marie@lenord.fr".into(),
+                subject: "Confirmez votre adresse".into(),
+                text: "Bonjour,\n\nCliquez ici : https://console.participe.test/confirmer/abc\n".into(),
+                from_name: Some("Département du Nord".into()),
+            })
+            .await
+            .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(files.len(), 1);
+        let text = std::fs::read_to_string(files[0].path()).unwrap();
+        assert!(text.contains("To: marie@lenord.fr"));
+        assert!(text.contains("no-reply@participe.test"));
+        assert!(text.contains("confirmer/abc"));
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_a_clear_error_without_the_url() {
+        let err = Mailer::new(Some("ftp://user:secret@relay"), PathBuf::from("/tmp"), "a@b.fr")
+            .err()
+            .unwrap();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}

@@ -1,0 +1,96 @@
+//! Server-side sessions (tower-sessions, stored in `public.web_session`) with host-only
+//! cookies: no `Domain` attribute, so a cookie set by `console.<base>` is never sent to a
+//! portal, and the reverse. Each session also records the host it was created on and is
+//! dropped if it ever arrives on another one. Flash messages ride in the session.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::{AppState, Error, Result};
+
+const HOST_KEY: &str = "_host";
+const FLASH_KEY: &str = "_flash";
+
+pub type Layer = SessionManagerLayer<PostgresStore>;
+
+/// The session layer of one host kind: `cookie` is its cookie name, `idle` how long a
+/// session lives without activity.
+pub fn layer(app: &AppState, cookie: &'static str, idle: Duration) -> Layer {
+    let store = PostgresStore::new(app.pool.clone())
+        .with_schema_name("public")
+        .and_then(|s| s.with_table_name("web_session"))
+        .expect("valid session table name");
+    SessionManagerLayer::new(store)
+        .with_name(cookie)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(app.config.scheme == "https")
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// The normalised host of a request, as the session records it.
+pub fn request_host(req: &Request) -> String {
+    let raw = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            req.headers()
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or_default();
+    participe_core::domain::HostName::parse(raw)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+/// Drops a session presented on a host other than the one it was created on. Must run
+/// inside the session layer.
+pub async fn bind_to_host(req: Request, next: Next) -> Response {
+    if let Some(session) = req.extensions().get::<Session>().cloned() {
+        let host = request_host(&req);
+        match session.get::<String>(HOST_KEY).await {
+            Ok(Some(bound)) if bound != host => {
+                tracing::warn!("session presented on another host; dropped");
+                let _ = session.flush().await;
+            }
+            _ => {}
+        }
+    }
+    next.run(req).await
+}
+
+/// Records the host on a session about to hold something (a CSRF token, a login).
+pub async fn bind(session: &Session, host: &str) -> Result<()> {
+    if session.get::<String>(HOST_KEY).await.map_err(session_error)?.is_none() {
+        session.insert(HOST_KEY, host).await.map_err(session_error)?;
+    }
+    Ok(())
+}
+
+pub fn session_error(e: tower_sessions::session::Error) -> Error {
+    Error::Unexpected(format!("session: {e}"))
+}
+
+/// Adds a message shown once, on the next page.
+pub async fn flash(session: &Session, message: impl Into<String>) -> Result<()> {
+    let mut messages: Vec<String> = session.get(FLASH_KEY).await.map_err(session_error)?.unwrap_or_default();
+    messages.push(message.into());
+    session.insert(FLASH_KEY, messages).await.map_err(session_error)
+}
+
+/// Takes the messages waiting for this page.
+pub async fn take_flash(session: &Session) -> Result<Vec<String>> {
+    Ok(session
+        .remove::<Vec<String>>(FLASH_KEY)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default())
+}

@@ -1,0 +1,848 @@
+//! The tenant console as collectivité staff use it: accounts, sign-in, second factor,
+//! creating a portal, and the walls between tenants.
+
+mod common;
+
+use common::*;
+
+const CONSOLE: &str = "console.localhost";
+const PASSWORD: &str = "une phrase de passe assez longue";
+
+fn email(tag: &str) -> String {
+    format!("{tag}-{}@mairie.test", random_suffix(8))
+}
+
+/// Signs up, confirms through the mail, signs in: a browser with a live console session.
+async fn signed_in(app: &TestApp, address: &str) -> Browser {
+    let b = app.browser();
+    let page = b
+        .submit(
+            CONSOLE,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Marie Dupont"),
+                ("email", address),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mail = app.mail.wait_for(address, 1).await;
+    let link = mail.link(&format!("http://{CONSOLE}:{}/confirmer/", app.addr.port()));
+    let confirmed = b
+        .get(CONSOLE, link.split_once(&format!(":{}", app.addr.port())).unwrap().1)
+        .await;
+    assert_eq!(confirmed.status, 303);
+    let page = b
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    b
+}
+
+fn path_of(app: &TestApp, link: &str) -> String {
+    link.split_once(&format!(":{}", app.addr.port())).unwrap().1.to_string()
+}
+
+#[tokio::test]
+async fn a_staff_member_signs_up_confirms_signs_in_and_out() {
+    let app = TestApp::spawn().await;
+    let address = email("marie");
+    let b = app.browser();
+
+    let page = b
+        .submit(
+            CONSOLE,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Marie Dupont"),
+                ("email", &address.to_uppercase()),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Vérifiez votre messagerie");
+
+    let mail = app.mail.wait_for(&address, 1).await;
+    assert_eq!(mail.subject(), "Confirmez votre adresse — Participe");
+    assert!(mail.text.contains("Bonjour Marie Dupont"));
+    // Not confirmed yet: signing in asks for the confirmation, and sends a fresh link.
+    let early = b
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(early.status, 422);
+    assert!(
+        early
+            .field_error("email")
+            .unwrap()
+            .contains("confirmez d'abord votre adresse")
+    );
+    app.mail.wait_for(&address, 2).await;
+
+    let confirmed = b
+        .get(CONSOLE, &path_of(&app, &mail.link("http://console.localhost")))
+        .await;
+    assert_eq!(confirmed.status, 303);
+    let login_page = b.follow(CONSOLE, &confirmed).await;
+    assert!(login_page.text().contains("Votre adresse est confirmée"));
+    // A used link does not work twice.
+    assert_eq!(
+        b.get(CONSOLE, &path_of(&app, &mail.link("http://console.localhost")))
+            .await
+            .status,
+        404
+    );
+
+    let signed = b
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.status, 303);
+    let cookie = signed.header("set-cookie");
+    assert!(cookie.starts_with("participe_console="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_lowercase().contains("domain="), "host-only cookie: {cookie}");
+    let home = b.follow(CONSOLE, &signed).await;
+    assert_eq!(home.h1(), "Mes portails");
+    assert!(home.text().contains("Marie Dupont"));
+
+    let out = b.submit(CONSOLE, "/", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 303);
+    let after = b.get(CONSOLE, "/").await;
+    assert_eq!(
+        after.h1(),
+        "Participe, la participation citoyenne de votre collectivité"
+    );
+    assert_eq!(
+        b.get(CONSOLE, "/compte").await.status,
+        303,
+        "signed out: the account page sends to sign-in"
+    );
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = TestApp::spawn().await;
+    let address = email("fixation");
+    let b = signed_in(&app, &address).await;
+    // A visitor's session (made by the sign-in page's CSRF token)…
+    let visitor = app.browser();
+    let form = visitor.get(CONSOLE, "/connexion").await;
+    let before = form.header("set-cookie").split(';').next().unwrap().to_string();
+    let after = visitor
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    let after_cookie = after
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(after.status, 303);
+    assert!(
+        !after_cookie.is_empty() && after_cookie != before,
+        "a new session id after sign-in"
+    );
+    drop(b);
+}
+
+#[tokio::test]
+async fn no_answer_says_whether_an_address_has_an_account() {
+    let app = TestApp::spawn().await;
+    let known = email("connu");
+    let _b = signed_in(&app, &known).await;
+    let unknown = email("inconnu");
+
+    // Signing up again with a known address: the same page, and a mail to the owner only.
+    let again = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Quelqu'un"),
+                ("email", &known),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    let fresh = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Quelqu'un"),
+                ("email", &unknown),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, fresh.status);
+    assert_eq!(again.h1(), fresh.h1());
+    assert_eq!(app.mail.wait_for(&known, 2).await.subject(), "Votre compte Participe");
+
+    // Wrong password and unknown address read the same.
+    let wrong = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &known), ("password", "pas le bon mot de passe")],
+        )
+        .await;
+    let nobody = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &email("personne")), ("password", "pas le bon mot de passe")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(wrong.field_error("email"), nobody.field_error("email"));
+    assert_eq!(
+        wrong.field_error("email").unwrap(),
+        "adresse électronique ou mot de passe incorrect"
+    );
+
+    // Forgotten password: the same answer, a mail only for the real account.
+    let forgot_known = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &known)],
+        )
+        .await;
+    let forgot_unknown = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &unknown.replace("inconnu", "absent"))],
+        )
+        .await;
+    assert_eq!(forgot_known.h1(), forgot_unknown.h1());
+    assert_eq!(
+        app.mail.wait_for(&known, 3).await.subject(),
+        "Réinitialiser votre mot de passe — Participe"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_form_keeps_what_was_typed_and_says_what_is_wrong_beside_each_field() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+
+    let page = b
+        .submit(
+            CONSOLE,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "<script>alert(1)</script>"),
+                ("email", "pas-une-adresse"),
+                ("password", "court"),
+                ("password_confirm", "court"),
+            ],
+        )
+        .await;
+
+    assert_eq!(page.status, 422);
+    assert_eq!(
+        page.field_error("email").unwrap(),
+        "indiquez une adresse électronique valide, par exemple prenom.nom@mairie.fr"
+    );
+    assert_eq!(
+        page.field_error("password").unwrap(),
+        "choisissez un mot de passe d'au moins 12 caractères"
+    );
+    assert!(
+        page.body.contains(r#"value="pas-une-adresse""#),
+        "the address typed is kept"
+    );
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "and rendered inert"
+    );
+    assert!(!page.body.contains("<script>alert"));
+    assert!(!page.body.contains(r#"value="court""#), "passwords are never echoed");
+    assert!(
+        page.body.contains(r#"aria-invalid="true""#) && page.body.contains(r##"href="#email""##),
+        "errors are linked from the summary"
+    );
+}
+
+#[tokio::test]
+async fn form_posts_without_the_session_token_or_from_another_site_are_refused() {
+    let app = TestApp::spawn().await;
+    let address = email("csrf");
+    let _owner = signed_in(&app, &address).await;
+    let b = app.browser();
+
+    let no_token = b
+        .post_raw(CONSOLE, "/connexion", &[("email", &address), ("password", PASSWORD)])
+        .await;
+    assert_eq!(no_token.status, 403);
+    assert_eq!(no_token.h1(), "Accès refusé");
+    assert!(no_token.text().contains("Ce formulaire a expiré"));
+
+    // A token from another visitor's session is worth nothing here.
+    let other = app.browser().get(CONSOLE, "/connexion").await.csrf();
+    let _ = b.get(CONSOLE, "/connexion").await;
+    let stolen = b
+        .post_raw(
+            CONSOLE,
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD), ("csrf", &other)],
+        )
+        .await;
+    assert_eq!(stolen.status, 403);
+
+    // A cross-site post, even with a valid token, is refused.
+    let token = b.get(CONSOLE, "/connexion").await.csrf();
+    let response = app
+        .client
+        .post(format!("http://{}/connexion", app.addr))
+        .header("host", CONSOLE)
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("email", address.as_str()),
+            ("password", PASSWORD),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_account() {
+    let app = TestApp::spawn().await;
+    let address = email("limite");
+    let _b = signed_in(&app, &address).await;
+    let b = app.browser();
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let page = b
+            .submit(
+                CONSOLE,
+                "/connexion",
+                "/connexion",
+                &[("email", &address), ("password", "mauvais mot de passe")],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert!(statuses[..9].iter().all(|s| *s == 422), "{statuses:?}");
+    assert_eq!(*statuses.last().unwrap(), 429);
+    // Even the right password waits now.
+    let page = b
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, 429);
+    assert!(page.field_error("email").unwrap().contains("trop de tentatives"));
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_every_other_session() {
+    let app = TestApp::spawn().await;
+    let address = email("reset");
+    let laptop = signed_in(&app, &address).await;
+    assert_eq!(laptop.get(CONSOLE, "/compte").await.status, 200);
+    let phone = app.browser();
+
+    phone
+        .submit(
+            CONSOLE,
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &address)],
+        )
+        .await;
+    let mail = app.mail.wait_for(&address, 2).await;
+    let reset_path = path_of(&app, &mail.link("http://console.localhost"));
+    let mismatch = phone
+        .submit(
+            CONSOLE,
+            &reset_path,
+            &reset_path,
+            &[
+                ("password", "nouvelle phrase bien longue"),
+                ("password_confirm", "autre phrase bien longue"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, 422);
+    assert_eq!(
+        mismatch.field_error("password").unwrap(),
+        "les deux mots de passe saisis sont différents"
+    );
+    let done = phone
+        .submit(
+            CONSOLE,
+            &reset_path,
+            &reset_path,
+            &[
+                ("password", "nouvelle phrase bien longue"),
+                ("password_confirm", "nouvelle phrase bien longue"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+
+    assert_eq!(
+        laptop.get(CONSOLE, "/compte").await.status,
+        303,
+        "the old session is over"
+    );
+    let old = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, 422);
+    let new = app
+        .browser()
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", "nouvelle phrase bien longue")],
+        )
+        .await;
+    assert_eq!(new.status, 303);
+    // The link was for one use.
+    assert_eq!(phone.get(CONSOLE, &reset_path).await.status, 200);
+    let reused = phone
+        .submit(
+            CONSOLE,
+            &reset_path,
+            &reset_path,
+            &[
+                ("password", "encore une autre phrase"),
+                ("password_confirm", "encore une autre phrase"),
+            ],
+        )
+        .await;
+    assert_eq!(reused.status, 404);
+}
+
+fn totp_code(secret: &str, address: &str, offset_steps: i64) -> String {
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap(),
+        Some("Participe".into()),
+        address.to_string(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    totp.generate((now + offset_steps * 30) as u64)
+}
+
+#[tokio::test]
+async fn with_the_second_factor_on_a_sign_in_asks_for_a_fresh_code() {
+    let app = TestApp::spawn().await;
+    let address = email("totp");
+    let b = signed_in(&app, &address).await;
+    let account = b.get(CONSOLE, "/compte").await;
+    assert!(account.body.contains("<svg"), "a QR code to scan");
+    let secret = account
+        .body
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap()
+        .to_string();
+    let wrong = b
+        .submit(CONSOLE, "/compte", "/compte/totp", &[("code", "000000")])
+        .await;
+    assert_eq!(wrong.status, 422);
+    let on = b
+        .submit(
+            CONSOLE,
+            "/compte",
+            "/compte/totp",
+            &[("code", &totp_code(&secret, &address, -1))],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert!(
+        b.follow(CONSOLE, &on)
+            .await
+            .text()
+            .contains("La double authentification est activée")
+    );
+
+    let other = app.browser();
+    let step1 = other
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(step1.header("location"), "/connexion/code");
+    assert_eq!(
+        other.get(CONSOLE, "/compte").await.status,
+        303,
+        "not signed in before the code"
+    );
+    let code = totp_code(&secret, &address, 0);
+    let step2 = other
+        .submit(CONSOLE, "/connexion/code", "/connexion/code", &[("code", &code)])
+        .await;
+    assert_eq!(step2.status, 303, "{}", step2.body);
+    assert_eq!(other.get(CONSOLE, "/compte").await.status, 200);
+
+    // The same code cannot serve twice.
+    let third = app.browser();
+    third
+        .submit(
+            CONSOLE,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    let replay = third
+        .submit(CONSOLE, "/connexion/code", "/connexion/code", &[("code", &code)])
+        .await;
+    assert_eq!(replay.status, 422);
+    assert!(replay.field_error("code").unwrap().contains("déjà utilisé"));
+}
+
+#[tokio::test]
+async fn a_collectivite_creates_its_portal_which_is_live_at_once() {
+    let app = TestApp::spawn().await;
+    let address = email("lille");
+    let b = signed_in(&app, &address).await;
+    let slug = unique_slug("lille");
+
+    let created = b
+        .submit(
+            CONSOLE,
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[
+                ("name", "Ville de Lille"),
+                ("kind", "commune"),
+                ("insee_code", "59350"),
+                ("siren", ""),
+                ("population", "236 234"),
+                ("slug", &slug),
+            ],
+        )
+        .await;
+
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert_eq!(created.header("location"), format!("/t/{slug}/"));
+    let dashboard = b.follow(CONSOLE, &created).await;
+    assert_eq!(dashboard.h1(), "Ville de Lille");
+    assert!(dashboard.text().contains("est en ligne à l'adresse"));
+    assert!(
+        dashboard
+            .text()
+            .contains("Vous êtes Administrateur·rice de ce portail.")
+    );
+    let portal = app.browser().get(&format!("{slug}.localhost"), "/").await;
+    assert_eq!(portal.status, 200);
+    assert!(portal.text().contains("Ville de Lille"));
+    let row: (i32, bool) = sqlx::query_as(
+        "select population, trial_ends_at between now() + interval '29 days' and now() + interval '31 days' from tenant where slug = $1",
+    )
+    .bind(&slug)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (236234, true));
+    let home = b.get(CONSOLE, "/").await;
+    assert!(home.text().contains("Ville de Lille"));
+}
+
+#[tokio::test]
+async fn a_bad_subscription_keeps_the_form_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("bad")).await;
+    let existing = app.create_tenant("pris", "Déjà là").await;
+
+    let page = b
+        .submit(
+            CONSOLE,
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[
+                ("name", "Commune de Test"),
+                ("kind", "commune"),
+                ("insee_code", "123"),
+                ("siren", ""),
+                ("population", "beaucoup"),
+                ("slug", existing.slug.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.field_error("insee_code").is_some());
+    assert!(page.field_error("population").is_some());
+    assert!(page.body.contains(r#"value="Commune de Test""#));
+
+    let taken = b
+        .submit(
+            CONSOLE,
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[
+                ("name", "Commune de Test"),
+                ("kind", "commune"),
+                ("insee_code", ""),
+                ("siren", ""),
+                ("population", ""),
+                ("slug", existing.slug.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 422);
+    assert_eq!(
+        taken.field_error("slug").unwrap(),
+        format!("le nom court « {} » est déjà utilisé", existing.slug)
+    );
+}
+
+#[tokio::test]
+async fn a_staff_member_sees_nothing_of_a_tenant_they_do_not_belong_to() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let bob = signed_in(&app, &email("bob")).await;
+    let slug_a = unique_slug("alice");
+    let created = alice
+        .submit(
+            CONSOLE,
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[("name", "Commune d'Alice"), ("kind", "commune"), ("slug", &slug_a)],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+
+    for path in [format!("/t/{slug_a}/"), "/t/n-existe-pas/".to_string()] {
+        let page = bob.get(CONSOLE, &path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.text().contains("Commune d'Alice"));
+    }
+    assert!(!bob.get(CONSOLE, "/").await.text().contains("Commune d'Alice"));
+    let anonymous = app.browser().get(CONSOLE, &format!("/t/{slug_a}/")).await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), "/connexion");
+}
+
+#[tokio::test]
+async fn operators_can_require_the_second_factor_of_tenant_admins() {
+    // A platform-wide switch: a database of its own, so other tests' admins are not held up.
+    let app = TestApp::spawn_on(&fresh_database("totpreq").await, 4).await;
+    let b = signed_in(&app, &email("admin")).await;
+    let slug = unique_slug("exige");
+    b.submit(
+        CONSOLE,
+        "/nouveau-portail",
+        "/nouveau-portail",
+        &[("name", "Commune Exigeante"), ("kind", "commune"), ("slug", &slug)],
+    )
+    .await;
+    assert_eq!(b.get(CONSOLE, &format!("/t/{slug}/")).await.status, 200);
+
+    participe_core::staff::set_admins_need_totp(&app.pool, true)
+        .await
+        .unwrap();
+    let blocked = b.get(CONSOLE, &format!("/t/{slug}/")).await;
+    participe_core::staff::set_admins_need_totp(&app.pool, false)
+        .await
+        .unwrap();
+
+    assert_eq!(blocked.status, 303);
+    assert_eq!(blocked.header("location"), "/compte");
+    assert!(
+        b.get(CONSOLE, "/compte")
+            .await
+            .text()
+            .contains("La plateforme demande aux administrateur·rices")
+    );
+}
+
+async fn portal_of(b: &Browser, name: &str) -> String {
+    let slug = unique_slug("portail");
+    let created = b
+        .submit(
+            CONSOLE,
+            "/nouveau-portail",
+            "/nouveau-portail",
+            &[("name", name), ("kind", "commune"), ("slug", &slug)],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    slug
+}
+
+#[tokio::test]
+async fn an_admin_changes_the_settings_and_the_journal_says_who_did_it() {
+    let app = TestApp::spawn().await;
+    let address = email("reglages");
+    let b = signed_in(&app, &address).await;
+    let slug = portal_of(&b, "Commune Réglée").await;
+    let path = format!("/t/{slug}/parametres");
+
+    let bad = b
+        .submit(
+            CONSOLE,
+            &path,
+            &path,
+            &[("sender_name", "Je participe — Commune"), ("autohide_threshold", "0")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        bad.field_error("autohide_threshold").unwrap(),
+        "indiquez un nombre de signalements entre 1 et 100"
+    );
+    assert!(bad.text().contains(r#"value="Je participe — Commune""#));
+
+    let saved = b
+        .submit(
+            CONSOLE,
+            &path,
+            &path,
+            &[
+                ("sender_name", "Je participe — Commune"),
+                ("autohide_threshold", "5"),
+                ("stats_public", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let page = b.follow(CONSOLE, &saved).await;
+    assert!(page.text().contains("Les paramètres sont enregistrés."));
+    assert!(page.text().contains(r#"value="5""#) && page.body.contains("checked"));
+
+    let journal = b.get(CONSOLE, &format!("/t/{slug}/journal")).await;
+    let text = journal.text();
+    assert!(
+        text.contains("parametres.modification") && text.contains(&address) && text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("portail.creation"));
+}
+
+#[tokio::test]
+async fn settings_are_for_admins_only_and_only_of_their_own_tenant() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let slug = portal_of(&alice, "Commune d'Alice").await;
+    let editor_address = email("redac");
+    let editor = signed_in(&app, &editor_address).await;
+    let editor_id = participe_core::staff::find_by_email(
+        &app.pool,
+        &participe_core::domain::Email::parse(&editor_address).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .id;
+    let tenant = participe_core::tenancy::registry::find_by_slug(
+        &app.pool,
+        &participe_core::domain::Slug::parse(&slug).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    participe_core::staff::add_member(&mut conn, editor_id, tenant.id, participe_core::staff::Role::Editor)
+        .await
+        .unwrap();
+    drop(conn);
+    let path = format!("/t/{slug}/parametres");
+
+    assert_eq!(
+        editor.get(CONSOLE, &format!("/t/{slug}/")).await.status,
+        200,
+        "an editor belongs to the tenant"
+    );
+    assert_eq!(editor.get(CONSOLE, &path).await.status, 403);
+    let token = editor.get(CONSOLE, "/").await.csrf();
+    let post = editor
+        .post_raw(CONSOLE, &path, &[("autohide_threshold", "99"), ("csrf", &token)])
+        .await;
+    assert_eq!(post.status, 403);
+
+    // Someone from another tenant: not even told the tenant exists, and nothing changes.
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let _ = portal_of(&mallory, "Commune de Mallory").await;
+    let token = mallory.get(CONSOLE, "/").await.csrf();
+    let post = mallory
+        .post_raw(CONSOLE, &path, &[("autohide_threshold", "99"), ("csrf", &token)])
+        .await;
+    assert_eq!(post.status, 404);
+    assert_eq!(mallory.get(CONSOLE, &format!("/t/{slug}/journal")).await.status, 404);
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert_eq!(
+        participe_core::site::settings(&mut tx)
+            .await
+            .unwrap()
+            .autohide_threshold,
+        3,
+        "unchanged"
+    );
+}
