@@ -121,6 +121,10 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : paramètres, erreurs", "url": at("console", &format!("/t/{slug}/parametres")), "cookies": signed_in,
           "status": 422, "submit": { "autohide_threshold": "0" } },
         { "name": "console : journal", "url": at("console", &format!("/t/{slug}/journal")), "cookies": signed_in },
+        { "name": "console : équipe", "url": at("console", &format!("/t/{slug}/equipe")), "cookies": signed_in },
+        { "name": "console : équipe, invitation refusée", "url": at("console", &format!("/t/{slug}/equipe")), "cookies": signed_in,
+          "status": 422, "submit": { "email": "pas une adresse" } },
+        { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
     let list = tempfile::NamedTempFile::new().unwrap();
@@ -145,5 +149,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 29 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 32 passed, 0 failed"), "{report}");
 }

@@ -29,7 +29,7 @@ async fn signed_in(app: &TestApp, address: &str) -> Browser {
         )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let mail = app.mail.wait_for(address, 1).await;
+    let mail = app.mail.wait_for_subject(address, "Confirmez votre adresse").await;
     let link = mail.link(&format!("http://{CONSOLE}:{}/confirmer/", app.addr.port()));
     let confirmed = b
         .get(CONSOLE, link.split_once(&format!(":{}", app.addr.port())).unwrap().1)
@@ -845,4 +845,259 @@ async fn settings_are_for_admins_only_and_only_of_their_own_tenant() {
         3,
         "unchanged"
     );
+}
+
+fn staff_id(app: &TestApp, address: &str) -> impl Future<Output = uuid::Uuid> {
+    let pool = app.pool.clone();
+    let email = participe_core::domain::Email::parse(address).unwrap();
+    async move {
+        participe_core::staff::find_by_email(&pool, &email)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_colleague_who_joins_through_the_mailed_link() {
+    let app = TestApp::spawn().await;
+    let admin_address = email("admin");
+    let admin = signed_in(&app, &admin_address).await;
+    let slug = portal_of(&admin, "Commune Accueillante").await;
+    let team = format!("/t/{slug}/equipe");
+    let colleague_address = email("collegue");
+
+    let bad = admin
+        .submit(
+            CONSOLE,
+            &team,
+            &team,
+            &[("email", "pas une adresse"), ("role", "editor")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.field_error("email").is_some());
+    let sent = admin
+        .submit(
+            CONSOLE,
+            &team,
+            &team,
+            &[("email", &colleague_address), ("role", "editor")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    assert!(
+        admin.follow(CONSOLE, &sent).await.text().contains(&colleague_address),
+        "the pending invitation is listed"
+    );
+
+    let mail = app.mail.wait_for(&colleague_address, 1).await;
+    assert!(mail.subject().contains("Commune Accueillante"));
+    let link = path_of(&app, &mail.link("http://console.localhost"));
+    // Not signed in yet: the page says how to go on.
+    let anonymous = app.browser().get(CONSOLE, &link).await;
+    assert!(anonymous.text().contains("Connectez-vous avec le compte de l'adresse"));
+
+    let colleague = signed_in(&app, &colleague_address).await;
+    let page = colleague.get(CONSOLE, &link).await;
+    assert_eq!(page.h1(), "Rejoindre l'équipe du portail Commune Accueillante");
+    let joined = colleague.submit(CONSOLE, &link, &link, &[]).await;
+    assert_eq!(joined.status, 303);
+    assert_eq!(joined.header("location"), format!("/t/{slug}/"));
+    let dashboard = colleague.follow(CONSOLE, &joined).await;
+    assert!(dashboard.text().contains("Vous êtes Rédacteur·rice de ce portail."));
+    assert_eq!(
+        colleague.get(CONSOLE, &team).await.status,
+        403,
+        "editors do not manage the team"
+    );
+
+    // The link served once.
+    assert_eq!(colleague.get(CONSOLE, &link).await.status, 404);
+    let journal = admin.get(CONSOLE, &format!("/t/{slug}/journal")).await.text();
+    assert!(journal.contains("equipe.invitation") && journal.contains("equipe.arrivee"));
+}
+
+#[tokio::test]
+async fn an_invitation_serves_only_its_own_address_and_only_while_valid() {
+    let app = TestApp::spawn().await;
+    let admin = signed_in(&app, &email("admin")).await;
+    let slug = portal_of(&admin, "Commune Prudente").await;
+    let team = format!("/t/{slug}/equipe");
+    let invited = email("invite");
+    admin
+        .submit(CONSOLE, &team, &team, &[("email", &invited), ("role", "admin")])
+        .await;
+    let link = path_of(
+        &app,
+        &app.mail.wait_for(&invited, 1).await.link("http://console.localhost"),
+    );
+
+    // Someone else holding the link cannot use it.
+    let intruder = signed_in(&app, &email("intrus")).await;
+    assert!(
+        intruder
+            .get(CONSOLE, &link)
+            .await
+            .text()
+            .contains("Cette invitation est adressée à")
+    );
+    let token = intruder.get(CONSOLE, "/").await.csrf();
+    assert_eq!(intruder.post_raw(CONSOLE, &link, &[("csrf", &token)]).await.status, 403);
+    assert_eq!(intruder.get(CONSOLE, &format!("/t/{slug}/")).await.status, 404);
+
+    // Revoked: dead.
+    let pending = admin.get(CONSOLE, &team).await;
+    let invitation_id = pending
+        .body
+        .split(r#"name="invitation_id" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let revoked = admin
+        .submit(
+            CONSOLE,
+            &team,
+            &format!("{team}/annulation"),
+            &[("invitation_id", &invitation_id)],
+        )
+        .await;
+    assert_eq!(revoked.status, 303);
+    assert_eq!(app.browser().get(CONSOLE, &link).await.status, 404);
+
+    // Expired: dead too.
+    admin
+        .submit(CONSOLE, &team, &team, &[("email", &invited), ("role", "admin")])
+        .await;
+    let second = path_of(
+        &app,
+        &app.mail.wait_for(&invited, 2).await.link("http://console.localhost"),
+    );
+    assert_eq!(app.browser().get(CONSOLE, &second).await.status, 200);
+    sqlx::query("update invitation set expires_at = now() - interval '1 minute' where email = $1")
+        .bind(&invited)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.browser().get(CONSOLE, &second).await.status, 404);
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_leave_or_step_down() {
+    let app = TestApp::spawn().await;
+    let admin_address = email("seul");
+    let admin = signed_in(&app, &admin_address).await;
+    let slug = portal_of(&admin, "Commune Solitaire").await;
+    let team = format!("/t/{slug}/equipe");
+    let me = staff_id(&app, &admin_address).await.to_string();
+
+    let leave = admin
+        .submit(CONSOLE, &team, &format!("{team}/retrait"), &[("staff_id", &me)])
+        .await;
+    assert_eq!(leave.status, 303);
+    assert!(
+        admin
+            .follow(CONSOLE, &leave)
+            .await
+            .text()
+            .contains("doit garder au moins un·e administrateur·rice")
+    );
+    let demote = admin
+        .submit(
+            CONSOLE,
+            &team,
+            &format!("{team}/role"),
+            &[("staff_id", &me), ("role", "editor")],
+        )
+        .await;
+    assert!(
+        admin
+            .follow(CONSOLE, &demote)
+            .await
+            .text()
+            .contains("doit garder au moins un·e administrateur·rice")
+    );
+    assert_eq!(admin.get(CONSOLE, &team).await.status, 200, "still admin");
+
+    // With a second admin, the first may go.
+    let second_address = email("second");
+    admin
+        .submit(CONSOLE, &team, &team, &[("email", &second_address), ("role", "admin")])
+        .await;
+    let link = path_of(
+        &app,
+        &app.mail
+            .wait_for(&second_address, 1)
+            .await
+            .link("http://console.localhost"),
+    );
+    let second = signed_in(&app, &second_address).await;
+    assert_eq!(second.submit(CONSOLE, &link, &link, &[]).await.status, 303);
+    let leave = admin
+        .submit(CONSOLE, &team, &format!("{team}/retrait"), &[("staff_id", &me)])
+        .await;
+    assert_eq!(leave.header("location"), "/");
+    assert_eq!(admin.get(CONSOLE, &team).await.status, 404, "no longer a member");
+}
+
+#[tokio::test]
+async fn a_team_form_cannot_reach_another_tenant_s_members() {
+    let app = TestApp::spawn().await;
+    let alice_address = email("alice");
+    let alice = signed_in(&app, &alice_address).await;
+    let slug_a = portal_of(&alice, "Commune d'Alice").await;
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let slug_m = portal_of(&mallory, "Commune de Mallory").await;
+    let alice_id = staff_id(&app, &alice_address).await.to_string();
+
+    // Alice's id, posted to Mallory's own tenant: not a member there, nothing happens.
+    let team_m = format!("/t/{slug_m}/equipe");
+    let page = mallory
+        .submit(
+            CONSOLE,
+            &team_m,
+            &format!("{team_m}/retrait"),
+            &[("staff_id", &alice_id)],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    let page = mallory
+        .submit(
+            CONSOLE,
+            &team_m,
+            &format!("{team_m}/role"),
+            &[("staff_id", &alice_id), ("role", "moderator")],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    // Posted to Alice's tenant: Mallory is not in it.
+    let token = mallory.get(CONSOLE, "/").await.csrf();
+    let page = mallory
+        .post_raw(
+            CONSOLE,
+            &format!("/t/{slug_a}/equipe/retrait"),
+            &[("staff_id", &alice_id), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    let page = mallory
+        .post_raw(
+            CONSOLE,
+            &format!("/t/{slug_a}/equipe"),
+            &[("email", "complice@evil.test"), ("role", "admin"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    assert!(
+        alice
+            .get(CONSOLE, &format!("/t/{slug_a}/equipe"))
+            .await
+            .text()
+            .contains(&alice_address)
+    );
+    assert!(app.mail.to("complice@evil.test").is_empty());
 }

@@ -174,6 +174,7 @@ impl Console {
 fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
     if role == Role::Admin {
+        nav.push(("equipe", "Équipe"));
         nav.push(("parametres", "Paramètres"));
     }
     nav.push(("journal", "Journal"));

@@ -11,6 +11,7 @@ mod frame;
 mod journal;
 mod settings;
 mod subscribe;
+mod team;
 
 use axum::Router;
 use axum::middleware;
@@ -38,6 +39,11 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/", get(dashboard::tenant))
         .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
         .route("/t/{slug}/journal", get(journal::show))
+        .route("/t/{slug}/equipe", get(team::show).post(team::invite))
+        .route("/t/{slug}/equipe/role", post(team::change_role))
+        .route("/t/{slug}/equipe/retrait", post(team::remove))
+        .route("/t/{slug}/equipe/annulation", post(team::revoke))
+        .route("/invitation/{token}", get(team::invitation).post(team::accept))
         .layer(middleware::from_fn(csrf::same_origin))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)

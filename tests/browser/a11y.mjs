@@ -125,12 +125,15 @@ function sameOrigin(a, b) {
 async function open(page, entry) {
   let response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
   if (entry.submit) {
+    // The form that holds the first field named: a page may have several forms.
+    const first = Object.keys(entry.submit)[0];
+    const form = page.locator('main form', { has: page.locator(`[name="${first}"]`) }).first();
     for (const [name, value] of Object.entries(entry.submit)) {
-      await page.locator(`form [name="${name}"]`).first().fill(value);
+      await form.locator(`[name="${name}"]`).first().fill(value);
     }
     const [answer] = await Promise.all([
       page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }),
-      page.locator('main form button[type="submit"]').first().click(),
+      form.locator('button[type="submit"]').first().click(),
     ]);
     response = answer;
   }
@@ -173,6 +176,17 @@ async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
         id: 'participe-http-status',
         impact: 'critical',
         help: `HTTP status ${status}, expected ${expected}`,
+      });
+    }
+
+    // WCAG 1.4.10 Reflow: no horizontal scrolling of the page itself (wide tables scroll
+    // inside their own box).
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 1) {
+      findings.add(vp.label, {
+        id: 'participe-reflow',
+        impact: 'serious',
+        help: `The page is ${overflow}px wider than the ${vp.label} viewport: content must reflow without horizontal scrolling`,
       });
     }
 

@@ -129,6 +129,24 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// Waits (up to 5 s) for the latest mail to `address` whose subject contains `subject`.
+    pub async fn wait_for_subject(&self, address: &str, subject: &str) -> Received {
+        for _ in 0..250 {
+            if let Some(m) = self
+                .to(address)
+                .into_iter()
+                .rev()
+                .find(|m| m.subject().contains(subject))
+            {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no mail «{subject}» to {address} within 5 s");
+    }
+}
+
 /// Quoted-printable, as lettre writes non-ASCII text: soft line breaks and `=XX` bytes.
 fn decode_qp(text: &str) -> String {
     let joined = text.replace("=\n", "");

@@ -473,3 +473,242 @@ pub async fn add_member(conn: &mut PgConnection, staff_id: Uuid, tenant_id: Uuid
     .await?;
     Ok(())
 }
+
+// ---- A tenant's team ---------------------------------------------------------------------
+//
+// These run inside the tenant's `TenantTx`, so that each change and its audit line commit
+// together; they name the platform tables with their schema (`public.`), and every one of
+// them is scoped to the transaction's tenant, whatever ids a form sends.
+
+/// A member of a tenant's team, as the team page lists them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Member {
+    pub staff_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: String,
+}
+
+pub async fn members(tx: &mut crate::TenantTx) -> Result<Vec<Member>> {
+    let tenant_id = tx.tenant().id;
+    Ok(sqlx::query_as!(
+        Member,
+        "select s.id as staff_id, s.display_name, s.email, m.role
+           from public.membership m join public.staff s on s.id = m.staff_id
+          where m.tenant_id = $1
+          order by s.display_name, s.email",
+        tenant_id
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Locks the tenant's memberships and counts its admins: the guard against a tenant left
+/// without one, also when two admins act at once.
+async fn lock_admins(tx: &mut crate::TenantTx) -> Result<i64> {
+    let tenant_id = tx.tenant().id;
+    sqlx::query!(
+        "select staff_id from public.membership where tenant_id = $1 for update",
+        tenant_id
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "n!" from public.membership where tenant_id = $1 and role = 'admin'"#,
+        tenant_id
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+async fn role_of(tx: &mut crate::TenantTx, staff_id: Uuid) -> Result<Option<Role>> {
+    let tenant_id = tx.tenant().id;
+    let role = sqlx::query_scalar!(
+        "select role from public.membership where tenant_id = $1 and staff_id = $2",
+        tenant_id,
+        staff_id
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(role.and_then(|r| r.parse().ok()))
+}
+
+const LAST_ADMIN: &str = "le portail doit garder au moins un·e administrateur·rice : nommez-en un·e autre d'abord";
+
+pub async fn change_role(tx: &mut crate::TenantTx, staff_id: Uuid, role: Role) -> Result<()> {
+    let admins = lock_admins(tx).await?;
+    match role_of(tx, staff_id).await? {
+        None => return Err(Error::NotFound("membre".into())),
+        Some(Role::Admin) if role != Role::Admin && admins <= 1 => return Err(Error::invalid("role", LAST_ADMIN)),
+        Some(_) => {}
+    }
+    let tenant_id = tx.tenant().id;
+    sqlx::query!(
+        "update public.membership set role = $3 where tenant_id = $1 and staff_id = $2",
+        tenant_id,
+        staff_id,
+        role.as_str()
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_member(tx: &mut crate::TenantTx, staff_id: Uuid) -> Result<()> {
+    let admins = lock_admins(tx).await?;
+    match role_of(tx, staff_id).await? {
+        None => return Err(Error::NotFound("membre".into())),
+        Some(Role::Admin) if admins <= 1 => return Err(Error::invalid("member", LAST_ADMIN)),
+        Some(_) => {}
+    }
+    let tenant_id = tx.tenant().id;
+    sqlx::query!(
+        "delete from public.membership where tenant_id = $1 and staff_id = $2",
+        tenant_id,
+        staff_id
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// How long an invitation link works.
+pub const INVITATION_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PendingInvitation {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+pub async fn pending_invitations(tx: &mut crate::TenantTx) -> Result<Vec<PendingInvitation>> {
+    let tenant_id = tx.tenant().id;
+    Ok(sqlx::query_as!(
+        PendingInvitation,
+        "select id, email, role, expires_at from public.invitation
+          where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
+          order by created_at desc",
+        tenant_id
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Invites `email` with `role`; a pending invitation for the same address is replaced.
+pub async fn invite(tx: &mut crate::TenantTx, email: &Email, role: Role, invited_by: Uuid) -> Result<Token> {
+    let tenant_id = tx.tenant().id;
+    let member = sqlx::query_scalar!(
+        r#"select exists (select 1 from public.membership m join public.staff s on s.id = m.staff_id
+                           where m.tenant_id = $1 and s.email = $2) as "e!""#,
+        tenant_id,
+        email.as_str()
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    if member {
+        return Err(Error::invalid("email", format!("{email} fait déjà partie de l'équipe")));
+    }
+    sqlx::query!(
+        "update public.invitation set revoked_at = now()
+          where tenant_id = $1 and email = $2 and accepted_at is null and revoked_at is null",
+        tenant_id,
+        email.as_str()
+    )
+    .execute(tx.conn())
+    .await?;
+    let token = Token::generate();
+    sqlx::query!(
+        "insert into public.invitation (tenant_id, email, role, token_hash, invited_by, expires_at)
+         values ($1, $2, $3, $4, $5, now() + make_interval(days => $6::int))",
+        tenant_id,
+        email.as_str(),
+        role.as_str(),
+        token.hash(),
+        invited_by,
+        INVITATION_DAYS as i32
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(token)
+}
+
+pub async fn revoke_invitation(tx: &mut crate::TenantTx, id: Uuid) -> Result<()> {
+    let tenant_id = tx.tenant().id;
+    let done = sqlx::query!(
+        "update public.invitation set revoked_at = now()
+          where id = $1 and tenant_id = $2 and accepted_at is null and revoked_at is null",
+        id,
+        tenant_id
+    )
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if done == 0 {
+        Err(Error::NotFound("invitation".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// An invitation as its link shows it, before it is accepted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub email: String,
+    pub role: Role,
+}
+
+/// The valid (unused, unrevoked, unexpired) invitation behind a link.
+pub async fn invitation_by_token(pool: &PgPool, token: &str) -> Result<Option<Invitation>> {
+    let row = sqlx::query!(
+        "select i.id, i.tenant_id, t.name as tenant_name, i.email, i.role
+           from invitation i join tenant t on t.id = i.tenant_id
+          where i.token_hash = $1 and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()",
+        hash_token(token)
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(Invitation {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            tenant_name: r.tenant_name,
+            email: r.email,
+            role: r.role.parse().map_err(|e: Invalid| Error::invalid("role", e.0))?,
+        })
+    })
+    .transpose()
+}
+
+/// Accepts an invitation for `staff` (whose address must be the invited one), once.
+pub async fn accept_invitation(tx: &mut crate::TenantTx, invitation_id: Uuid, staff: &Staff) -> Result<Role> {
+    let tenant_id = tx.tenant().id;
+    let row = sqlx::query!(
+        "update public.invitation set accepted_at = now()
+          where id = $1 and tenant_id = $2 and email = $3
+            and accepted_at is null and revoked_at is null and expires_at > now()
+          returning role",
+        invitation_id,
+        tenant_id,
+        staff.email
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| Error::NotFound("invitation".into()))?;
+    let role: Role = row.role.parse().map_err(|e: Invalid| Error::invalid("role", e.0))?;
+    sqlx::query!(
+        "insert into public.membership (staff_id, tenant_id, role) values ($1, $2, $3)
+         on conflict (staff_id, tenant_id) do update set role = excluded.role",
+        staff.id,
+        tenant_id,
+        role.as_str()
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(role)
+}
