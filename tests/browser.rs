@@ -124,6 +124,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : équipe", "url": at("console", &format!("/t/{slug}/equipe")), "cookies": signed_in },
         { "name": "console : équipe, invitation refusée", "url": at("console", &format!("/t/{slug}/equipe")), "cookies": signed_in,
           "status": 422, "submit": { "email": "pas une adresse" } },
+        { "name": "console : apparence", "url": at("console", &format!("/t/{slug}/apparence")), "cookies": signed_in },
+        { "name": "console : apparence, couleur illisible", "url": at("console", &format!("/t/{slug}/apparence")), "cookies": signed_in,
+          "status": 422, "submit": { "primary_colour": "#ffd700" } },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
@@ -149,5 +152,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 32 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 34 passed, 0 failed"), "{report}");
 }

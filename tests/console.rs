@@ -1101,3 +1101,197 @@ async fn a_team_form_cannot_reach_another_tenant_s_members() {
     );
     assert!(app.mail.to("complice@evil.test").is_empty());
 }
+
+/// A valid 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
+    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+fn branding_fields<'a>(primary: &'a str, link_url: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("display_name", "Ville de Tourcoing"),
+        ("tagline", "Tourcoing participe"),
+        ("primary_colour", primary),
+        ("secondary_colour", "#fff4e0"),
+        ("home_title", "Vos idées pour Tourcoing"),
+        ("home_text", "Un **texte** d'accueil."),
+        ("link_label_1", "Mairie"),
+        ("link_url_1", link_url),
+    ]
+}
+
+#[tokio::test]
+async fn the_portal_wears_the_colours_logo_and_texts_staff_choose() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("brand")).await;
+    let slug = portal_of(&b, "Tourcoing").await;
+    let path = format!("/t/{slug}/apparence");
+    let portal = format!("{slug}.localhost");
+
+    let saved = b
+        .submit_multipart(
+            CONSOLE,
+            &path,
+            &path,
+            &branding_fields("#7a1f3d", "https://www.tourcoing.fr"),
+            Some(("logo", "logo.png", PNG.to_vec())),
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(
+        b.follow(CONSOLE, &saved)
+            .await
+            .text()
+            .contains("elle est déjà en ligne")
+    );
+
+    let visitor = app.browser();
+    let home = visitor.get(&portal, "/").await;
+    let text = home.text();
+    assert!(text.contains("Ville de Tourcoing") && text.contains("Tourcoing participe"));
+    assert_eq!(home.h1(), "Vos idées pour Tourcoing");
+    assert!(text.contains("<strong>texte</strong>"));
+    assert!(text.contains(r#"href="https://www.tourcoing.fr""#));
+    let logo_src = home
+        .body
+        .split(r#"<img class="logo" src=""#)
+        .nth(1)
+        .expect("the logo is shown")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, content_type, bytes) = visitor.get_bytes(&portal, &logo_src).await;
+    assert_eq!((status, content_type.as_str()), (200, "image/png"));
+    assert_eq!(bytes, PNG);
+    let theme = home
+        .body
+        .split(r#"href="/theme.css?v="#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        visitor
+            .get(&portal, &format!("/theme.css?v={theme}"))
+            .await
+            .body
+            .contains("--primary:#7a1f3d;--primary-text:#ffffff;--secondary:#fff4e0")
+    );
+
+    // Removing the logo takes it off the portal.
+    let mut fields = branding_fields("#7a1f3d", "https://www.tourcoing.fr");
+    fields.push(("remove_logo", "on"));
+    let removed = b.submit_multipart(CONSOLE, &path, &path, &fields, None).await;
+    assert_eq!(removed.status, 303);
+    let home = visitor.get(&portal, "/").await;
+    assert!(!home.body.contains(r#"<img class="logo""#));
+    assert_eq!(visitor.get(&portal, "/logo").await.status, 404);
+}
+
+#[tokio::test]
+async fn unreadable_colours_fake_images_and_bad_links_are_refused_and_nothing_changes() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("refus")).await;
+    let slug = portal_of(&b, "Commune Prudente").await;
+    let path = format!("/t/{slug}/apparence");
+
+    let page = b
+        .submit_multipart(
+            CONSOLE,
+            &path,
+            &path,
+            &branding_fields("#ffd700", "https://ok.fr"),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    let err = page.field_error("primary_colour").unwrap();
+    assert!(
+        err.contains("contraste de 1,4:1") && err.contains("au moins 4,5:1"),
+        "{err}"
+    );
+    assert!(
+        page.body.contains(r#"value="Ville de Tourcoing""#),
+        "what was typed is kept"
+    );
+
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>"#.to_vec();
+    let page = b
+        .submit_multipart(
+            CONSOLE,
+            &path,
+            &path,
+            &branding_fields("#7a1f3d", "https://ok.fr"),
+            Some(("logo", "logo.png", svg)),
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.field_error("logo")
+            .unwrap()
+            .contains("seules les images PNG, JPEG ou WebP")
+    );
+
+    let mut big = PNG.to_vec();
+    big.resize(1024 * 1024 + 10, 0);
+    let page = b
+        .submit_multipart(
+            CONSOLE,
+            &path,
+            &path,
+            &branding_fields("#7a1f3d", "https://ok.fr"),
+            Some(("logo", "grand.png", big)),
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.field_error("logo").unwrap().contains("taille maximale"));
+
+    let page = b
+        .submit_multipart(
+            CONSOLE,
+            &path,
+            &path,
+            &branding_fields("#7a1f3d", "javascript:alert(1)"),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.field_error("link_url_1").is_some());
+
+    let home = app.browser().get(&format!("{slug}.localhost"), "/").await;
+    assert!(!home.text().contains("Ville de Tourcoing"), "nothing was saved");
+    assert!(!home.body.contains(r#"<img class="logo""#));
+}
+
+#[tokio::test]
+async fn another_tenant_s_staff_cannot_change_the_look() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let slug = portal_of(&alice, "Commune d'Alice").await;
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let mine = portal_of(&mallory, "Commune de Mallory").await;
+    // A valid page and token of Mallory's own, aimed at Alice's tenant.
+    let page = mallory
+        .submit_multipart(
+            CONSOLE,
+            &format!("/t/{mine}/apparence"),
+            &format!("/t/{slug}/apparence"),
+            &branding_fields("#7a1f3d", "https://evil.fr"),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    assert!(
+        !app.browser()
+            .get(&format!("{slug}.localhost"), "/")
+            .await
+            .text()
+            .contains("evil.fr")
+    );
+}

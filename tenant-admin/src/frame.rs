@@ -173,6 +173,9 @@ impl Console {
 /// The tenant pages a role sees: (path under /t/<slug>/, label).
 fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
+    if role.can_edit_content() {
+        nav.push(("apparence", "Apparence"));
+    }
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));
         nav.push(("parametres", "Paramètres"));

@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod branding;
 mod dashboard;
 mod frame;
 mod journal;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/nouveau-portail", get(subscribe::form).post(subscribe::create))
         .route("/t/{slug}/", get(dashboard::tenant))
         .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
+        .route("/t/{slug}/apparence", get(branding::show).post(branding::update))
         .route("/t/{slug}/journal", get(journal::show))
         .route("/t/{slug}/equipe", get(team::show).post(team::invite))
         .route("/t/{slug}/equipe/role", post(team::change_role))

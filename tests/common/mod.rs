@@ -210,7 +210,12 @@ impl TestApp {
             "Participe <no-reply@localhost>",
         )
         .unwrap();
-        let state = app::state(pool.clone(), config, mailer);
+        let files = tempfile::Builder::new()
+            .prefix("participe-files-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let state = app::state(pool.clone(), config, mailer, participe_storage::Storage::local(files));
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
         let router = app::router(state.clone());
@@ -398,6 +403,51 @@ impl Browser {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf", &token));
         self.post_raw(host, action, &all).await
+    }
+
+    /// Like `submit`, for a form with a file (`multipart/form-data`).
+    pub async fn submit_multipart(
+        &self,
+        host: &str,
+        page_path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, Vec<u8>)>,
+    ) -> Page {
+        let page = self.get(host, page_path).await;
+        assert_eq!(page.status, 200, "{page_path}: {}", page.body);
+        let mut form = reqwest::multipart::Form::new().text("csrf", page.csrf());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        if let Some((name, file_name, bytes)) = file {
+            form = form.part(
+                name.to_string(),
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()),
+            );
+        }
+        Page::read(
+            self.client
+                .post(self.url(host, action))
+                .multipart(form)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// GETs raw bytes.
+    pub async fn get_bytes(&self, host: &str, path: &str) -> (u16, String, Vec<u8>) {
+        let r = self.client.get(self.url(host, path)).send().await.expect("request");
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, r.bytes().await.unwrap().to_vec())
     }
 
     /// Follows a redirect answer with a GET, as a browser does after a form.

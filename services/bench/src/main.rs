@@ -150,7 +150,13 @@ async fn run(args: Args, root: String) {
     let outbox = tempfile::tempdir().unwrap();
     let mailer =
         participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
-    let state = app::state(pool.clone(), app::web_config(base.clone(), "http", None), mailer);
+    let storage = participe_storage::Storage::local(outbox.path().join("files"));
+    let state = app::state(
+        pool.clone(),
+        app::web_config(base.clone(), "http", None),
+        mailer,
+        storage,
+    );
     app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
     let portal_addr = serve(app::router(state)).await;
     let host = "nord.localhost";

@@ -302,3 +302,15 @@ pub async fn audit_log(tx: &mut TenantTx, before: Option<i64>, limit: i64) -> Re
     .fetch_all(tx.conn())
     .await?)
 }
+
+/// Sets (or, with `None`, removes) the storage key of the portal's logo; returns the
+/// previous key, whose file the caller deletes once the transaction has committed.
+pub async fn set_logo(tx: &mut TenantTx, key: Option<&str>) -> Result<Option<String>> {
+    let previous = sqlx::query_scalar!("select logo_path from settings")
+        .fetch_one(tx.conn())
+        .await?;
+    sqlx::query!("update settings set logo_path = $1", key)
+        .execute(tx.conn())
+        .await?;
+    Ok(previous)
+}

@@ -6,6 +6,7 @@
 
 mod frame;
 mod home;
+mod logo;
 mod pages;
 mod sections;
 mod theme;
@@ -20,6 +21,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
+        .route("/logo", get(logo::show))
         .route("/pages/{slug}", get(pages::show))
         .route("/participer", get(sections::participer))
         .route("/agenda", get(sections::agenda))

@@ -7,6 +7,7 @@ use axum::http::HeaderName;
 use participe_core::domain::HostName;
 use participe_core::tenancy::resolver::Resolver;
 use participe_mail::Mailer;
+use participe_storage::Storage;
 use participe_web::dispatch::{self, Routers};
 use participe_web::{App, AppState, Templates, WebConfig, security};
 use sqlx::PgPool;
@@ -23,7 +24,7 @@ pub fn templates() -> Templates {
     ])
 }
 
-pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer) -> AppState {
+pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) -> AppState {
     let resolver = Resolver::new(pool.clone(), config.base.clone());
     AppState::new(App {
         pool,
@@ -31,6 +32,7 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer) -> AppState {
         resolver,
         branding: Default::default(),
         mailer,
+        storage,
         limits: Default::default(),
         config,
     })

@@ -70,7 +70,8 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
-    let state = app::state(db.pool.clone(), config, mailer);
+    let storage = participe_storage::Storage::local(data_dir.join("files"));
+    let state = app::state(db.pool.clone(), config, mailer, storage);
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
     app::spawn_housekeeping(&state);

@@ -75,6 +75,71 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
     }
 }
 
+/// A file sent with a multipart form.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A multipart form (one with a file) whose `csrf` field matched the session's token.
+/// Text fields and files are read whole; the request body limit bounds them.
+pub struct CsrfMultipart {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: std::collections::HashMap<String, Upload>,
+}
+
+impl CsrfMultipart {
+    pub fn field(&self, name: &str) -> String {
+        self.fields.get(name).cloned().unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for CsrfMultipart {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        let session = req
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| Error::Unexpected("no session layer".into()))?;
+        let mut multipart = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
+        let mut fields = std::collections::HashMap::new();
+        let mut files = std::collections::HashMap::new();
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file_name) => {
+                    let bytes = field.bytes().await.map_err(|e| Error::BadRequest(e.body_text()))?;
+                    // An empty file input sends an empty part with an empty name: no file.
+                    if !bytes.is_empty() || !file_name.is_empty() {
+                        files.insert(
+                            name,
+                            Upload {
+                                file_name,
+                                bytes: bytes.to_vec(),
+                            },
+                        );
+                    }
+                }
+                None => {
+                    let text = field.text().await.map_err(|e| Error::BadRequest(e.body_text()))?;
+                    fields.insert(name, text);
+                }
+            }
+        }
+        verify(&session, fields.get(FIELD).map(String::as_str)).await?;
+        Ok(CsrfMultipart { fields, files })
+    }
+}
+
 /// Refuses unsafe methods that a browser says come from another site, or whose `Origin`
 /// names another host. Requests without those headers (old browsers, curl) go on to the
 /// token check, which they fail without the session's token anyway.

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::Templates;
 use crate::ratelimit::RateLimits;
 use participe_mail::Mailer;
+use participe_storage::Storage;
 
 /// Settings the web side needs to build links between hosts.
 #[derive(Debug, Clone)]
@@ -50,6 +51,7 @@ pub struct App {
     pub resolver: Resolver,
     pub branding: BrandingCache,
     pub mailer: Mailer,
+    pub storage: Storage,
     pub limits: RateLimits,
     pub config: WebConfig,
 }
