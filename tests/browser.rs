@@ -127,6 +127,11 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : apparence", "url": at("console", &format!("/t/{slug}/apparence")), "cookies": signed_in },
         { "name": "console : apparence, couleur illisible", "url": at("console", &format!("/t/{slug}/apparence")), "cookies": signed_in,
           "status": 422, "submit": { "primary_colour": "#ffd700" } },
+        { "name": "console : pages", "url": at("console", &format!("/t/{slug}/pages")), "cookies": signed_in },
+        { "name": "console : nouvelle page", "url": at("console", &format!("/t/{slug}/pages/nouvelle")), "cookies": signed_in },
+        { "name": "console : nouvelle page, erreurs", "url": at("console", &format!("/t/{slug}/pages/nouvelle")), "cookies": signed_in,
+          "status": 422, "submit": { "title": "", "slug": "Pas Valide" } },
+        { "name": "console : rédiger la charte", "url": at("console", &format!("/t/{slug}/pages/nouvelle?kind=charte")), "cookies": signed_in },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
@@ -152,5 +157,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 34 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 38 passed, 0 failed"), "{report}");
 }

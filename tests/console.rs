@@ -1295,3 +1295,268 @@ async fn another_tenant_s_staff_cannot_change_the_look() {
             .contains("evil.fr")
     );
 }
+
+#[tokio::test]
+async fn editors_write_pages_that_appear_on_the_portal() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("pages")).await;
+    let slug = portal_of(&b, "Commune Bavarde").await;
+    let pages = format!("/t/{slug}/pages");
+    let portal = format!("{slug}.localhost");
+
+    let bad = b
+        .submit(
+            CONSOLE,
+            &format!("{pages}/nouvelle"),
+            &format!("{pages}/nouvelle"),
+            &[
+                ("kind", "libre"),
+                ("title", ""),
+                ("slug", "Pas Valide"),
+                ("body", "Mon texte **gardé**"),
+                ("published", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.field_error("title").is_some() && bad.field_error("slug").is_some());
+    assert!(bad.body.contains("Mon texte **gardé**"));
+
+    let created = b
+        .submit(
+            CONSOLE,
+            &format!("{pages}/nouvelle"),
+            &format!("{pages}/nouvelle"),
+            &[
+                ("kind", "libre"),
+                ("title", "Le conseil des jeunes"),
+                ("slug", "conseil-des-jeunes"),
+                ("body", "## Missions\n\n- proposer\n- débattre"),
+                ("published", "on"),
+                ("in_footer", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let visitor = app.browser();
+    let page = visitor.get(&portal, "/pages/conseil-des-jeunes").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Le conseil des jeunes");
+    assert!(page.body.contains("<h2>Missions</h2>") && page.body.contains("<li>débattre</li>"));
+    assert!(
+        visitor
+            .get(&portal, "/")
+            .await
+            .body
+            .contains(r#"href="/pages/conseil-des-jeunes""#),
+        "in the footer"
+    );
+
+    // The same address twice is refused.
+    let twice = b
+        .submit(
+            CONSOLE,
+            &format!("{pages}/nouvelle"),
+            &format!("{pages}/nouvelle"),
+            &[
+                ("kind", "libre"),
+                ("title", "Autre"),
+                ("slug", "conseil-des-jeunes"),
+                ("body", ""),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, 422);
+    assert_eq!(
+        twice.field_error("slug").unwrap(),
+        "une autre page utilise déjà cette adresse"
+    );
+
+    // Unpublished, it leaves the portal; deleted, it leaves the console.
+    let list = b.get(CONSOLE, &pages).await;
+    let id = list
+        .body
+        .split(r#"<a href="pages/"#)
+        .filter_map(|s| s.split('"').next())
+        .find(|s| s.len() == 36)
+        .unwrap()
+        .to_string();
+    let edit = format!("{pages}/{id}");
+    let hidden = b
+        .submit(
+            CONSOLE,
+            &edit,
+            &edit,
+            &[
+                ("title", "Le conseil des jeunes"),
+                ("slug", "conseil-des-jeunes"),
+                ("body", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(hidden.status, 303);
+    app.eventually(|| async { visitor.get(&portal, "/pages/conseil-des-jeunes").await.status == 404 })
+        .await;
+    let deleted = b.submit(CONSOLE, &edit, &format!("{edit}/suppression"), &[]).await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(b.get(CONSOLE, &edit).await.status, 404);
+}
+
+#[tokio::test]
+async fn the_charter_is_versioned_when_staff_say_it_changed() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("charte")).await;
+    let slug = portal_of(&b, "Commune Réglementée").await;
+    let pages = format!("/t/{slug}/pages");
+    let list = b.get(CONSOLE, &pages).await;
+    assert!(list.text().contains("à rédiger"));
+
+    let new = format!("{pages}/nouvelle?kind=charte");
+    let created = b
+        .submit(
+            CONSOLE,
+            &new,
+            &new,
+            &[
+                ("kind", "charte"),
+                ("title", "Charte d'utilisation"),
+                ("slug", "ignoree"),
+                ("body", "Soyez courtois."),
+                ("published", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let portal = app.browser().get(&format!("{slug}.localhost"), "/pages/charte").await;
+    assert_eq!(portal.status, 200, "the charter keeps its fixed address");
+
+    let list = b.get(CONSOLE, &pages).await;
+    assert!(list.text().contains("Version 1, publiée le"));
+    let id = list
+        .body
+        .split(r#"<a href="pages/"#)
+        .filter_map(|s| s.split('"').next())
+        .find(|s| s.len() == 36)
+        .unwrap()
+        .to_string();
+    let edit = format!("{pages}/{id}");
+    // A typo fix: no new version.
+    b.submit(
+        CONSOLE,
+        &edit,
+        &edit,
+        &[
+            ("title", "Charte d'utilisation"),
+            ("body", "Soyez courtois et bienveillants."),
+            ("published", "on"),
+        ],
+    )
+    .await;
+    assert!(!b.get(CONSOLE, &pages).await.text().contains("Version 2"));
+    // A real change: version 2, and the staff are told what it means.
+    let v2 = b
+        .submit(
+            CONSOLE,
+            &edit,
+            &edit,
+            &[
+                ("title", "Charte d'utilisation"),
+                ("body", "Nouvelle règle."),
+                ("published", "on"),
+                ("new_version", "on"),
+            ],
+        )
+        .await;
+    assert!(b.follow(CONSOLE, &v2).await.text().contains("publiée en version 2"));
+    let tenant = participe_core::tenancy::registry::find_by_slug(
+        &app.pool,
+        &participe_core::domain::Slug::parse(&slug).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert_eq!(
+        participe_core::site::current_charter_version(&mut tx).await.unwrap(),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn pages_are_out_of_reach_of_moderators_and_other_tenants() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let slug = portal_of(&alice, "Commune d'Alice").await;
+    let pages = format!("/t/{slug}/pages");
+    alice
+        .submit(
+            CONSOLE,
+            &format!("{pages}/nouvelle"),
+            &format!("{pages}/nouvelle"),
+            &[
+                ("kind", "libre"),
+                ("title", "Secret d'Alice"),
+                ("slug", "secret"),
+                ("body", "x"),
+                ("published", "on"),
+            ],
+        )
+        .await;
+    let id = alice
+        .get(CONSOLE, &pages)
+        .await
+        .body
+        .split(r#"<a href="pages/"#)
+        .filter_map(|s| s.split('"').next())
+        .find(|s| s.len() == 36)
+        .unwrap()
+        .to_string();
+
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let mine = portal_of(&mallory, "Commune de Mallory").await;
+    // Alice's page id under Mallory's own tenant: not in Mallory's schema.
+    assert_eq!(mallory.get(CONSOLE, &format!("/t/{mine}/pages/{id}")).await.status, 404);
+    let page = mallory
+        .submit(
+            CONSOLE,
+            &format!("/t/{mine}/pages"),
+            &format!("/t/{mine}/pages/{id}/suppression"),
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    assert_eq!(mallory.get(CONSOLE, &format!("{pages}/{id}")).await.status, 404);
+    assert_eq!(
+        app.browser()
+            .get(&format!("{slug}.localhost"), "/pages/secret")
+            .await
+            .status,
+        200,
+        "Alice's page is intact"
+    );
+
+    let moderator_address = email("modo");
+    let moderator = signed_in(&app, &moderator_address).await;
+    let tenant = participe_core::tenancy::registry::find_by_slug(
+        &app.pool,
+        &participe_core::domain::Slug::parse(&slug).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    participe_core::staff::add_member(
+        &mut conn,
+        staff_id(&app, &moderator_address).await,
+        tenant.id,
+        participe_core::staff::Role::Moderator,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert_eq!(moderator.get(CONSOLE, &pages).await.status, 403);
+    assert_eq!(
+        moderator.get(CONSOLE, &format!("/t/{slug}/apparence")).await.status,
+        403
+    );
+}

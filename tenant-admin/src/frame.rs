@@ -175,6 +175,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
     if role.can_edit_content() {
         nav.push(("apparence", "Apparence"));
+        nav.push(("pages", "Pages"));
     }
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));

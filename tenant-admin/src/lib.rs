@@ -10,6 +10,7 @@ mod branding;
 mod dashboard;
 mod frame;
 mod journal;
+mod pages;
 mod settings;
 mod subscribe;
 mod team;
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/", get(dashboard::tenant))
         .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
         .route("/t/{slug}/apparence", get(branding::show).post(branding::update))
+        .route("/t/{slug}/pages", get(pages::list))
+        .route("/t/{slug}/pages/nouvelle", get(pages::new_form).post(pages::create))
+        .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))
+        .route("/t/{slug}/pages/{id}/suppression", post(pages::delete))
         .route("/t/{slug}/journal", get(journal::show))
         .route("/t/{slug}/equipe", get(team::show).post(team::invite))
         .route("/t/{slug}/equipe/role", post(team::change_role))

@@ -314,3 +314,159 @@ pub async fn set_logo(tx: &mut TenantTx, key: Option<&str>) -> Result<Option<Str
         .await?;
     Ok(previous)
 }
+
+/// The fixed pages every portal has, by kind: (kind, slug, default title).
+pub const LEGAL_PAGES: &[(&str, &str, &str)] = &[
+    ("charte", "charte", "Charte d'utilisation"),
+    ("mentions-legales", "mentions-legales", "Mentions légales"),
+    ("accessibilite", "accessibilite", "Accessibilité"),
+    ("confidentialite", "donnees-personnelles", "Données personnelles"),
+];
+
+/// A page as the console lists and edits it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageRecord {
+    pub id: Uuid,
+    pub slug: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub in_footer: bool,
+    pub position: i32,
+    pub published: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+pub async fn pages(tx: &mut TenantTx) -> Result<Vec<PageRecord>> {
+    Ok(sqlx::query_as!(
+        PageRecord,
+        "select id, slug, kind, title, body, in_footer, position, published, updated_at
+           from page order by kind = 'libre', position, title limit 500"
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+pub async fn page(tx: &mut TenantTx, id: Uuid) -> Result<Option<PageRecord>> {
+    Ok(sqlx::query_as!(
+        PageRecord,
+        "select id, slug, kind, title, body, in_footer, position, published, updated_at from page where id = $1",
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// A page to write from the console's form, every field checked.
+#[derive(Debug, Clone)]
+pub struct PageWrite {
+    pub slug: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub in_footer: bool,
+    pub published: bool,
+}
+
+fn page_conflict(e: sqlx::Error) -> crate::Error {
+    match crate::error::violated_constraint(&e) {
+        Some("page_slug_key") => crate::Error::invalid("slug", "une autre page utilise déjà cette adresse"),
+        Some("page_one_per_legal_kind") => crate::Error::invalid("kind", "cette page existe déjà"),
+        _ => e.into(),
+    }
+}
+
+pub async fn create_page(tx: &mut TenantTx, p: &PageWrite) -> Result<Uuid> {
+    sqlx::query_scalar!(
+        "insert into page (slug, kind, title, body, in_footer, published, position)
+         values ($1, $2, $3, $4, $5, $6, coalesce((select max(position) + 1 from page), 0))
+         returning id",
+        p.slug,
+        p.kind,
+        p.title,
+        p.body,
+        p.in_footer,
+        p.published
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(page_conflict)
+}
+
+pub async fn update_page(tx: &mut TenantTx, id: Uuid, p: &PageWrite) -> Result<()> {
+    let done = sqlx::query!(
+        "update page set slug = $2, title = $3, body = $4, in_footer = $5, published = $6 where id = $1",
+        id,
+        p.slug,
+        p.title,
+        p.body,
+        p.in_footer,
+        p.published
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(page_conflict)?
+    .rows_affected();
+    if done == 0 {
+        Err(crate::Error::NotFound("page".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Deletes a free page; the legal pages stay (they can be unpublished).
+pub async fn delete_page(tx: &mut TenantTx, id: Uuid) -> Result<()> {
+    let done = sqlx::query!("delete from page where id = $1 and kind = 'libre'", id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if done == 0 {
+        Err(crate::Error::NotFound("page".into()))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CharterVersion {
+    pub version: i32,
+    pub title: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: time::OffsetDateTime,
+    pub published_by: String,
+}
+
+pub async fn charter_versions(tx: &mut TenantTx) -> Result<Vec<CharterVersion>> {
+    Ok(sqlx::query_as!(
+        CharterVersion,
+        "select version, title, published_at, published_by from charter_version order by version desc limit 100"
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// The version citizens must have accepted to post: the latest, or none yet.
+pub async fn current_charter_version(tx: &mut TenantTx) -> Result<Option<i32>> {
+    Ok(sqlx::query_scalar!("select max(version) from charter_version")
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// Records the charter's text as a new version; citizens are asked to accept it again.
+pub async fn publish_charter_version(tx: &mut TenantTx, title: &str, body: &str, by: &str) -> Result<i32> {
+    // Two editors publishing at once get versions n and n+1, not an error.
+    sqlx::query!("lock table charter_version in share row exclusive mode")
+        .execute(tx.conn())
+        .await?;
+    Ok(sqlx::query_scalar!(
+        r#"insert into charter_version (version, title, body, published_by)
+           values (coalesce((select max(version) from charter_version), 0) + 1, $1, $2, $3)
+           returning version"#,
+        title,
+        body,
+        by
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
