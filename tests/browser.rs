@@ -86,6 +86,43 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         )
         .await;
     assert_eq!(created.status, 303, "{}", created.body);
+    let base = format!("/t/{slug}/dispositifs");
+    let council = staff
+        .submit(
+            "console.localhost",
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[("kind", "conseil"), ("title", "Conseil des sages"), ("slug", "sages")],
+        )
+        .await;
+    let council_path = council.header("location").to_string();
+    staff
+        .submit(
+            "console.localhost",
+            &council_path,
+            &format!("{council_path}/membres"),
+            &[
+                ("name", "Jeanne Martin"),
+                ("role", "Présidente"),
+                ("quality", "Habitante"),
+            ],
+        )
+        .await;
+    let call = staff
+        .submit(
+            "console.localhost",
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "appel"),
+                ("title", "Budget participatif"),
+                ("slug", "budget"),
+                ("opens_on", "2026-01-01"),
+                ("themes", "Sport\nCulture"),
+            ],
+        )
+        .await;
+    let call_path = call.header("location").to_string();
     let console_url = format!("http://console.localhost:{port}");
     let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
     let pages = serde_json::json!([
@@ -94,6 +131,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "portail : page (charte)", "url": at("nord", "/pages/charte") },
         { "name": "portail : page libre", "url": at("roubaix", "/pages/conseils-de-quartier") },
         { "name": "portail : participer", "url": at("nord", "/participer") },
+        { "name": "portail : appel à contributions", "url": at("nord", "/participer/colleges-de-demain") },
+        { "name": "portail : conseil", "url": at("nord", "/participer/conseil-departemental-des-jeunes") },
+        { "name": "portail : dispositif terminé", "url": at("nord", "/participer/mobilites-rurales-2025") },
         { "name": "portail : agenda", "url": at("roubaix", "/agenda") },
         { "name": "portail : actualités", "url": at("mel", "/actualites") },
         { "name": "portail : documents", "url": at("nord", "/documents") },
@@ -132,6 +172,12 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : nouvelle page, erreurs", "url": at("console", &format!("/t/{slug}/pages/nouvelle")), "cookies": signed_in,
           "status": 422, "submit": { "title": "", "slug": "Pas Valide" } },
         { "name": "console : rédiger la charte", "url": at("console", &format!("/t/{slug}/pages/nouvelle?kind=charte")), "cookies": signed_in },
+        { "name": "console : dispositifs", "url": at("console", &format!("/t/{slug}/dispositifs")), "cookies": signed_in },
+        { "name": "console : nouveau dispositif", "url": at("console", &format!("/t/{slug}/dispositifs/nouveau")), "cookies": signed_in },
+        { "name": "console : nouveau dispositif, erreurs", "url": at("console", &format!("/t/{slug}/dispositifs/nouveau")), "cookies": signed_in,
+          "status": 422, "submit": { "title": "", "slug": "Pas Valide" } },
+        { "name": "console : conseil et sa composition", "url": at("console", &council_path), "cookies": signed_in },
+        { "name": "console : appel à contributions", "url": at("console", &call_path), "cookies": signed_in },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
@@ -157,5 +203,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 38 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 46 passed, 0 failed"), "{report}");
 }

@@ -1560,3 +1560,255 @@ async fn pages_are_out_of_reach_of_moderators_and_other_tenants() {
         403
     );
 }
+
+fn iso(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
+}
+
+#[tokio::test]
+async fn a_call_for_contributions_is_drafted_published_and_archived() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("appel")).await;
+    let slug = portal_of(&b, "Commune Participative").await;
+    let base = format!("/t/{slug}/dispositifs");
+    let portal = format!("{slug}.localhost");
+    let visitor = app.browser();
+
+    let bad = b
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "appel"),
+                ("title", "Budget participatif"),
+                ("slug", "budget"),
+                ("opens_on", ""),
+                ("closes_on", "32/13/2026"),
+                ("themes", "Sport\nCulture"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        bad.field_error("opens_on").unwrap(),
+        "indiquez la date d'ouverture de l'appel à contributions"
+    );
+    assert!(bad.field_error("closes_on").unwrap().contains("n'est pas une date"));
+    assert!(bad.body.contains("Sport\nCulture"), "the themes typed are kept");
+
+    let reversed = b
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "appel"),
+                ("title", "Budget participatif"),
+                ("slug", "budget"),
+                ("opens_on", &iso(5)),
+                ("closes_on", &iso(1)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reversed.field_error("closes_on").unwrap(),
+        "la clôture doit suivre l'ouverture"
+    );
+
+    let created = b
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "appel"),
+                ("title", "Budget participatif 2027"),
+                ("slug", "budget-2027"),
+                ("summary", "Proposez des projets pour votre ville."),
+                ("description", "Un **million** d'euros."),
+                ("opens_on", &iso(-1)),
+                ("closes_on", &iso(30)),
+                ("themes", "Sport\nCulture\nsport\n\nÉcologie"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let edit = created.header("location").to_string();
+    assert!(b.follow(CONSOLE, &created).await.text().contains("en brouillon"));
+    assert_eq!(
+        visitor.get(&portal, "/participer/budget-2027").await.status,
+        404,
+        "a draft is not public"
+    );
+
+    let published = b
+        .submit(CONSOLE, &edit, &format!("{edit}/statut"), &[("status", "publie")])
+        .await;
+    assert_eq!(published.status, 303);
+    let page = visitor.get(&portal, "/participer/budget-2027").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Budget participatif 2027");
+    let text = page.text();
+    assert!(text.contains("En cours") && text.contains("<strong>million</strong>"));
+    assert!(text.contains("<li>Sport</li>") && text.contains("<li>Culture</li>") && text.contains("<li>Écologie</li>"));
+    assert_eq!(text.matches("<li>Sport</li>").count(), 1, "themes are deduplicated");
+    let list = visitor.get(&portal, "/participer").await.text();
+    assert!(
+        list.contains("En cours") && list.contains("Budget participatif 2027") && list.contains("Proposez des projets")
+    );
+
+    b.submit(CONSOLE, &edit, &format!("{edit}/statut"), &[("status", "archive")])
+        .await;
+    let list = visitor.get(&portal, "/participer").await.text();
+    assert!(list.contains("Terminés") && !list.contains("En cours"));
+    let journal = b.get(CONSOLE, &format!("/t/{slug}/journal")).await.text();
+    assert!(journal.contains("dispositif.creation") && journal.contains("dispositif.statut"));
+}
+
+#[tokio::test]
+async fn a_council_shows_its_composition_and_rules() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("conseil")).await;
+    let slug = portal_of(&b, "Commune Délibérante").await;
+    let base = format!("/t/{slug}/dispositifs");
+    let created = b
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "conseil"),
+                ("title", "Conseil des sages"),
+                ("slug", "conseil-des-sages"),
+                ("summary", "Les aînés conseillent le maire."),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let edit = created.header("location").to_string();
+    b.submit(
+        CONSOLE,
+        &edit,
+        &edit,
+        &[
+            ("title", "Conseil des sages"),
+            ("slug", "conseil-des-sages"),
+            ("rules", "## Article 1\n\nSéances mensuelles."),
+        ],
+    )
+    .await;
+    let empty_name = b
+        .submit(
+            CONSOLE,
+            &edit,
+            &format!("{edit}/membres"),
+            &[("name", ""), ("role", "Présidente")],
+        )
+        .await;
+    assert!(
+        b.follow(CONSOLE, &empty_name)
+            .await
+            .text()
+            .contains("Membre non ajouté")
+    );
+    b.submit(
+        CONSOLE,
+        &edit,
+        &format!("{edit}/membres"),
+        &[
+            ("name", "Jeanne <b>Martin</b>"),
+            ("role", "Présidente"),
+            ("quality", "Habitante"),
+        ],
+    )
+    .await;
+    b.submit(
+        CONSOLE,
+        &edit,
+        &format!("{edit}/membres"),
+        &[("name", "Paul Durand"), ("role", "Membre"), ("quality", "Élu")],
+    )
+    .await;
+    b.submit(CONSOLE, &edit, &format!("{edit}/statut"), &[("status", "publie")])
+        .await;
+
+    let page = app
+        .browser()
+        .get(&format!("{slug}.localhost"), "/participer/conseil-des-sages")
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Jeanne &lt;b&gt;Martin&lt;&#x2f;b&gt;"),
+        "names are rendered inert"
+    );
+    assert!(page.text().contains("Paul Durand") && page.body.contains("<h2>Article 1</h2>"));
+
+    // Removing a member.
+    let form = b.get(CONSOLE, &edit).await;
+    let member = form
+        .body
+        .split(r#"name="member_id" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    b.submit(
+        CONSOLE,
+        &edit,
+        &format!("{edit}/membres/retrait"),
+        &[("member_id", &member)],
+    )
+    .await;
+    let page = app
+        .browser()
+        .get(&format!("{slug}.localhost"), "/participer/conseil-des-sages")
+        .await;
+    assert!(!page.text().contains("Jeanne"));
+}
+
+#[tokio::test]
+async fn a_dispositif_of_another_tenant_is_out_of_reach() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let slug = portal_of(&alice, "Commune d'Alice").await;
+    let base = format!("/t/{slug}/dispositifs");
+    let created = alice
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "presentation"),
+                ("title", "Présentation d'Alice"),
+                ("slug", "presentation"),
+            ],
+        )
+        .await;
+    let id = created.header("location").rsplit('/').next().unwrap().to_string();
+
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let mine = portal_of(&mallory, "Commune de Mallory").await;
+    let theirs = format!("/t/{mine}/dispositifs/{id}");
+    assert_eq!(mallory.get(CONSOLE, &theirs).await.status, 404);
+    let token = mallory.get(CONSOLE, "/").await.csrf();
+    for (path, fields) in [
+        (theirs.clone(), vec![("title", "Piraté"), ("slug", "pirate")]),
+        (format!("{theirs}/statut"), vec![("status", "publie")]),
+        (format!("{base}/{id}/statut"), vec![("status", "publie")]),
+    ] {
+        let mut all = fields.clone();
+        all.push(("csrf", &token));
+        assert_eq!(mallory.post_raw(CONSOLE, &path, &all).await.status, 404, "{path}");
+    }
+    assert_eq!(
+        app.browser()
+            .get(&format!("{slug}.localhost"), "/participer/presentation")
+            .await
+            .status,
+        404,
+        "still a draft"
+    );
+}

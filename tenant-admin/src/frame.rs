@@ -174,8 +174,9 @@ impl Console {
 fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
     if role.can_edit_content() {
-        nav.push(("apparence", "Apparence"));
+        nav.push(("dispositifs", "Dispositifs"));
         nav.push(("pages", "Pages"));
+        nav.push(("apparence", "Apparence"));
     }
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));

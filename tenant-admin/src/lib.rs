@@ -8,6 +8,7 @@ mod account;
 mod auth;
 mod branding;
 mod dashboard;
+mod dispositifs;
 mod frame;
 mod journal;
 mod pages;
@@ -41,6 +42,21 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/", get(dashboard::tenant))
         .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
         .route("/t/{slug}/apparence", get(branding::show).post(branding::update))
+        .route("/t/{slug}/dispositifs", get(dispositifs::list))
+        .route(
+            "/t/{slug}/dispositifs/nouveau",
+            get(dispositifs::new_form).post(dispositifs::create),
+        )
+        .route(
+            "/t/{slug}/dispositifs/{id}",
+            get(dispositifs::edit_form).post(dispositifs::update),
+        )
+        .route("/t/{slug}/dispositifs/{id}/statut", post(dispositifs::set_status))
+        .route("/t/{slug}/dispositifs/{id}/membres", post(dispositifs::add_member))
+        .route(
+            "/t/{slug}/dispositifs/{id}/membres/retrait",
+            post(dispositifs::remove_member),
+        )
         .route("/t/{slug}/pages", get(pages::list))
         .route("/t/{slug}/pages/nouvelle", get(pages::new_form).post(pages::create))
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))

@@ -6,6 +6,7 @@
 //! never touches HTTP: the web crates build on it.
 
 pub mod db;
+pub mod dispositifs;
 pub mod domain;
 mod error;
 pub mod migrations;

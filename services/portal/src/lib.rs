@@ -4,6 +4,7 @@
 //! the tenant's branding. A component is a module here (`home`, `pages`, and the components
 //! of later issues); it never reaches the platform tables and never sees another tenant.
 
+mod dispositifs;
 mod frame;
 mod home;
 mod logo;
@@ -23,7 +24,8 @@ pub fn router(state: AppState) -> Router {
         .route("/theme.css", get(theme::css))
         .route("/logo", get(logo::show))
         .route("/pages/{slug}", get(pages::show))
-        .route("/participer", get(sections::participer))
+        .route("/participer", get(dispositifs::list))
+        .route("/participer/{slug}", get(dispositifs::show))
         .route("/agenda", get(sections::agenda))
         .route("/actualites", get(sections::actualites))
         .route("/documents", get(sections::documents))

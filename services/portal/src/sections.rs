@@ -1,5 +1,5 @@
-//! The sections of the navigation whose components arrive with later work (dispositifs,
-//! agenda, news, documents). Until a tenant has content there, each says so plainly, as an
+//! The sections of the navigation whose components arrive with later work (agenda, news,
+//! documents). Until a tenant has content there, each says so plainly, as an
 //! empty section of a new portal would.
 
 use axum::response::Html;
@@ -9,15 +9,6 @@ use crate::Portal;
 
 fn section(portal: &Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
     portal.render("portal/section.html", path, minijinja::context! { title, empty })
-}
-
-pub async fn participer(portal: Portal) -> Result<Html<String>> {
-    section(
-        &portal,
-        "/participer",
-        "Participer",
-        "Aucun dispositif de participation n'est ouvert pour le moment. Les appels à contributions, conseils et consultations de la collectivité seront publiés ici.",
-    )
 }
 
 pub async fn agenda(portal: Portal) -> Result<Html<String>> {

@@ -1,6 +1,7 @@
 //! `participe demo`: three collectivités of the Nord with realistic content, then serve
 //! them. Running it again updates their content and creates nothing twice.
 
+use participe_core::dispositifs::{self, DispositifWrite, Kind};
 use participe_core::domain::{Colour, HostName, Slug};
 use participe_core::migrations::TenantMigrations;
 use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
@@ -293,5 +294,130 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
     for page in &pages {
         site::upsert_page(tx, page).await?;
     }
+    for d in demo_dispositifs(d.slug) {
+        if dispositifs::by_slug(tx, &d.write.slug).await?.is_some() {
+            continue;
+        }
+        let id = dispositifs::create(tx, &d.write).await?;
+        dispositifs::set_status(tx, id, d.status).await?;
+        for (name, role, quality) in d.members {
+            dispositifs::add_member(tx, id, name, role, quality).await?;
+        }
+    }
     Ok(())
+}
+
+struct DemoDispositif {
+    write: DispositifWrite,
+    status: &'static str,
+    members: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// Dates relative to today, so that the demo always has something open.
+fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let days = |n: i64| Some(today + time::Duration::days(n));
+    let call = |slug: &str, title: &str, summary: &str, description: &str, opens: i64, closes: i64, themes: &[&str]| {
+        DispositifWrite {
+            slug: slug.into(),
+            kind: Kind::Appel,
+            title: title.into(),
+            summary: summary.into(),
+            description: description.into(),
+            opens_on: days(opens),
+            closes_on: days(closes),
+            rules: String::new(),
+            themes: themes.iter().map(|t| t.to_string()).collect(),
+        }
+    };
+    let council = |slug: &str, title: &str, summary: &str, rules: &str| DispositifWrite {
+        slug: slug.into(),
+        kind: Kind::Conseil,
+        title: title.into(),
+        summary: summary.into(),
+        description: String::new(),
+        opens_on: None,
+        closes_on: None,
+        rules: rules.into(),
+        themes: vec![],
+    };
+    match tenant {
+        "nord" => vec![
+            DemoDispositif {
+                write: call(
+                    "colleges-de-demain",
+                    "Les collèges de demain",
+                    "Élèves, parents, enseignants : comment imaginez-vous le collège de demain ?",
+                    "Le Département construit et entretient les 200 collèges publics du Nord. Avant de lancer son \
+                     prochain plan, il recueille vos propositions.\n\nChaque contribution est lue par les services \
+                     et une synthèse sera présentée en séance publique.",
+                    -10,
+                    50,
+                    &[
+                        "Bâtiments et équipements",
+                        "Restauration scolaire",
+                        "Transports",
+                        "Numérique",
+                    ],
+                ),
+                status: "publie",
+                members: &[],
+            },
+            DemoDispositif {
+                write: council(
+                    "conseil-departemental-des-jeunes",
+                    "Conseil départemental des jeunes",
+                    "Des collégiennes et collégiens élus dans chaque canton pour deux ans.",
+                    "## Article 1\n\nLe conseil se réunit en séance plénière trois fois par an.\n\n## Article 2\n\nLes \
+                     séances sont publiques ; leurs comptes rendus sont publiés sur ce portail.",
+                ),
+                status: "publie",
+                members: &[
+                    ("Inès Lefebvre", "Présidente", "Collégienne, canton de Lille-1"),
+                    ("Hugo Martin", "Vice-président", "Collégien, canton de Douai"),
+                    ("Sarah Benali", "Membre", "Collégienne, canton de Roubaix-2"),
+                ],
+            },
+            DemoDispositif {
+                write: call(
+                    "mobilites-rurales-2025",
+                    "Mobilités rurales",
+                    "La consultation sur les déplacements dans les villages du Nord.",
+                    "Consultation close : merci aux 412 participantes et participants.",
+                    -400,
+                    -300,
+                    &["Covoiturage", "Transport à la demande"],
+                ),
+                status: "archive",
+                members: &[],
+            },
+        ],
+        "mel" => vec![DemoDispositif {
+            write: call(
+                "plan-de-mobilite",
+                "Plan de mobilité 2035",
+                "Vélo, transports en commun, voiture : donnez votre avis sur les déplacements de demain.",
+                "La Métropole révise son plan de mobilité. Vos contributions seront annexées au dossier d'enquête publique.",
+                -5,
+                60,
+                &["Vélo", "Métro et tramway", "Bus", "Marche à pied"],
+            ),
+            status: "publie",
+            members: &[],
+        }],
+        "roubaix" => vec![DemoDispositif {
+            write: council(
+                "conseil-de-quartier-epeule",
+                "Conseil de quartier de l'Épeule",
+                "Habitants, associations et commerçants du quartier de l'Épeule.",
+                "Le conseil se réunit tous les deux mois à la maison de quartier.",
+            ),
+            status: "publie",
+            members: &[
+                ("Fatima Kaci", "Coprésidente", "Habitante"),
+                ("Jean Dupuis", "Coprésident", "Élu de quartier"),
+            ],
+        }],
+        _ => vec![],
+    }
 }

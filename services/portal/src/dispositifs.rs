@@ -1,0 +1,61 @@
+//! The tenant's dispositifs as citizens see them: the list (en cours, à venir, terminés)
+//! and a page for each, with its description, dates and themes, and for a council its
+//! composition and internal rules.
+
+use axum::extract::Path;
+use axum::response::Html;
+use minijinja::value::Serde;
+use participe_core::dispositifs::{self, Kind, Phase};
+use participe_web::{Error, Result};
+
+use crate::Portal;
+
+pub async fn list(portal: Portal) -> Result<Html<String>> {
+    let mut tx = portal.begin().await?;
+    let all = dispositifs::public(&mut tx).await?;
+    tx.commit().await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let group = |phase: Phase| -> Vec<minijinja::Value> {
+        all.iter()
+            .filter(|d| d.phase(today) == phase)
+            .map(|d| {
+                minijinja::context! {
+                    slug => d.slug.clone(), title => d.title.clone(), summary => d.summary.clone(),
+                    kind => d.kind().label(), opens_on => d.opens_on.map(|x| x.to_string()),
+                    closes_on => d.closes_on.map(|x| x.to_string()),
+                }
+            })
+            .collect()
+    };
+    let (current, coming, past) = (group(Phase::EnCours), group(Phase::AVenir), group(Phase::Termine));
+    portal.render(
+        "portal/dispositifs.html",
+        "/participer",
+        minijinja::context! { current, coming, past },
+    )
+}
+
+pub async fn show(portal: Portal, Path(slug): Path<String>) -> Result<Html<String>> {
+    let mut tx = portal.begin().await?;
+    let d = dispositifs::public_by_slug(&mut tx, &slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let themes = dispositifs::themes(&mut tx, d.id).await?;
+    let members = if d.kind() == Kind::Conseil {
+        dispositifs::members(&mut tx, d.id).await?
+    } else {
+        vec![]
+    };
+    tx.commit().await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    portal.render(
+        "portal/dispositif.html",
+        "/participer",
+        minijinja::context! {
+            d => Serde(&d), kind => d.kind().label(), is_council => d.kind() == Kind::Conseil,
+            is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
+            opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
+            themes, members => Serde(members),
+        },
+    )
+}

@@ -1,0 +1,404 @@
+//! Dispositifs (admins and editors): calls for contributions, councils and presentations;
+//! drafted, published, archived; a council's composition.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use participe_core::FieldErrors;
+use participe_core::dispositifs::{self, DispositifWrite, Kind};
+use participe_core::domain::Invalid;
+use participe_core::staff::Role;
+use participe_web::csrf::CsrfForm;
+use participe_web::{Error, Result};
+use time::Date;
+use uuid::Uuid;
+
+use crate::frame::InTenant;
+
+fn can_edit(role: Role) -> bool {
+    role.can_edit_content()
+}
+
+fn kinds() -> Vec<minijinja::Value> {
+    Kind::ALL
+        .iter()
+        .map(|k| minijinja::context! { value => k.as_str(), label => k.label() })
+        .collect()
+}
+
+pub async fn list(t: InTenant) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut tx = t.begin().await?;
+    let all = dispositifs::all(&mut tx).await?;
+    tx.commit().await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let rows: Vec<minijinja::Value> = all
+        .iter()
+        .map(|d| {
+            minijinja::context! {
+                id => d.id.to_string(), title => d.title.clone(), kind => d.kind().label(), status => d.status.clone(),
+                phase => d.phase(today).label(),
+            }
+        })
+        .collect();
+    Ok(t.render(
+        "console/tenant/dispositifs.html",
+        "dispositifs",
+        minijinja::context! { rows },
+    )
+    .await?
+    .into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct DispositifForm {
+    kind: String,
+    title: String,
+    slug: String,
+    summary: String,
+    description: String,
+    opens_on: String,
+    closes_on: String,
+    rules: String,
+    themes: String,
+}
+
+fn date(input: &str) -> Result<Option<Date>, Invalid> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let iso = time::macros::format_description!("[year]-[month]-[day]");
+    let french = time::macros::format_description!("[day]/[month]/[year]");
+    Date::parse(s, iso)
+        .or_else(|_| Date::parse(s, french))
+        .map(Some)
+        .map_err(|_| {
+            Invalid::new(format!(
+                "« {s} » n'est pas une date : écrivez-la jj/mm/aaaa, par exemple 15/03/2027"
+            ))
+        })
+}
+
+fn text(errors: &mut FieldErrors, field: &'static str, value: &str, max: usize, required: bool) -> String {
+    let v = value.trim().to_string();
+    if required && v.is_empty() {
+        errors.push(field, "ce champ est obligatoire");
+    } else if v.chars().count() > max {
+        errors.push(field, format!("{max} caractères au plus"));
+    }
+    v
+}
+
+impl DispositifForm {
+    fn parse(&self, kind: Kind) -> Result<DispositifWrite, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let title = text(&mut errors, "title", &self.title, 200, true);
+        let summary = text(&mut errors, "summary", &self.summary, 500, false);
+        let description = text(&mut errors, "description", &self.description, 50_000, false);
+        let rules = text(&mut errors, "rules", &self.rules, 50_000, false);
+        let slug = self.slug.trim().to_lowercase();
+        let slug_ok = (1..=80).contains(&slug.len())
+            && slug
+                .split('-')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        if !slug_ok {
+            errors.push(
+                "slug",
+                "lettres minuscules sans accent, chiffres et tirets simples, par exemple « budget-participatif-2027 »",
+            );
+        }
+        let opens_on = errors.check("opens_on", date(&self.opens_on)).flatten();
+        let closes_on = errors.check("closes_on", date(&self.closes_on)).flatten();
+        if let (Some(o), Some(c)) = (opens_on, closes_on)
+            && c < o
+        {
+            errors.push("closes_on", "la clôture doit suivre l'ouverture");
+        }
+        let mut themes: Vec<String> = Vec::new();
+        for line in self.themes.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if line.chars().count() > 120 {
+                errors.push("themes", "un thème fait 120 caractères au plus");
+                break;
+            }
+            if !themes.iter().any(|t| t.eq_ignore_ascii_case(line)) {
+                themes.push(line.to_string());
+            }
+        }
+        if themes.len() > 50 {
+            errors.push("themes", "50 thèmes au plus");
+        }
+        if kind == Kind::Appel && opens_on.is_none() && !errors.0.iter().any(|e| e.field == "opens_on") {
+            errors.push("opens_on", "indiquez la date d'ouverture de l'appel à contributions");
+        }
+        if errors.is_empty() {
+            Ok(DispositifWrite {
+                slug,
+                kind,
+                title,
+                summary,
+                description,
+                opens_on,
+                closes_on,
+                rules,
+                themes,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+async fn render_form(
+    t: &InTenant,
+    form: &DispositifForm,
+    existing: Option<&dispositifs::Dispositif>,
+    members: Vec<dispositifs::Member>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
+    let page = t
+        .render(
+            "console/tenant/dispositif_form.html",
+            "dispositifs",
+            minijinja::context! {
+                form => Serde(form), errors => Serde(errors), kinds => kinds(),
+                existing => existing.map(Serde), members => Serde(members),
+                portal_path => existing.map(|d| format!("/participer/{}", d.slug)),
+            },
+        )
+        .await?;
+    Ok((status, page).into_response())
+}
+
+pub async fn new_form(t: InTenant) -> Result<Response> {
+    t.require(can_edit)?;
+    let form = DispositifForm {
+        kind: "appel".into(),
+        ..Default::default()
+    };
+    render_form(&t, &form, None, vec![], FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<DispositifForm>) -> Result<Response> {
+    t.require(can_edit)?;
+    let kind = match form.kind.parse::<Kind>() {
+        Ok(k) => k,
+        Err(e) => {
+            return render_form(
+                &t,
+                &form,
+                None,
+                vec![],
+                FieldErrors::one("kind", e.0),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let write = match form.parse(kind) {
+        Ok(w) => w,
+        Err(errors) => return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let mut tx = t.begin().await?;
+    let id = match dispositifs::create(&mut tx, &write).await {
+        Ok(id) => id,
+        Err(participe_core::Error::Invalid(errors)) => {
+            drop(tx);
+            return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    t.audit(
+        &mut tx,
+        "dispositif.creation",
+        &write.slug,
+        serde_json::json!({ "id": id, "kind": kind }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console
+        .flash(format!(
+            "Le dispositif « {} » est créé, en brouillon : publiez-le quand il est prêt.",
+            write.title
+        ))
+        .await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}", t.tenant().slug)).into_response())
+}
+
+pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut tx = t.begin().await?;
+    let d = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    let themes = dispositifs::themes(&mut tx, id).await?;
+    let members = dispositifs::members(&mut tx, id).await?;
+    tx.commit().await?;
+    let iso = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let form = DispositifForm {
+        kind: d.kind.clone(),
+        title: d.title.clone(),
+        slug: d.slug.clone(),
+        summary: d.summary.clone(),
+        description: d.description.clone(),
+        opens_on: iso(d.opens_on),
+        closes_on: iso(d.closes_on),
+        rules: d.rules.clone(),
+        themes: themes.join("\n"),
+    };
+    render_form(&t, &form, Some(&d), members, FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn update(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(mut form): CsrfForm<DispositifForm>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut tx = t.begin().await?;
+    let existing = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    form.kind = existing.kind.clone();
+    let members = dispositifs::members(&mut tx, id).await?;
+    let write = match form.parse(existing.kind()) {
+        Ok(w) => w,
+        Err(errors) => {
+            drop(tx);
+            return render_form(
+                &t,
+                &form,
+                Some(&existing),
+                members,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if let Err(e) = dispositifs::update(&mut tx, id, &write).await {
+        drop(tx);
+        return match e {
+            participe_core::Error::Invalid(errors) => {
+                render_form(
+                    &t,
+                    &form,
+                    Some(&existing),
+                    members,
+                    errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            e => Err(e.into()),
+        };
+    }
+    t.audit(
+        &mut tx,
+        "dispositif.modification",
+        &write.slug,
+        serde_json::json!({ "id": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console.flash("Le dispositif est enregistré.").await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}", t.tenant().slug)).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StatusForm {
+    status: String,
+}
+
+pub async fn set_status(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(form): CsrfForm<StatusForm>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let message = match form.status.as_str() {
+        "publie" => "Le dispositif est publié sur le portail.",
+        "archive" => "Le dispositif est archivé : il reste consultable sur le portail, comme terminé.",
+        "brouillon" => "Le dispositif est repassé en brouillon : il n'apparaît plus sur le portail.",
+        _ => return Err(Error::BadRequest("statut inconnu".into())),
+    };
+    let mut tx = t.begin().await?;
+    dispositifs::set_status(&mut tx, id, &form.status).await?;
+    t.audit(
+        &mut tx,
+        "dispositif.statut",
+        &id.to_string(),
+        serde_json::json!({ "status": form.status }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console.flash(message).await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}", t.tenant().slug)).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct MemberForm {
+    name: String,
+    role: String,
+    quality: String,
+    member_id: String,
+}
+
+pub async fn add_member(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(form): CsrfForm<MemberForm>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut errors = FieldErrors::default();
+    let name = text(&mut errors, "name", &form.name, 120, true);
+    let role = text(&mut errors, "role", &form.role, 80, false);
+    let quality = text(&mut errors, "quality", &form.quality, 120, false);
+    let back = format!("/t/{}/dispositifs/{id}", t.tenant().slug);
+    if !errors.is_empty() {
+        let message = errors
+            .0
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join(" ; ");
+        t.console.flash(format!("Membre non ajouté : {message}.")).await?;
+        return Ok(Redirect::to(&format!("{back}#composition")).into_response());
+    }
+    let mut tx = t.begin().await?;
+    dispositifs::add_member(&mut tx, id, &name, &role, &quality).await?;
+    t.audit(
+        &mut tx,
+        "conseil.membre.ajout",
+        &name,
+        serde_json::json!({ "dispositif": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console
+        .flash(format!("{name} fait partie de la composition."))
+        .await?;
+    Ok(Redirect::to(&format!("{back}#composition")).into_response())
+}
+
+pub async fn remove_member(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(form): CsrfForm<MemberForm>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let member_id: Uuid = form.member_id.parse().map_err(|_| Error::NotFound)?;
+    let mut tx = t.begin().await?;
+    dispositifs::remove_member(&mut tx, id, member_id).await?;
+    t.audit(
+        &mut tx,
+        "conseil.membre.retrait",
+        &member_id.to_string(),
+        serde_json::json!({ "dispositif": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console.flash("Le membre est retiré de la composition.").await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}#composition", t.tenant().slug)).into_response())
+}
