@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! Every page type, as Chromium renders it, checked by axe-core (WCAG 2.1 A and AA) at phone
 //! and desktop sizes, with JavaScript off too (tests/browser/a11y.mjs). Needs Debian's
 //! chromium and tests/browser/node_modules: `scripts/install-test-deps` installs both.
@@ -123,6 +124,15 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         )
         .await;
     let call_path = call.header("location").to_string();
+    let domains = format!("/t/{slug}/domaines");
+    staff
+        .submit(
+            "console.localhost",
+            &domains,
+            &domains,
+            &[("domain", "jeparticipe.commune-accessible.fr")],
+        )
+        .await;
     let console_url = format!("http://console.localhost:{port}");
     let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
     let pages = serde_json::json!([
@@ -178,6 +188,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
           "status": 422, "submit": { "title": "", "slug": "Pas Valide" } },
         { "name": "console : conseil et sa composition", "url": at("console", &council_path), "cookies": signed_in },
         { "name": "console : appel à contributions", "url": at("console", &call_path), "cookies": signed_in },
+        { "name": "console : domaines", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in },
+        { "name": "console : domaines, erreur", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in,
+          "status": 422, "submit": { "domain": "https://pas un domaine" } },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
@@ -203,5 +216,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 46 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 48 passed, 0 failed"), "{report}");
 }

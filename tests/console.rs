@@ -1812,3 +1812,158 @@ async fn a_dispositif_of_another_tenant_is_out_of_reach() {
         "still a draft"
     );
 }
+
+#[tokio::test]
+async fn a_custom_domain_is_verified_over_http_made_primary_and_the_others_redirect() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("domaine")).await;
+    let slug = portal_of(&b, "Commune Connectée").await;
+    let page = format!("/t/{slug}/domaines");
+    let first = format!("participer.{}.fr", random_suffix(8));
+    let second = format!("www2.{}.fr", random_suffix(8));
+
+    let bad = b
+        .submit(CONSOLE, &page, &page, &[("domain", "https://x.localhost/")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.field_error("domain").is_some());
+
+    assert_eq!(b.submit(CONSOLE, &page, &page, &[("domain", &first)]).await.status, 303);
+    let listed = b.get(CONSOLE, &page).await;
+    assert!(listed.text().contains("à vérifier"));
+    let token = listed
+        .text()
+        .split("/.well-known/participe-verification/")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Unverified, the domain serves only its verification file; no certificate either.
+    let visitor = app.browser();
+    assert_eq!(visitor.get(&first, "/").await.status, 404);
+    let proof = visitor
+        .get(&first, &format!("/.well-known/participe-verification/{token}"))
+        .await;
+    assert_eq!((proof.status, proof.body.as_str()), (200, token.as_str()));
+
+    let checked = b
+        .submit(CONSOLE, &page, &format!("{page}/verification"), &[("domain", &first)])
+        .await;
+    assert_eq!(checked.status, 303);
+    assert!(b.follow(CONSOLE, &checked).await.text().contains("est vérifié"));
+    let home = visitor.get(&first, "/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.text().contains("Commune Connectée"));
+
+    // A second domain, verified too, then made primary: the first now redirects to it.
+    b.submit(CONSOLE, &page, &page, &[("domain", &second)]).await;
+    let checked = b
+        .submit(CONSOLE, &page, &format!("{page}/verification"), &[("domain", &second)])
+        .await;
+    assert!(b.follow(CONSOLE, &checked).await.text().contains("est vérifié"));
+    b.submit(CONSOLE, &page, &format!("{page}/principal"), &[("domain", &second)])
+        .await;
+
+    let redirected = visitor.get(&first, "/pages/charte?x=1").await;
+    assert_eq!(redirected.status, 308, "a permanent redirect");
+    assert_eq!(
+        redirected.header("location"),
+        format!("http://{second}:{}/pages/charte?x=1", app.addr.port())
+    );
+    assert_eq!(visitor.get(&second, "/").await.status, 200);
+    assert_eq!(
+        visitor.get(&format!("{slug}.localhost"), "/").await.status,
+        200,
+        "the platform address always works"
+    );
+    let journal = b.get(CONSOLE, &format!("/t/{slug}/journal")).await.text();
+    assert!(journal.contains("domaine.verification") && journal.contains("domaine.principal"));
+}
+
+#[tokio::test]
+async fn a_domain_held_by_another_portal_cannot_be_taken() {
+    let app = TestApp::spawn().await;
+    let alice = signed_in(&app, &email("alice")).await;
+    let slug_a = portal_of(&alice, "Commune d'Alice").await;
+    let mallory = signed_in(&app, &email("mallory")).await;
+    let slug_m = portal_of(&mallory, "Commune de Mallory").await;
+    let domain = format!("alice.{}.fr", random_suffix(8));
+    let page_a = format!("/t/{slug_a}/domaines");
+    alice.submit(CONSOLE, &page_a, &page_a, &[("domain", &domain)]).await;
+
+    let page_m = format!("/t/{slug_m}/domaines");
+    let taken = mallory.submit(CONSOLE, &page_m, &page_m, &[("domain", &domain)]).await;
+    assert_eq!(taken.status, 422);
+    assert_eq!(
+        taken.field_error("domain").unwrap(),
+        format!("le domaine {domain} est déjà rattaché à un portail")
+    );
+    // Alice's domain, acted on from Mallory's tenant: not hers, nothing happens.
+    for action in ["verification", "principal", "retrait"] {
+        let page = mallory
+            .submit(CONSOLE, &page_m, &format!("{page_m}/{action}"), &[("domain", &domain)])
+            .await;
+        assert_eq!(page.status, 404, "{action}");
+    }
+    assert!(alice.get(CONSOLE, &page_a).await.text().contains(&domain));
+}
+
+#[tokio::test]
+async fn a_custom_domain_not_pointing_at_participe_yet_is_verified_by_a_dns_txt_record() {
+    // The HTTP check goes to a closed port: the domain does not point at Participe.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = TestApp::spawn_configured(&database_url(), 4, |c| c.verifier.http_target = Some(closed)).await;
+    let b = signed_in(&app, &email("dns")).await;
+    let slug = portal_of(&b, "Commune Prévoyante").await;
+    let page = format!("/t/{slug}/domaines");
+    let domain = format!("participer.{}.fr", random_suffix(8));
+    b.submit(CONSOLE, &page, &page, &[("domain", &domain)]).await;
+    let listed = b.get(CONSOLE, &page).await.text();
+    let value = format!(
+        "participe-verification={}",
+        listed
+            .split("participe-verification=")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+    );
+    assert!(listed.contains(&format!("_participe.{domain}")));
+
+    let not_yet = b
+        .submit(CONSOLE, &page, &format!("{page}/verification"), &[("domain", &domain)])
+        .await;
+    assert!(
+        b.follow(CONSOLE, &not_yet)
+            .await
+            .text()
+            .contains("n'est pas encore vérifié")
+    );
+    app.dns.set_txt(
+        &format!("_participe.{domain}"),
+        "participe-verification=un-autre-jeton-qui-ne-va-pas",
+    );
+    let wrong = b
+        .submit(CONSOLE, &page, &format!("{page}/verification"), &[("domain", &domain)])
+        .await;
+    assert!(
+        b.follow(CONSOLE, &wrong)
+            .await
+            .text()
+            .contains("n'est pas encore vérifié")
+    );
+
+    app.dns.set_txt(&format!("_participe.{domain}"), &value);
+    let checked = b
+        .submit(CONSOLE, &page, &format!("{page}/verification"), &[("domain", &domain)])
+        .await;
+    assert!(b.follow(CONSOLE, &checked).await.text().contains("est vérifié"));
+    assert_eq!(app.browser().get(&domain, "/").await.status, 200);
+}

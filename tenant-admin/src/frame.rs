@@ -180,6 +180,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     }
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));
+        nav.push(("domaines", "Domaines"));
         nav.push(("parametres", "Paramètres"));
     }
     nav.push(("journal", "Journal"));

@@ -9,6 +9,7 @@ mod auth;
 mod branding;
 mod dashboard;
 mod dispositifs;
+mod domains;
 mod frame;
 mod journal;
 mod pages;
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/dispositifs/{id}/membres/retrait",
             post(dispositifs::remove_member),
         )
+        .route("/t/{slug}/domaines", get(domains::show).post(domains::add))
+        .route("/t/{slug}/domaines/verification", post(domains::check))
+        .route("/t/{slug}/domaines/principal", post(domains::primary))
+        .route("/t/{slug}/domaines/retrait", post(domains::remove))
         .route("/t/{slug}/pages", get(pages::list))
         .route("/t/{slug}/pages/nouvelle", get(pages::new_form).post(pages::create))
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))

@@ -127,9 +127,10 @@ async function open(page, entry) {
   if (entry.submit) {
     // The form that holds the first field named: a page may have several forms.
     const first = Object.keys(entry.submit)[0];
-    const form = page.locator('main form', { has: page.locator(`[name="${first}"]`) }).first();
+    const visible = (name) => `[name="${name}"]:not([type="hidden"])`;
+    const form = page.locator('main form', { has: page.locator(visible(first)) }).first();
     for (const [name, value] of Object.entries(entry.submit)) {
-      await form.locator(`[name="${name}"]`).first().fill(value);
+      await form.locator(visible(name)).first().fill(value);
     }
     const [answer] = await Promise.all([
       page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }),

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod smtp;
 
 use std::sync::OnceLock;
@@ -191,6 +192,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub mail: smtp::SmtpSink,
+    pub dns: dns::DnsServer,
 }
 
 impl TestApp {
@@ -199,10 +201,25 @@ impl TestApp {
     }
 
     pub async fn spawn_on(database_url: &str, pool_size: u32) -> Self {
+        Self::spawn_configured(database_url, pool_size, |_| {}).await
+    }
+
+    /// Like `spawn_on`, with a last word on the web configuration.
+    pub async fn spawn_configured(
+        database_url: &str,
+        pool_size: u32,
+        adjust: impl FnOnce(&mut participe_web::WebConfig),
+    ) -> Self {
         let pool = pool(database_url, pool_size).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = app::web_config(base(), "http", Some(addr.port()));
+        let mut config = app::web_config(base(), "http", Some(addr.port()));
+        let dns = dns::DnsServer::start().await;
+        // Custom domains' proofs are looked for here: HTTP files on this very server (as if
+        // every domain pointed at it), TXT records on the test DNS server.
+        config.verifier.http_target = Some(addr);
+        config.verifier.dns_server = Some(dns.addr);
+        adjust(&mut config);
         let mail = smtp::SmtpSink::start().await;
         let mailer = participe_mail::Mailer::new(
             Some(&mail.url()),
@@ -239,6 +256,7 @@ impl TestApp {
             client,
             database_url: database_url.to_string(),
             mail,
+            dns,
         }
     }
 

@@ -73,6 +73,7 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         scheme: scheme.to_string(),
         public_port,
         trusted_proxies: 0,
+        verifier: Default::default(),
     }
 }
 

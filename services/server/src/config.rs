@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// use the connection's address).
     #[arg(long, env = "PARTICIPE_TRUSTED_PROXIES", default_value_t = 0)]
     pub trusted_proxies: usize,
+
+    /// DNS server (ip:port) asked for custom domains' TXT verification records; default: the
+    /// system's resolvers.
+    #[arg(long, env = "PARTICIPE_DNS_SERVER")]
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

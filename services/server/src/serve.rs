@@ -70,6 +70,7 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
+    config.verifier.dns_server = args.dns_server;
     let storage = participe_storage::Storage::local(data_dir.join("files"));
     let state = app::state(db.pool.clone(), config, mailer, storage);
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
@@ -173,7 +174,8 @@ struct AskQuery {
 /// certificates for made-up names.
 async fn tls_allowed(State(ops): State<Ops>, Query(q): Query<AskQuery>) -> impl IntoResponse {
     match ops.resolver.resolve(&q.domain).await {
-        Ok(Site::Unknown) => StatusCode::NOT_FOUND,
+        // A domain not verified yet gets no certificate: its proof travels over plain HTTP.
+        Ok(Site::Unknown | Site::Verification { .. }) => StatusCode::NOT_FOUND,
         Ok(_) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }

@@ -141,10 +141,27 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         Site::Portal(_) => front.portal.clone().oneshot(req).await?,
         Site::Console => front.console.clone().oneshot(req).await?,
         Site::Ops => front.ops.clone().oneshot(req).await?,
+        Site::Redirect { to, .. } => {
+            let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Redirect::permanent(&format!("{}{path}", front.app.config.origin(to))).into_response()
+        }
+        Site::Verification { token } => verification(&req, token),
         Site::Apex => Redirect::to(&front.app.config.console_origin()).into_response(),
         Site::Unknown => Error::NotFound.into_response(),
     };
     Ok(finish(&front.app, &site, &request_id, response))
+}
+
+/// Prefix of the file that proves a custom domain points at Participe.
+pub const VERIFICATION_PATH: &str = "/.well-known/participe-verification/";
+
+/// On a domain not verified yet, only its verification file exists.
+fn verification(req: &Request, token: &str) -> Response {
+    if req.uri().path().strip_prefix(VERIFICATION_PATH) == Some(token) {
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], token.to_string()).into_response()
+    } else {
+        Error::NotFound.into_response()
+    }
 }
 
 fn suspended(app: &AppState, name: &str) -> Response {
@@ -218,6 +235,10 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
         ),
     };
     let message = custom.unwrap_or(message);
+    let site = match site {
+        Site::Verification { .. } => &Site::Unknown,
+        other => other,
+    };
     let (site_name, home) = match site {
         Site::Portal(t) => (t.name.clone(), Some("/")),
         Site::Console => ("Participe — console des collectivités".to_string(), Some("/")),

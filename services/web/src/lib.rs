@@ -15,6 +15,7 @@ pub mod session;
 mod state;
 pub mod static_files;
 mod templates;
+pub mod verify;
 
 pub use error::{Error, ErrorPage, Result, UnexpectedError};
 pub use state::{App, AppState, WebConfig};

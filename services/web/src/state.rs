@@ -21,6 +21,8 @@ pub struct WebConfig {
     pub public_port: Option<u16>,
     /// How many proxies in front of Participe add to `X-Forwarded-For` (0: trust none).
     pub trusted_proxies: usize,
+    /// Where custom domains' proofs are looked for.
+    pub verifier: crate::verify::VerifierConfig,
 }
 
 impl WebConfig {

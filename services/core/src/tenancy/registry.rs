@@ -84,19 +84,47 @@ pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
     .transpose()
 }
 
-/// The tenant a verified custom domain belongs to.
+/// What a custom domain leads to: its tenant, and whether it is verified and primary.
+#[derive(Debug, Clone)]
+pub struct DomainMatch {
+    pub tenant: Tenant,
+    pub verified: bool,
+    pub is_primary: bool,
+    pub verification_token: Option<String>,
+    /// The tenant's verified primary domain, if it has one.
+    pub primary_host: Option<String>,
+}
+
 #[tracing::instrument(skip_all, fields(host = %host))]
-pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Tenant>> {
-    sqlx::query_as!(
-        TenantRow,
-        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason
-           from tenant_domain d join tenant t on t.id = d.tenant_id
-          where d.host = $1 and d.verified_at is not null",
+pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<DomainMatch>> {
+    let row = sqlx::query!(
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  d.verified_at is not null as "verified!", d.is_primary, d.verification_token,
+                  (select p.host from tenant_domain p
+                    where p.tenant_id = t.id and p.is_primary and p.verified_at is not null) as primary_host
+             from tenant_domain d join tenant t on t.id = d.tenant_id
+            where d.host = $1"#,
         host.as_str()
     )
     .fetch_optional(pool)
-    .await?
-    .map(Tenant::try_from)
+    .await?;
+    row.map(|r| {
+        Ok(DomainMatch {
+            tenant: Tenant::try_from(TenantRow {
+                id: r.id,
+                slug: r.slug,
+                name: r.name,
+                kind: r.kind,
+                schema_name: r.schema_name,
+                status: r.status,
+                status_reason: r.status_reason,
+            })?,
+            verified: r.verified,
+            is_primary: r.is_primary,
+            verification_token: r.verification_token,
+            primary_host: r.primary_host,
+        })
+    })
     .transpose()
 }
 

@@ -26,6 +26,11 @@ pub enum Site {
     Console,
     /// `ops.<base>`, the operator console.
     Ops,
+    /// A tenant's verified custom domain that is not its primary one: answered with a
+    /// permanent redirect to the primary domain.
+    Redirect { tenant: Arc<Tenant>, to: String },
+    /// A custom domain added but not verified yet: it serves only its verification file.
+    Verification { token: String },
     /// The base domain itself.
     Apex,
     /// Nothing we serve: a made-up host, a removed domain, a malformed header.
@@ -36,7 +41,8 @@ impl Site {
     /// A short, bounded label for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Site::Portal(_) => "portal",
+            Site::Portal(_) | Site::Redirect { .. } => "portal",
+            Site::Verification { .. } => "verification",
             Site::Console => "console",
             Site::Ops => "ops",
             Site::Apex => "apex",
@@ -46,7 +52,7 @@ impl Site {
 
     pub fn tenant(&self) -> Option<&Arc<Tenant>> {
         match self {
-            Site::Portal(t) => Some(t),
+            Site::Portal(t) | Site::Redirect { tenant: t, .. } => Some(t),
             _ => None,
         }
     }
@@ -133,16 +139,28 @@ impl Resolver {
     #[tracing::instrument(name = "resolver.lookup", skip_all, fields(host = %host))]
     async fn lookup(&self, host: &HostName) -> Result<Site> {
         let inner = &self.inner;
-        let tenant = if let Some(label) = host.platform_label(&inner.base) {
-            registry::find_by_slug_str(&inner.pool, label).await?
-        } else if host.is_under(&inner.base) {
-            None
-        } else {
-            registry::find_by_domain(&inner.pool, host).await?
-        };
-        Ok(match tenant {
-            Some(tenant) => Site::Portal(Arc::new(tenant)),
+        if let Some(label) = host.platform_label(&inner.base) {
+            return Ok(match registry::find_by_slug_str(&inner.pool, label).await? {
+                Some(tenant) => Site::Portal(Arc::new(tenant)),
+                None => Site::Unknown,
+            });
+        }
+        if host.is_under(&inner.base) {
+            return Ok(Site::Unknown);
+        }
+        Ok(match registry::find_by_domain(&inner.pool, host).await? {
             None => Site::Unknown,
+            Some(m) if !m.verified => match m.verification_token {
+                Some(token) => Site::Verification { token },
+                None => Site::Unknown,
+            },
+            Some(m) => match m.primary_host {
+                Some(primary) if !m.is_primary => Site::Redirect {
+                    tenant: Arc::new(m.tenant),
+                    to: primary,
+                },
+                _ => Site::Portal(Arc::new(m.tenant)),
+            },
         })
     }
 
