@@ -1,3 +1,4 @@
 fn main() {
-    minijinja_embed::embed_templates!("templates", &[".html"]);
+    // Pages are .html (escaped), mails are .txt (plain text, not escaped).
+    minijinja_embed::embed_templates!("templates", &[".html", ".txt"]);
 }

@@ -178,6 +178,10 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));
     }
+    if role.can_moderate() {
+        nav.push(("moderation", "Modération"));
+        nav.push(("participants", "Participants"));
+    }
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));
         nav.push(("domaines", "Domaines"));

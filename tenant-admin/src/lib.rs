@@ -12,6 +12,8 @@ mod dispositifs;
 mod domains;
 mod frame;
 mod journal;
+mod moderation;
+pub mod moderation_mail;
 mod pages;
 mod settings;
 mod subscribe;
@@ -67,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))
         .route("/t/{slug}/pages/{id}/suppression", post(pages::delete))
         .route("/t/{slug}/journal", get(journal::show))
+        .route("/t/{slug}/moderation", get(moderation::queue))
+        .route("/t/{slug}/moderation/decision", post(moderation::decide))
+        .route("/t/{slug}/participants", get(moderation::participants))
+        .route("/t/{slug}/participants/blocage", post(moderation::block))
         .route("/t/{slug}/equipe", get(team::show).post(team::invite))
         .route("/t/{slug}/equipe/role", post(team::change_role))
         .route("/t/{slug}/equipe/retrait", post(team::remove))

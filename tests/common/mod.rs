@@ -210,6 +210,13 @@ impl TestApp {
         pool_size: u32,
         adjust: impl FnOnce(&mut participe_web::WebConfig),
     ) -> Self {
+        // `TEST_LOG=debug` shows the service's log lines (an unexpected error's cause).
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let pool = pool(database_url, pool_size).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -340,8 +347,32 @@ impl Page {
     }
 }
 
+impl Page {
+    /// What a reader sees: tags dropped, entities decoded, runs of white space made one.
+    pub fn plain(&self) -> String {
+        let mut out = String::with_capacity(self.body.len());
+        let mut in_tag = false;
+        for c in self.body.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => {
+                    in_tag = false;
+                    out.push(' ');
+                }
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        let text = unescape(&out);
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 pub fn unescape(s: &str) -> String {
     s.replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#123;", "{")
+        .replace("&#125;", "}")
         .replace("&quot;", "\"")
         .replace("&#x2f;", "/")
         .replace("&lt;", "<")
@@ -405,6 +436,20 @@ impl Browser {
             self.client
                 .post(self.url(host, path))
                 .form(fields)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// POSTs a urlencoded body exactly as given, bytes and all.
+    pub async fn post_bytes(&self, host: &str, path: &str, body: Vec<u8>) -> Page {
+        Page::read(
+            self.client
+                .post(self.url(host, path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
                 .send()
                 .await
                 .expect("request"),

@@ -5,11 +5,13 @@
 //! provisioning of new tenants, and the fleet migration runner. It never renders HTML and
 //! never touches HTTP: the web crates build on it.
 
+pub mod citizens;
 pub mod db;
 pub mod dispositifs;
 pub mod domain;
 mod error;
 pub mod migrations;
+pub mod participation;
 pub mod site;
 pub mod staff;
 pub mod tenancy;

@@ -2,13 +2,14 @@
 //! and a page for each, with its description, dates and themes, and for a council its
 //! composition and internal rules.
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::Html;
 use minijinja::value::Serde;
 use participe_core::dispositifs::{self, Kind, Phase};
 use participe_web::{Error, Result};
 
 use crate::Portal;
+use crate::participation::{ListQuery, call_section};
 
 pub async fn list(portal: Portal) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
@@ -28,14 +29,16 @@ pub async fn list(portal: Portal) -> Result<Html<String>> {
             .collect()
     };
     let (current, coming, past) = (group(Phase::EnCours), group(Phase::AVenir), group(Phase::Termine));
-    portal.render(
-        "portal/dispositifs.html",
-        "/participer",
-        minijinja::context! { current, coming, past },
-    )
+    portal
+        .render(
+            "portal/dispositifs.html",
+            "/participer",
+            minijinja::context! { current, coming, past },
+        )
+        .await
 }
 
-pub async fn show(portal: Portal, Path(slug): Path<String>) -> Result<Html<String>> {
+pub async fn show(portal: Portal, Path(slug): Path<String>, Query(q): Query<ListQuery>) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
     let d = dispositifs::public_by_slug(&mut tx, &slug)
         .await?
@@ -46,16 +49,23 @@ pub async fn show(portal: Portal, Path(slug): Path<String>) -> Result<Html<Strin
     } else {
         vec![]
     };
+    let call = if d.kind() == Kind::Appel {
+        Some(call_section(&portal, &mut tx, &d, &q).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
     let today = time::OffsetDateTime::now_utc().date();
-    portal.render(
-        "portal/dispositif.html",
-        "/participer",
-        minijinja::context! {
-            d => Serde(&d), kind => d.kind().label(), is_council => d.kind() == Kind::Conseil,
-            is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
-            opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
-            themes, members => Serde(members),
-        },
-    )
+    portal
+        .render(
+            "portal/dispositif.html",
+            "/participer",
+            minijinja::context! {
+                d => Serde(&d), kind => d.kind().label(), is_council => d.kind() == Kind::Conseil,
+                is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
+                opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
+                themes, members => Serde(members), call,
+            },
+        )
+        .await
 }

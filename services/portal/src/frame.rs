@@ -1,5 +1,7 @@
 //! What every portal page stands on: the tenant the host resolved to and its branding
-//! (cached), with a `TenantTx` opened only by the handlers that read the tenant's tables.
+//! (cached), the visitor's session and, when signed in, the citizen — whose account lives
+//! in this tenant's schema, so a session opened on another portal means nothing here. A
+//! `TenantTx` is opened only by the handlers that read the tenant's tables.
 
 use std::sync::Arc;
 
@@ -8,10 +10,15 @@ use axum::http::request::Parts;
 use axum::response::Html;
 use minijinja::Value;
 use minijinja::value::Serde;
+use participe_core::citizens::{self, Citizen};
 use participe_core::site::Branding;
 use participe_core::tenancy::resolver::Site;
 use participe_core::{Tenant, TenantTx};
-use participe_web::{AppState, Error, Result};
+use participe_mail::Mail;
+use participe_web::client::ClientIp;
+use participe_web::{AppState, Error, Result, csrf, session};
+use tower_sessions::Session;
+use uuid::Uuid;
 
 /// The sections of the portal's main navigation, in order: (path, label).
 const NAV: &[(&str, &str)] = &[
@@ -22,10 +29,19 @@ const NAV: &[(&str, &str)] = &[
     ("/documents", "Documents"),
 ];
 
+const CITIZEN_KEY: &str = "citizen_id";
+const EPOCH_KEY: &str = "citizen_epoch";
+/// The tenant a sign-in belongs to: checked on every request, on top of host-only cookies.
+const TENANT_KEY: &str = "tenant_id";
+
 pub struct Portal {
     pub tenant: Arc<Tenant>,
     pub branding: Arc<Branding>,
-    app: AppState,
+    pub session: Session,
+    pub host: String,
+    pub ip: ClientIp,
+    pub citizen: Option<Citizen>,
+    pub app: AppState,
 }
 
 impl FromRequestParts<AppState> for Portal {
@@ -37,12 +53,57 @@ impl FromRequestParts<AppState> for Portal {
             return Err(Error::NotFound);
         };
         let tenant = tenant.clone();
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| Error::Unexpected("portal without session layer".into()))?;
+        let host = participe_core::domain::HostName::parse(
+            parts
+                .headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default(),
+        )
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+        let ip = ClientIp::from_request_parts(parts, app).await?;
         let branding = app.branding.get(&app.pool, &tenant).await?;
+        let citizen = signed_in(app, &tenant, &session).await?;
         Ok(Portal {
             tenant,
             branding,
+            session,
+            host,
+            ip,
+            citizen,
             app: app.clone(),
         })
+    }
+}
+
+/// The citizen this session signed in, if the sign-in is for this tenant and still valid
+/// (the account exists and its password has not changed since).
+async fn signed_in(app: &AppState, tenant: &Tenant, session: &Session) -> Result<Option<Citizen>> {
+    let Some(id) = session.get::<Uuid>(CITIZEN_KEY).await.map_err(session::session_error)? else {
+        return Ok(None);
+    };
+    let same_tenant = session.get::<Uuid>(TENANT_KEY).await.map_err(session::session_error)? == Some(tenant.id);
+    let epoch = session.get::<i32>(EPOCH_KEY).await.map_err(session::session_error)?;
+    let found = if same_tenant {
+        let mut tx = TenantTx::begin(&app.pool, tenant).await?;
+        let found = citizens::find(&mut tx, id).await?;
+        tx.commit().await?;
+        found
+    } else {
+        None
+    };
+    match found {
+        Some(c) if Some(c.session_epoch) == epoch => Ok(Some(c)),
+        _ => {
+            session.flush().await.map_err(session::session_error)?;
+            Ok(None)
+        }
     }
 }
 
@@ -52,14 +113,85 @@ impl Portal {
         Ok(TenantTx::begin(&self.app.pool, &self.tenant).await?)
     }
 
+    /// The signed-in citizen, or a trip to the sign-in page and back to `back`.
+    pub fn citizen(&self, back: &str) -> Result<&Citizen> {
+        self.citizen
+            .as_ref()
+            .ok_or_else(|| Error::Redirect(format!("/connexion?suite={}", form_urlencoded_path(back))))
+    }
+
+    /// Starts the session of a citizen who proved who they are: a new session id (no
+    /// fixation), bound to this host and this tenant.
+    pub async fn sign_in(&self, citizen: &Citizen) -> Result<()> {
+        self.session.cycle_id().await.map_err(session::session_error)?;
+        session::bind(&self.session, &self.host).await?;
+        let s = &self.session;
+        s.insert(TENANT_KEY, self.tenant.id)
+            .await
+            .map_err(session::session_error)?;
+        s.insert(CITIZEN_KEY, citizen.id)
+            .await
+            .map_err(session::session_error)?;
+        s.insert(EPOCH_KEY, citizen.session_epoch)
+            .await
+            .map_err(session::session_error)?;
+        Ok(())
+    }
+
+    pub async fn flash(&self, message: impl Into<String>) -> Result<()> {
+        session::flash(&self.session, message).await
+    }
+
     /// The name shown to citizens: the display name staff chose, else the registry name.
     pub fn site_name(&self) -> &str {
         self.branding.display_name.as_deref().unwrap_or(&self.tenant.name)
     }
 
+    /// An absolute link into this portal, for mails.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.app.config.origin(&self.host))
+    }
+
+    /// Sends a mail in the background (the answer must not take longer when an account
+    /// exists), signed with the portal's name.
+    pub fn send_later(&self, to: String, subject: String, template: &str, ctx: Value) -> Result<()> {
+        let site_name = self.site_name().to_string();
+        let text = self
+            .app
+            .templates
+            .render(template, minijinja::context! { site_name => site_name.clone(), ..ctx })?
+            .0;
+        let mail = Mail {
+            to,
+            subject: format!("{subject} — {site_name}"),
+            text,
+            from_name: Some(self.branding_sender()),
+        };
+        let mailer = self.app.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::error!(error = %e, "mail not sent");
+            }
+        });
+        Ok(())
+    }
+
+    fn branding_sender(&self) -> String {
+        self.site_name().to_string()
+    }
+
     /// Renders `template` inside the portal frame. `current` is the navigation entry to
-    /// mark as the current page.
-    pub fn render(&self, template: &str, current: &str, page: Value) -> Result<Html<String>> {
+    /// mark as the current page. Pages without a form give no anonymous visitor a session.
+    pub async fn render(&self, template: &str, current: &str, page: Value) -> Result<Html<String>> {
+        self.render_page(template, current, page, false).await
+    }
+
+    /// Like `render`, for a page holding a form: the session's CSRF token is created.
+    pub async fn render_form(&self, template: &str, current: &str, page: Value) -> Result<Html<String>> {
+        self.render_page(template, current, page, true).await
+    }
+
+    async fn render_page(&self, template: &str, current: &str, page: Value, form: bool) -> Result<Html<String>> {
         let site_name = self.site_name();
         let initials: String = site_name
             .split(|c: char| !c.is_alphanumeric())
@@ -71,6 +203,17 @@ impl Portal {
             .iter()
             .map(|(path, label)| minijinja::context! { path => *path, label => *label, current => *path == current })
             .collect();
+        let csrf = if form || self.citizen.is_some() {
+            Some(csrf::token(&self.session, &self.host).await?)
+        } else {
+            None
+        };
+        // Flash messages only exist in a session that already holds something.
+        let flashes = if csrf.is_some() {
+            session::take_flash(&self.session).await?
+        } else {
+            vec![]
+        };
         let frame = minijinja::context! {
             lang => "fr",
             site_name,
@@ -79,9 +222,28 @@ impl Portal {
             tenant => Serde(self.tenant.as_ref()),
             branding => Serde(self.branding.as_ref()),
             nav,
+            csrf,
+            flashes,
+            citizen => self.citizen.as_ref().map(Serde),
         };
         self.app
             .templates
             .render(template, minijinja::context! { ..page, ..frame })
     }
+}
+
+/// A path inside this portal to come back to after signing in, as a query value.
+fn form_urlencoded_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only paths inside the portal are followed after sign-in.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_string)
 }

@@ -6,5 +6,5 @@ use participe_web::Result;
 use crate::Portal;
 
 pub async fn show(portal: Portal) -> Result<Html<String>> {
-    portal.render("portal/home.html", "/", minijinja::context! {})
+    portal.render("portal/home.html", "/", minijinja::context! {}).await
 }

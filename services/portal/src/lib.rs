@@ -4,21 +4,30 @@
 //! the tenant's branding. A component is a module here (`home`, `pages`, and the components
 //! of later issues); it never reaches the platform tables and never sees another tenant.
 
+mod account;
+mod auth;
 mod dispositifs;
 mod frame;
 mod home;
 mod logo;
 mod pages;
+mod participation;
 mod sections;
 mod theme;
 
 use axum::Router;
-use axum::routing::get;
-use participe_web::AppState;
+use axum::middleware;
+use axum::routing::{get, post};
+use participe_web::{AppState, csrf, session};
 
 pub use frame::Portal;
 
+/// Name of the portal's session cookie (host-only: one per portal host).
+pub const COOKIE: &str = "participe_session";
+
 pub fn router(state: AppState) -> Router {
+    // Sessions load lazily: a visitor without a cookie costs no database round trip.
+    let sessions = session::layer(&state, COOKIE, time::Duration::days(14));
     Router::new()
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
@@ -26,9 +35,51 @@ pub fn router(state: AppState) -> Router {
         .route("/pages/{slug}", get(pages::show))
         .route("/participer", get(dispositifs::list))
         .route("/participer/{slug}", get(dispositifs::show))
+        .route(
+            "/participer/{slug}/contribuer",
+            get(participation::new_form).post(participation::create),
+        )
+        .route("/participer/{slug}/contributions/{id}", get(participation::show))
+        .route(
+            "/participer/{slug}/contributions/{id}/modifier",
+            get(participation::edit_form).post(participation::edit),
+        )
+        .route(
+            "/participer/{slug}/contributions/{id}/suppression",
+            post(participation::delete),
+        )
+        .route(
+            "/participer/{slug}/contributions/{id}/commentaires",
+            post(participation::comment),
+        )
+        .route(
+            "/participer/{slug}/commentaires/{id}/suppression",
+            post(participation::delete_comment),
+        )
+        .route(
+            "/signaler/{kind}/{id}",
+            get(participation::report_form).post(participation::report),
+        )
+        .route("/inscription", get(auth::sign_up_form).post(auth::sign_up))
+        .route("/confirmer/{token}", get(auth::confirm))
+        .route("/connexion", get(auth::login_form).post(auth::login))
+        .route("/deconnexion", post(auth::logout))
+        .route("/mot-de-passe-oublie", get(auth::forgot_form).post(auth::forgot))
+        .route("/reinitialiser/{token}", get(auth::reset_form).post(auth::reset))
+        .route("/compte", get(account::show))
+        .route("/compte/nom", post(account::rename))
+        .route("/compte/adresse", post(account::change_email))
+        .route("/compte/adresse/{token}", get(account::confirm_email))
+        .route("/compte/mot-de-passe", post(account::change_password))
+        .route("/compte/donnees", get(account::export))
+        .route("/compte/suppression", get(account::delete_form).post(account::delete))
+        .route("/charte", get(account::charter_form).post(account::accept_charter))
         .route("/agenda", get(sections::agenda))
         .route("/actualites", get(sections::actualites))
         .route("/documents", get(sections::documents))
+        .layer(middleware::from_fn(csrf::same_origin))
+        .layer(middleware::from_fn(session::bind_to_host))
+        .layer(sessions)
         .with_state(state)
 }
 

@@ -13,5 +13,7 @@ pub async fn show(portal: Portal, Path(slug): Path<String>) -> Result<Html<Strin
     let mut tx = portal.begin().await?;
     let page = site::published_page(&mut tx, &slug).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
-    portal.render("portal/page.html", "", minijinja::context! { page => Serde(page) })
+    portal
+        .render("portal/page.html", "", minijinja::context! { page => Serde(page) })
+        .await
 }

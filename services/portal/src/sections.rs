@@ -7,8 +7,10 @@ use participe_web::Result;
 
 use crate::Portal;
 
-fn section(portal: &Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
-    portal.render("portal/section.html", path, minijinja::context! { title, empty })
+async fn section(portal: &Portal, path: &str, title: &str, empty: &str) -> Result<Html<String>> {
+    portal
+        .render("portal/section.html", path, minijinja::context! { title, empty })
+        .await
 }
 
 pub async fn agenda(portal: Portal) -> Result<Html<String>> {
@@ -18,6 +20,7 @@ pub async fn agenda(portal: Portal) -> Result<Html<String>> {
         "Agenda",
         "Aucune rencontre n'est annoncée pour le moment. Les réunions, ateliers et restitutions, avec inscription en ligne, seront publiés ici.",
     )
+    .await
 }
 
 pub async fn actualites(portal: Portal) -> Result<Html<String>> {
@@ -27,6 +30,7 @@ pub async fn actualites(portal: Portal) -> Result<Html<String>> {
         "Actualités",
         "Aucune actualité n'est publiée pour le moment.",
     )
+    .await
 }
 
 pub async fn documents(portal: Portal) -> Result<Html<String>> {
@@ -36,4 +40,5 @@ pub async fn documents(portal: Portal) -> Result<Html<String>> {
         "Documents",
         "Aucun document n'est publié pour le moment. Les comptes rendus et productions des dispositifs seront rassemblés ici.",
     )
+    .await
 }

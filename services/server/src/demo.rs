@@ -1,8 +1,10 @@
 //! `participe demo`: three collectivités of the Nord with realistic content, then serve
 //! them. Running it again updates their content and creates nothing twice.
 
+use participe_core::citizens::{self, Profile};
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
-use participe_core::domain::{Colour, HostName, Slug};
+use participe_core::domain::{Colour, Email, HostName, NewPassword, Slug};
+use participe_core::participation as p;
 use participe_core::migrations::TenantMigrations;
 use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
 use participe_core::tenancy::provisioning::{self, NewTenantInput};
@@ -294,6 +296,9 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
     for page in &pages {
         site::upsert_page(tx, page).await?;
     }
+    if site::current_charter_version(tx).await?.is_none() {
+        site::publish_charter_version(tx, "Charte d'utilisation", &charter, ACTOR).await?;
+    }
     for d in demo_dispositifs(d.slug) {
         if dispositifs::by_slug(tx, &d.write.slug).await?.is_some() {
             continue;
@@ -303,6 +308,57 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
         for (name, role, quality) in d.members {
             dispositifs::add_member(tx, id, name, role, quality).await?;
         }
+    }
+    if d.slug == "nord" {
+        participation(tx).await?;
+    }
+    Ok(())
+}
+
+/// A few citizens' contributions, comments and replies on the open call, once.
+async fn participation(tx: &mut TenantTx) -> Result<(), Error> {
+    let Some(call) = dispositifs::by_slug(tx, "colleges-de-demain").await? else {
+        return Ok(());
+    };
+    if !p::list(tx, call.id, None, p::Sort::Newest, 1).await?.0.is_empty() {
+        return Ok(());
+    }
+    let charter = site::current_charter_version(tx).await?;
+    // Demo accounts get a random password nobody knows: they only sign what they wrote.
+    let secret = participe_core::domain::Token::generate();
+    let password = NewPassword::parse(secret.as_str(), secret.as_str()).map_err(|e| Error::Usage(e.0))?;
+    let mut people = Vec::new();
+    for (name, profile) in [
+        ("Amélie, parent d'élève", Profile::Citoyen),
+        ("FCPE du Nord", Profile::Association),
+        ("Karim B.", Profile::Citoyen),
+    ] {
+        let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        let email = Email::parse(&format!("demo-{}@participe.invalid", tag.to_lowercase())).expect("valid demo address");
+        let new = citizens::NewCitizen { email: &email, display_name: name, profile, password: &password, charter_version: charter };
+        let id = match citizens::sign_up(tx, &new).await? {
+            citizens::SignUp::Created { citizen, .. } => citizen.id,
+            citizens::SignUp::AlreadyRegistered { citizen } => citizen.id,
+        };
+        people.push(id);
+    }
+    let themes = p::themes(tx, call.id).await?;
+    let theme = |name: &str| themes.iter().find(|t| t.name == name).map(|t| t.id);
+    let ideas = [
+        (0, "Des cours de récréation végétalisées", "Beaucoup de cours sont entièrement goudronnées et très chaudes en juin.\n\nPlanter des arbres et créer des coins d'ombre rendrait la récréation plus agréable.", "Bâtiments et équipements"),
+        (1, "Plus de produits locaux à la cantine", "Les agriculteurs du département pourraient fournir davantage les restaurants scolaires. Voir les expériences menées ailleurs : https://agriculture.gouv.fr", "Restauration scolaire"),
+        (2, "Un car plus tôt le matin", "Le premier car arrive après la sonnerie dans plusieurs communes rurales. Un horaire avancé de dix minutes éviterait les retards.", "Transports"),
+    ];
+    let mut first = None;
+    for (who, title, body, th) in ideas {
+        let input = p::ContributionInput { title: title.into(), body: body.into(), theme_id: theme(th) };
+        let id = p::create_contribution(tx, call.id, people[who], &input).await?;
+        first.get_or_insert(id);
+    }
+    if let Some(id) = first {
+        let c = p::add_comment(tx, id, None, people[1], "Bonne idée : les parents seraient prêts à participer aux plantations.").await?;
+        p::add_comment(tx, id, Some(c), people[0], "Merci ! Une journée citoyenne au printemps serait idéale.").await?;
+        p::add_comment(tx, id, None, people[2], "Et des récupérateurs d'eau pour l'arrosage.").await?;
     }
     Ok(())
 }

@@ -76,6 +76,7 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
     app::spawn_housekeeping(&state);
+    participe_tenant_admin::moderation_mail::spawn(state.clone(), std::time::Duration::from_secs(60));
 
     let listener = bind(args.listen).await?;
     let ops_listener = bind(args.metrics_listen).await?;

@@ -9,6 +9,7 @@ pub mod dispatch;
 mod error;
 pub mod markdown;
 pub mod metrics;
+pub mod plaintext;
 pub mod ratelimit;
 pub mod security;
 pub mod session;

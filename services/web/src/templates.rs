@@ -30,6 +30,9 @@ impl Templates {
         env.add_filter("markdown", |text: &str| {
             Value::from_safe_string(crate::markdown::to_html_cached(text).to_string())
         });
+        env.add_filter("plaintext", |text: &str| {
+            Value::from_safe_string(crate::plaintext::to_html(text))
+        });
         env.add_filter("date_fr", date_fr);
         env.add_global("static_version", crate::static_files::VERSION.as_str());
         for add in bundles {

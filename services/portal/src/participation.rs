@@ -1,0 +1,540 @@
+//! Contributions to a call, their comments and replies, and reports — what a citizen
+//! writes on the portal. Everything is published at once (a-posteriori moderation); the
+//! rules (who may post, edit window, thresholds) live in `participe_core::participation`.
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use participe_core::citizens::Citizen;
+use participe_core::dispositifs::{self, Dispositif};
+use participe_core::participation::{self as p, ContributionInput, Reason, Refusal, Reported, Sort, Target};
+use participe_core::{FieldErrors, TenantTx, site};
+use participe_web::csrf::CsrfForm;
+use participe_web::{Error, Result};
+use uuid::Uuid;
+
+use crate::Portal;
+use crate::auth::{form_page, message};
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// A published or archived call by its address.
+async fn call(tx: &mut TenantTx, slug: &str) -> Result<Dispositif> {
+    let d = dispositifs::public_by_slug(tx, slug).await?.ok_or(Error::NotFound)?;
+    if d.kind() != dispositifs::Kind::Appel {
+        return Err(Error::NotFound);
+    }
+    Ok(d)
+}
+
+fn parse_id(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| Error::NotFound)
+}
+
+/// The signed-in citizen if they may post now; otherwise the answer that says why (sign in,
+/// accept the new charter, confirm the address, blocked).
+async fn poster(portal: &Portal, tx: &mut TenantTx, back: &str) -> Result<std::result::Result<Citizen, Response>> {
+    let citizen = portal.citizen(back)?.clone();
+    let charter = site::current_charter_version(tx).await?;
+    match p::may_post(&citizen, charter) {
+        Ok(()) => Ok(Ok(citizen)),
+        Err(Refusal::Charter(_)) => Ok(Err(Redirect::to(&format!("/charte?suite={back}")).into_response())),
+        Err(refusal) => Ok(Err(message(
+            portal,
+            StatusCode::FORBIDDEN,
+            "Publication impossible",
+            &refusal.message(),
+        )
+        .await?)),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    theme: String,
+    tri: String,
+    page: String,
+}
+
+/// The page numbers to offer: all when few, else the first, last and those around.
+fn pager(page: i64, pages: i64) -> Vec<i64> {
+    (1..=pages)
+        .filter(|&n| pages <= 9 || n == 1 || n == pages || (n - page).abs() <= 2)
+        .collect()
+}
+
+/// The contribution list of a call, shown on its dispositif page.
+pub async fn call_section(
+    portal: &Portal,
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    q: &ListQuery,
+) -> Result<minijinja::Value> {
+    let themes = p::themes(tx, d.id).await?;
+    let theme = themes.iter().find(|t| t.id.to_string() == q.theme).map(|t| t.id);
+    let sort = Sort::parse(&q.tri);
+    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
+    let (items, total) = p::list(tx, d.id, theme, sort, page).await?;
+    let pages = ((total + p::PER_PAGE - 1) / p::PER_PAGE).max(1);
+    let open = d.is_open(today());
+    Ok(minijinja::context! {
+        themes => Serde(themes), theme => theme.map(|t| t.to_string()).unwrap_or_default(),
+        sort => sort.as_str(), page, pages, pager => pager(page, pages), total,
+        items => Serde(items), open, signed_in => portal.citizen.is_some(),
+    })
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ContributionForm {
+    title: String,
+    body: String,
+    theme: String,
+}
+
+async fn contribution_form_page(
+    portal: &Portal,
+    d: &Dispositif,
+    themes: Vec<p::Theme>,
+    form: ContributionForm,
+    errors: FieldErrors,
+    status: StatusCode,
+    editing: Option<Uuid>,
+) -> Result<Response> {
+    let themes: Vec<minijinja::Value> = themes
+        .iter()
+        .map(|t| minijinja::context! { value => t.id.to_string(), label => t.name.clone() })
+        .collect();
+    form_page(
+        portal,
+        "portal/contribution_form.html",
+        form,
+        errors,
+        status,
+        minijinja::context! { d => Serde(d), themes, editing => editing.map(|id| id.to_string()),
+        title_max => p::TITLE_MAX, body_max => p::BODY_MAX },
+    )
+    .await
+}
+
+pub async fn new_form(portal: Portal, Path(slug): Path<String>) -> Result<Response> {
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let back = format!("/participer/{slug}/contribuer");
+    if !d.is_open(today()) {
+        return message(&portal, StatusCode::CONFLICT, "Appel clos", &Refusal::Closed.message()).await;
+    }
+    if let Err(answer) = poster(&portal, &mut tx, &back).await? {
+        return Ok(answer);
+    }
+    let themes = p::themes(&mut tx, d.id).await?;
+    tx.commit().await?;
+    contribution_form_page(
+        &portal,
+        &d,
+        themes,
+        ContributionForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+        None,
+    )
+    .await
+}
+
+pub async fn create(
+    portal: Portal,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<ContributionForm>,
+) -> Result<Response> {
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let back = format!("/participer/{slug}/contribuer");
+    let citizen = match poster(&portal, &mut tx, &back).await? {
+        Ok(c) => c,
+        Err(answer) => return Ok(answer),
+    };
+    let themes = p::themes(&mut tx, d.id).await?;
+    if !d.is_open(today()) {
+        let errors = FieldErrors::one("body", Refusal::Closed.message());
+        return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, None).await;
+    }
+    let input = match ContributionInput::parse(&form.title, &form.body, &form.theme, &themes) {
+        Ok(i) => i,
+        Err(errors) => {
+            return contribution_form_page(
+                &portal,
+                &d,
+                themes,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+            )
+            .await;
+        }
+    };
+    let id = p::create_contribution(&mut tx, d.id, citizen.id, &input).await?;
+    tx.commit().await?;
+    portal
+        .flash("Votre contribution est publiée. Merci de votre participation !")
+        .await?;
+    Ok(Redirect::to(&format!("/participer/{slug}/contributions/{id}")).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    page: String,
+}
+
+pub async fn show(
+    portal: Portal,
+    Path((slug, id)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id {
+        return Err(Error::NotFound);
+    }
+    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
+    let (comments, top_level) = p::comments(&mut tx, id, page).await?;
+    tx.commit().await?;
+    let pages = ((top_level + p::COMMENTS_PER_PAGE - 1) / p::COMMENTS_PER_PAGE).max(1);
+    let me = portal.citizen.as_ref().map(|c| c.id);
+    let now = time::OffsetDateTime::now_utc();
+    let html = portal
+        .render(
+            "portal/contribution.html",
+            "/participer",
+            minijinja::context! {
+                d => Serde(&d), c => Serde(&c), comments => Serde(comments), page, pages,
+                pager => pager(page, pages),
+                open => d.is_open(today()) && c.is_visible(),
+                mine => me.is_some() && c.author_id == me,
+                editable => me.is_some_and(|m| c.editable_by(m, now)),
+                me => me.map(|m| m.to_string()),
+                comment_max => p::COMMENT_MAX,
+            },
+        )
+        .await?;
+    Ok(html.into_response())
+}
+
+pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let back = format!("/participer/{slug}/contributions/{id}/modifier");
+    let me = portal.citizen(&back)?.id;
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id || c.author_id != Some(me) {
+        return Err(Error::NotFound);
+    }
+    if !c.editable_by(me, time::OffsetDateTime::now_utc()) {
+        return message(&portal, StatusCode::CONFLICT, "Modification impossible", "Une contribution peut être modifiée pendant 15 minutes après sa publication. Vous pouvez toujours la supprimer.").await;
+    }
+    let (title, body, theme) = p::own_contribution_text(&mut tx, id, me)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let themes = p::themes(&mut tx, d.id).await?;
+    tx.commit().await?;
+    let form = ContributionForm {
+        title,
+        body,
+        theme: theme.map(|t| t.to_string()).unwrap_or_default(),
+    };
+    contribution_form_page(
+        &portal,
+        &d,
+        themes,
+        form,
+        FieldErrors::default(),
+        StatusCode::OK,
+        Some(id),
+    )
+    .await
+}
+
+pub async fn edit(
+    portal: Portal,
+    Path((slug, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<ContributionForm>,
+) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let back = format!("/participer/{slug}/contributions/{id}/modifier");
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let citizen = match poster(&portal, &mut tx, &back).await? {
+        Ok(c) => c,
+        Err(answer) => return Ok(answer),
+    };
+    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id || c.author_id != Some(citizen.id) {
+        return Err(Error::NotFound);
+    }
+    let themes = p::themes(&mut tx, d.id).await?;
+    if !d.is_open(today()) {
+        let errors = FieldErrors::one("body", Refusal::Closed.message());
+        return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, Some(id)).await;
+    }
+    let input = match ContributionInput::parse(&form.title, &form.body, &form.theme, &themes) {
+        Ok(i) => i,
+        Err(errors) => {
+            return contribution_form_page(
+                &portal,
+                &d,
+                themes,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(id),
+            )
+            .await;
+        }
+    };
+    match p::edit_contribution(&mut tx, id, citizen.id, &input).await {
+        Ok(()) => {}
+        Err(participe_core::Error::Invalid(errors)) => {
+            drop(tx);
+            return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, Some(id)).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    portal.flash("Votre contribution est modifiée.").await?;
+    Ok(Redirect::to(&format!("/participer/{slug}/contributions/{id}")).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Empty {}
+
+pub async fn delete(
+    portal: Portal,
+    Path((slug, id)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let me = portal.citizen(&format!("/participer/{slug}/contributions/{id}"))?.id;
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id {
+        return Err(Error::NotFound);
+    }
+    p::delete_contribution(&mut tx, id, me).await?;
+    tx.commit().await?;
+    portal.flash("Votre contribution est supprimée.").await?;
+    Ok(Redirect::to(&format!("/participer/{slug}")).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CommentForm {
+    body: String,
+    parent: String,
+}
+
+pub async fn comment(
+    portal: Portal,
+    Path((slug, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<CommentForm>,
+) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let page = format!("/participer/{slug}/contributions/{id}");
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let citizen = match poster(&portal, &mut tx, &page).await? {
+        Ok(c) => c,
+        Err(answer) => return Ok(answer),
+    };
+    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id {
+        return Err(Error::NotFound);
+    }
+    let parent = match form.parent.as_str() {
+        "" => None,
+        s => Some(parse_id(s)?),
+    };
+    let refuse = |errors: FieldErrors, status| {
+        let form = &form;
+        let d = &d;
+        let portal = &portal;
+        async move {
+            form_page(
+                portal,
+                "portal/comment_form.html",
+                form,
+                errors,
+                status,
+                minijinja::context! { d => Serde(d), contribution_id => id.to_string(), comment_max => p::COMMENT_MAX },
+            )
+            .await
+        }
+    };
+    if !d.is_open(today()) {
+        return refuse(
+            FieldErrors::one("body", Refusal::Closed.message()),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let body = match p::parse_text(&form.body, p::COMMENT_MAX, "le commentaire") {
+        Ok(b) => b,
+        Err(e) => return refuse(FieldErrors::one("body", e.0), StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let comment = match p::add_comment(&mut tx, id, parent, citizen.id, &body).await {
+        Ok(cid) => cid,
+        Err(participe_core::Error::Invalid(errors)) => {
+            drop(tx);
+            return refuse(errors, StatusCode::CONFLICT).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    portal.flash("Votre commentaire est publié.").await?;
+    Ok(Redirect::to(&format!("{page}#commentaire-{comment}")).into_response())
+}
+
+pub async fn delete_comment(
+    portal: Portal,
+    Path((slug, id)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let me = portal.citizen(&format!("/participer/{slug}"))?.id;
+    let mut tx = portal.begin().await?;
+    let d = call(&mut tx, &slug).await?;
+    let contribution = p::contribution_of(&mut tx, Target::Comment(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let c = p::contribution(&mut tx, contribution).await?.ok_or(Error::NotFound)?;
+    if c.dispositif_id != d.id {
+        return Err(Error::NotFound);
+    }
+    p::delete_comment(&mut tx, id, me).await?;
+    tx.commit().await?;
+    portal.flash("Votre commentaire est supprimé.").await?;
+    Ok(Redirect::to(&format!("/participer/{slug}/contributions/{contribution}")).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ReportForm {
+    reason: String,
+    detail: String,
+}
+
+fn reasons() -> Vec<minijinja::Value> {
+    Reason::ALL
+        .iter()
+        .map(|r| minijinja::context! { value => r.as_str(), label => r.label() })
+        .collect()
+}
+
+/// The report form's page, with the place to go back to (the contribution).
+async fn report_page(
+    portal: &Portal,
+    target: Target,
+    back: &str,
+    form: ReportForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
+    form_page(
+        portal,
+        "portal/report.html",
+        form,
+        errors,
+        status,
+        minijinja::context! { kind => target.kind(), id => target.id().to_string(), back, reasons => reasons() },
+    )
+    .await
+}
+
+/// Where a target lives on the portal, if it belongs to a public call of this tenant.
+async fn target_page(tx: &mut TenantTx, target: Target) -> Result<String> {
+    let contribution = p::contribution_of(tx, target).await?.ok_or(Error::NotFound)?;
+    let c = p::contribution(tx, contribution).await?.ok_or(Error::NotFound)?;
+    let d = dispositifs::by_id(tx, c.dispositif_id).await?.ok_or(Error::NotFound)?;
+    if d.status == "brouillon" {
+        return Err(Error::NotFound);
+    }
+    Ok(format!("/participer/{}/contributions/{contribution}", d.slug))
+}
+
+pub async fn report_form(portal: Portal, Path((kind, id)): Path<(String, String)>) -> Result<Response> {
+    let target = Target::parse(&kind, &id).ok_or(Error::NotFound)?;
+    portal.citizen(&format!("/signaler/{kind}/{id}"))?;
+    let mut tx = portal.begin().await?;
+    let back = target_page(&mut tx, target).await?;
+    tx.commit().await?;
+    report_page(
+        &portal,
+        target,
+        &back,
+        ReportForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn report(
+    portal: Portal,
+    Path((kind, id)): Path<(String, String)>,
+    CsrfForm(form): CsrfForm<ReportForm>,
+) -> Result<Response> {
+    let target = Target::parse(&kind, &id).ok_or(Error::NotFound)?;
+    let me = portal.citizen(&format!("/signaler/{kind}/{id}"))?.clone();
+    let mut tx = portal.begin().await?;
+    let back = target_page(&mut tx, target).await?;
+    let reason = match form.reason.parse::<Reason>() {
+        Ok(r) => r,
+        Err(e) => {
+            return report_page(
+                &portal,
+                target,
+                &back,
+                form,
+                FieldErrors::one("reason", e.0),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let threshold = site::settings(&mut tx).await?.autohide_threshold;
+    let outcome = match p::report(&mut tx, target, me.id, reason, &form.detail, threshold).await {
+        Ok(o) => o,
+        Err(participe_core::Error::Invalid(errors)) => {
+            drop(tx);
+            return report_page(&portal, target, &back, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    portal
+        .flash(match outcome {
+            Reported::Recorded { .. } => "Merci : votre signalement est transmis à l'équipe de modération.",
+            Reported::AlreadyReported => "Vous avez déjà signalé ce contenu : l'équipe de modération en est informée.",
+        })
+        .await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pager;
+
+    #[test]
+    fn the_pager_keeps_the_ends_and_the_neighbourhood() {
+        assert_eq!(pager(1, 3), vec![1, 2, 3]);
+        assert_eq!(pager(10, 50), vec![1, 8, 9, 10, 11, 12, 50]);
+    }
+}
