@@ -133,6 +133,98 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
             &[("domain", "jeparticipe.commune-accessible.fr")],
         )
         .await;
+    // A citizen of the Nord portal, signed in, for the participation pages.
+    let citizen = app.browser();
+    let citizen_address = format!("citoyen-{}@habitant.test", random_suffix(6));
+    citizen
+        .submit(
+            "nord.localhost",
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Citoyenne Accessible"),
+                ("email", &citizen_address),
+                ("profile", "citoyen"),
+                ("password", password),
+                ("password_confirm", password),
+                ("charter", "on"),
+                ("charter_version", "1"),
+            ],
+        )
+        .await;
+    let link = app.mail.wait_for(&citizen_address, 1).await.link("http://nord.localhost");
+    citizen
+        .get("nord.localhost", link.split_once(&format!(":{port}")).unwrap().1)
+        .await;
+    let login = citizen
+        .submit(
+            "nord.localhost",
+            "/connexion",
+            "/connexion",
+            &[("email", &citizen_address), ("password", password)],
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    let citizen_cookie = login
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let nord = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse("nord").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &nord).await.unwrap();
+    let call_id = participe_core::dispositifs::by_slug(&mut tx, "colleges-de-demain").await.unwrap().unwrap().id;
+    let (items, _) = participe_core::participation::list(&mut tx, call_id, None, Default::default(), 1).await.unwrap();
+    let commented = items.iter().max_by_key(|c| c.comment_count).unwrap().id;
+    tx.commit().await.unwrap();
+    let contribution = format!("/participer/colleges-de-demain/contributions/{commented}");
+    let as_citizen = serde_json::json!([{ "name": "participe_session", "value": citizen_cookie, "url": format!("http://nord.localhost:{port}") }]);
+
+    // Something to moderate in the staff member's own portal.
+    let own = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(&slug).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
+    let own_call = participe_core::dispositifs::by_slug(&mut tx, "budget").await.unwrap().unwrap().id;
+    let pw = participe_core::domain::NewPassword::parse(password, password).unwrap();
+    let e = participe_core::domain::Email::parse("signale@habitant.test").unwrap();
+    let new = participe_core::citizens::NewCitizen {
+        email: &e,
+        display_name: "Auteur Signalé",
+        profile: participe_core::citizens::Profile::Citoyen,
+        password: &pw,
+        charter_version: None,
+    };
+    let participe_core::citizens::SignUp::Created { citizen: author, .. } =
+        participe_core::citizens::sign_up(&mut tx, &new).await.unwrap()
+    else {
+        panic!("new citizen")
+    };
+    let input = participe_core::participation::ContributionInput {
+        title: "Un texte signalé".into(),
+        body: "Son contenu, que la modération doit lire.".into(),
+        theme_id: None,
+    };
+    let reported = participe_core::participation::create_contribution(&mut tx, own_call, author.id, &input).await.unwrap();
+    participe_core::participation::report(
+        &mut tx,
+        participe_core::participation::Target::Contribution(reported),
+        author.id,
+        participe_core::participation::Reason::Spam,
+        "",
+        3,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
     let console_url = format!("http://console.localhost:{port}");
     let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
     let pages = serde_json::json!([
@@ -151,6 +243,27 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "portail suspendu", "url": at(suspended.slug.as_str(), "/"), "status": 503 },
         { "name": "erreur inattendue", "url": at(broken.slug.as_str(), "/"), "status": 500 },
         { "name": "portail inconnu", "url": at("inconnu", "/"), "status": 404 },
+        { "name": "portail : inscription", "url": at("nord", "/inscription") },
+        { "name": "portail : inscription avec erreurs", "url": at("nord", "/inscription"), "status": 422,
+          "submit": { "display_name": "", "email": "pas-une-adresse", "password": "court", "password_confirm": "autre" } },
+        { "name": "portail : connexion", "url": at("nord", "/connexion") },
+        { "name": "portail : connexion refusée", "url": at("nord", "/connexion"), "status": 422,
+          "submit": { "email": "personne@habitant.test", "password": "mauvais mot de passe" } },
+        { "name": "portail : mot de passe oublié", "url": at("nord", "/mot-de-passe-oublie") },
+        { "name": "portail : nouveau mot de passe", "url": at("nord", "/reinitialiser/jeton") },
+        { "name": "portail : lien expiré", "url": at("nord", "/confirmer/jeton-invalide"), "status": 404 },
+        { "name": "portail : contribution et commentaires (visiteur)", "url": at("nord", &contribution) },
+        { "name": "portail : contribution et commentaires (connectée)", "url": at("nord", &contribution), "cookies": as_citizen },
+        { "name": "portail : appel à contributions (connectée)", "url": at("nord", "/participer/colleges-de-demain"), "cookies": as_citizen },
+        { "name": "portail : contribuer", "url": at("nord", "/participer/colleges-de-demain/contribuer"), "cookies": as_citizen },
+        { "name": "portail : contribuer, erreurs", "url": at("nord", "/participer/colleges-de-demain/contribuer"), "cookies": as_citizen,
+          "status": 422, "submit": { "title": "", "body": "" } },
+        { "name": "portail : signaler", "url": at("nord", &format!("/signaler/contribution/{commented}")), "cookies": as_citizen },
+        { "name": "portail : signaler, erreurs", "url": at("nord", &format!("/signaler/contribution/{commented}")), "cookies": as_citizen,
+          "status": 422, "submit": { "detail": "" } },
+        { "name": "portail : mon compte", "url": at("nord", "/compte"), "cookies": as_citizen },
+        { "name": "portail : supprimer mon compte", "url": at("nord", "/compte/suppression"), "cookies": as_citizen },
+        { "name": "portail : accepter la charte", "url": at("nord", "/charte?suite=/participer"), "cookies": as_citizen },
         { "name": "console : accueil", "url": at("console", "/") },
         { "name": "console : inscription", "url": at("console", "/inscription") },
         { "name": "console : inscription avec erreurs", "url": at("console", "/inscription"), "status": 422,
@@ -191,6 +304,8 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : domaines", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in },
         { "name": "console : domaines, erreur", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in,
           "status": 422, "submit": { "domain": "https://pas un domaine" } },
+        { "name": "console : modération", "url": at("console", &format!("/t/{slug}/moderation")), "cookies": signed_in },
+        { "name": "console : participants", "url": at("console", &format!("/t/{slug}/participants")), "cookies": signed_in },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
     ]);
@@ -216,5 +331,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 48 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 67 passed, 0 failed"), "{report}");
 }

@@ -1967,3 +1967,221 @@ async fn a_custom_domain_not_pointing_at_participe_yet_is_verified_by_a_dns_txt_
     assert!(b.follow(CONSOLE, &checked).await.text().contains("est vérifié"));
     assert_eq!(app.browser().get(&domain, "/").await.status, 200);
 }
+
+/// A call in the portal `slug` with one citizen's contribution reported once; returns the
+/// tenant, the contribution's id and its author's.
+async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Tenant, uuid::Uuid, uuid::Uuid) {
+    use participe_core::participation as p;
+    let tenant = participe_core::tenancy::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(slug).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let call = participe_core::dispositifs::create(
+        &mut tx,
+        &participe_core::dispositifs::DispositifWrite {
+            slug: "avis".into(),
+            kind: participe_core::dispositifs::Kind::Appel,
+            title: "Votre avis".into(),
+            summary: String::new(),
+            description: String::new(),
+            opens_on: None,
+            closes_on: None,
+            rules: String::new(),
+            themes: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    participe_core::dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+    let pw = participe_core::domain::NewPassword::parse(PASSWORD, PASSWORD).unwrap();
+    let mut people = vec![];
+    for who in ["auteur", "lecteur"] {
+        let e = participe_core::domain::Email::parse(&format!("{who}@habitant.test")).unwrap();
+        let new = participe_core::citizens::NewCitizen {
+            email: &e,
+            display_name: who,
+            profile: participe_core::citizens::Profile::Citoyen,
+            password: &pw,
+            charter_version: None,
+        };
+        let participe_core::citizens::SignUp::Created { citizen, .. } =
+            participe_core::citizens::sign_up(&mut tx, &new).await.unwrap()
+        else {
+            panic!("new citizen")
+        };
+        people.push(citizen.id);
+    }
+    let input = p::ContributionInput {
+        title: "Un titre douteux".into(),
+        body: "Un texte à vérifier".into(),
+        theme_id: None,
+    };
+    let id = p::create_contribution(&mut tx, call, people[0], &input).await.unwrap();
+    p::report(&mut tx, p::Target::Contribution(id), people[1], p::Reason::Spam, "publicité", 3)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (tenant, id, people[0])
+}
+
+#[tokio::test]
+async fn moderators_decide_on_reported_content_and_block_its_author() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("moderation")).await;
+    let slug = portal_of(&b, "Commune Modérée").await;
+    let (tenant, id, author) = reported_contribution(&app, &slug).await;
+    let queue_path = format!("/t/{slug}/moderation");
+    let queue = b.get(CONSOLE, &queue_path).await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.text().contains("Un texte à vérifier"), "moderators read the text");
+    assert!(queue.text().contains("Spam ou publicité") && queue.text().contains("publicité"));
+
+    let empty = b
+        .submit(
+            CONSOLE,
+            &queue_path,
+            &format!("{queue_path}/decision"),
+            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "moderer"), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.field_error("reason").is_some());
+    let done = b
+        .submit(
+            CONSOLE,
+            &queue_path,
+            &format!("{queue_path}/decision"),
+            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "moderer"), ("reason", "Publicité")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let after = b.follow(CONSOLE, &done).await;
+    assert!(after.text().contains("Aucun signalement en attente"));
+    assert!(after.plain().contains("Modéré contribution"), "the decision is in the moderation log: {}", after.plain());
+    assert!(after.plain().contains("Publicité"));
+    let on_portal = app
+        .browser()
+        .get(&format!("{slug}.localhost"), &format!("/participer/avis/contributions/{id}"))
+        .await;
+    assert!(on_portal.text().contains("Ce contenu a été modéré : Publicité"));
+    assert!(!on_portal.text().contains("Un texte à vérifier"));
+
+    let people = format!("/t/{slug}/participants");
+    let list = b.get(CONSOLE, &format!("{people}?q=auteur")).await;
+    assert!(list.text().contains("auteur@habitant.test") && !list.text().contains("lecteur@habitant.test"));
+    let blocked = b
+        .submit(
+            CONSOLE,
+            &people,
+            &format!("{people}/blocage"),
+            &[("id", &author.to_string()), ("block", "oui"), ("reason", "publicités répétées")],
+        )
+        .await;
+    assert_eq!(blocked.status, 303);
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let c = participe_core::citizens::find(&mut tx, author).await.unwrap().unwrap();
+    assert!(c.blocked);
+    assert_eq!(c.blocked_reason, "publicités répétées");
+    drop(tx);
+    let journal = b.get(CONSOLE, &format!("/t/{slug}/journal")).await;
+    assert!(journal.text().contains("moderation.moderation") && journal.text().contains("participant.blocage"));
+    // The log is append-only, for anyone reaching the tables.
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let erased = sqlx::query("delete from staff_audit").execute(tx.conn()).await;
+    assert!(erased.is_err(), "the journal cannot be erased");
+    drop(tx);
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let rewritten = sqlx::query("update staff_audit set action = 'rien'").execute(tx.conn()).await;
+    assert!(rewritten.is_err(), "nor rewritten");
+}
+
+#[tokio::test]
+async fn the_moderation_queue_is_out_of_reach_of_editors_and_other_tenants() {
+    let app = TestApp::spawn().await;
+    let a = signed_in(&app, &email("moda")).await;
+    let slug_a = portal_of(&a, "Commune A").await;
+    let (tenant_a, id, author) = reported_contribution(&app, &slug_a).await;
+    let b = signed_in(&app, &email("modb")).await;
+    let slug_b = portal_of(&b, "Commune B").await;
+
+    assert_eq!(b.get(CONSOLE, &format!("/t/{slug_a}/moderation")).await.status, 404);
+    assert_eq!(b.get(CONSOLE, &format!("/t/{slug_a}/participants")).await.status, 404);
+    // B's own queue, with A's ids: nothing there to decide on or block.
+    let own = format!("/t/{slug_b}/moderation");
+    let foreign = b
+        .submit(
+            CONSOLE,
+            &own,
+            &format!("{own}/decision"),
+            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "restaurer"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(foreign.status, 404);
+    let people = format!("/t/{slug_b}/participants");
+    let foreign = b
+        .submit(CONSOLE, &people, &format!("{people}/blocage"), &[("id", &author.to_string()), ("block", "oui")])
+        .await;
+    assert_eq!(foreign.status, 404);
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant_a).await.unwrap();
+    assert!(!participe_core::citizens::find(&mut tx, author).await.unwrap().unwrap().blocked);
+    assert_eq!(participe_core::participation::queue(&mut tx, 10, 0).await.unwrap().len(), 1);
+    drop(tx);
+
+    // An editor of A does not moderate.
+    let editor_address = email("redacteur");
+    let editor = signed_in(&app, &editor_address).await;
+    let e = participe_core::domain::Email::parse(&editor_address).unwrap();
+    let staff = participe_core::staff::find_by_email(&app.pool, &e).await.unwrap().unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    participe_core::staff::add_member(&mut conn, staff.id, tenant_a.id, participe_core::staff::Role::Editor)
+        .await
+        .unwrap();
+    assert_eq!(editor.get(CONSOLE, &format!("/t/{slug_a}/moderation")).await.status, 403);
+}
+
+#[tokio::test]
+async fn an_admin_offers_english_and_visitors_can_switch_to_it() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app, &email("langues")).await;
+    let slug = portal_of(&b, "Commune Bilingue").await;
+    let portal = format!("{slug}.localhost");
+    let visitor = app.browser();
+    let before = visitor.get(&portal, "/").await;
+    assert!(!before.body.contains("/langue/en"), "one language: no switch");
+    assert_eq!(visitor.get(&portal, "/langue/en").await.status, 404, "not offered yet");
+
+    let settings = format!("/t/{slug}/parametres");
+    let saved = b
+        .submit(
+            CONSOLE,
+            &settings,
+            &settings,
+            &[("autohide_threshold", "3"), ("langue_en", "on")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(b.get(CONSOLE, &settings).await.body.contains(r#"name="langue_en" type="checkbox" value="on" checked"#));
+
+    app.eventually(|| async { visitor.get(&portal, "/").await.body.contains("/langue/en") }).await;
+    let switched = visitor.get(&portal, "/langue/en?suite=/participer").await;
+    assert_eq!(switched.status, 303);
+    assert_eq!(switched.header("location"), "/participer");
+    let english = visitor.get(&portal, "/participer").await;
+    assert!(english.body.contains(r#"<html lang="en">"#));
+    assert!(english.plain().contains("Take part"));
+    assert!(visitor.get(&portal, "/langue/fr?suite=//evil.example").await.header("location") == "/");
+    let french = visitor.get(&portal, "/").await;
+    assert!(french.body.contains(r#"<html lang="fr">"#));
+
+    // A browser that prefers English gets it without choosing.
+    let page = app
+        .client
+        .get(format!("http://{}/", app.addr))
+        .header("host", format!("{portal}:{}", app.addr.port()))
+        .header("accept-language", "en-GB,en;q=0.9,fr;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert!(Page::read(page).await.body.contains(r#"<html lang="en">"#));
+}

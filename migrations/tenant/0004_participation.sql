@@ -95,3 +95,13 @@ create table report (
 create index report_open_idx on report (created_at) where settled_at is null;
 create index report_unnotified_idx on report (id) where notified_at is null;
 create index report_reporter_idx on report (reporter_id);
+
+-- The staff journal (moderation decisions included) is append-only: what was done stays
+-- written, whoever did it.
+create function staff_audit_append_only() returns trigger language plpgsql as $$
+begin
+    raise exception 'staff_audit is append-only';
+end $$;
+
+create trigger staff_audit_append_only before update or delete on staff_audit
+    for each statement execute function staff_audit_append_only();

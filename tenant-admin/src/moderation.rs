@@ -18,6 +18,14 @@ use crate::frame::InTenant;
 
 const PAGE: i64 = 50;
 
+/// How the moderation log names each decision.
+const DECISIONS: &[(&str, &str)] = &[
+    ("moderation.restauration", "Rétabli"),
+    ("moderation.moderation", "Modéré"),
+    ("participant.blocage", "Compte bloqué"),
+    ("participant.deblocage", "Compte débloqué"),
+];
+
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct PageQuery {
@@ -31,12 +39,21 @@ fn page_of(q: &PageQuery) -> i64 {
 
 pub async fn queue(t: InTenant, Query(q): Query<PageQuery>) -> Result<Response> {
     t.require(Role::can_moderate)?;
-    render_queue(&t, page_of(&q), FieldErrors::default(), StatusCode::OK).await
+    render_queue(&t, page_of(&q), None, FieldErrors::default(), StatusCode::OK).await
 }
 
-async fn render_queue(t: &InTenant, page: i64, errors: FieldErrors, status: StatusCode) -> Result<Response> {
+/// The queue's page; `failed` is the item whose decision form was refused, shown with
+/// its errors beside its field.
+async fn render_queue(
+    t: &InTenant,
+    page: i64,
+    failed: Option<(Uuid, &str)>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
     let mut tx = t.begin().await?;
     let items = p::queue(&mut tx, PAGE + 1, (page - 1) * PAGE).await?;
+    let log = participe_core::site::moderation_log(&mut tx, 20).await?;
     tx.commit().await?;
     let more = items.len() as i64 > PAGE;
     let items: Vec<_> = items.into_iter().take(PAGE as usize).collect();
@@ -49,8 +66,10 @@ async fn render_queue(t: &InTenant, page: i64, errors: FieldErrors, status: Stat
             "console/tenant/moderation.html",
             "moderation",
             minijinja::context! {
-                items => Serde(items), page, more, errors => Serde(errors),
+                items => Serde(items), page, more, errors => Serde(errors), log => Serde(log),
+                failed => failed.map(|(id, _)| id.to_string()), typed => failed.map(|(_, r)| r).unwrap_or_default(),
                 reason_labels => Serde(reasons.into_iter().collect::<std::collections::HashMap<_, _>>()),
+                decision_labels => Serde(DECISIONS.iter().copied().collect::<std::collections::HashMap<_, _>>()),
             },
         )
         .await?;
@@ -78,6 +97,7 @@ pub async fn decide(t: InTenant, CsrfForm(form): CsrfForm<DecisionForm>) -> Resu
         return render_queue(
             &t,
             1,
+            Some((target.id(), form.reason.as_str())),
             FieldErrors::one("reason", "300 caractères au plus"),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -88,7 +108,7 @@ pub async fn decide(t: InTenant, CsrfForm(form): CsrfForm<DecisionForm>) -> Resu
         Ok(()) => {}
         Err(participe_core::Error::Invalid(errors)) => {
             drop(tx);
-            return render_queue(&t, 1, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return render_queue(&t, 1, Some((target.id(), form.reason.as_str())), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -8,7 +8,7 @@ use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::site::{self, Settings};
 use participe_core::staff::Role;
-use participe_web::Result;
+use participe_web::{LANGUAGES, Result};
 use participe_web::csrf::CsrfForm;
 
 use crate::frame::InTenant;
@@ -19,6 +19,20 @@ pub struct SettingsForm {
     sender_name: String,
     autohide_threshold: String,
     stats_public: Option<String>,
+    /// `langue_<code>` checkboxes, one per language a portal can offer.
+    #[serde(flatten)]
+    languages: std::collections::HashMap<String, String>,
+}
+
+fn language_options(form: &SettingsForm) -> Vec<minijinja::Value> {
+    LANGUAGES
+        .iter()
+        .filter(|(code, _)| *code != "fr")
+        .map(|(code, name)| {
+            let field = format!("langue_{code}");
+            minijinja::context! { checked => form.languages.contains_key(&field), field, name => *name, code => *code }
+        })
+        .collect()
 }
 
 fn is_admin(role: Role) -> bool {
@@ -34,6 +48,11 @@ pub async fn show(t: InTenant) -> Result<Response> {
         sender_name: s.sender_name.unwrap_or_default(),
         autohide_threshold: s.autohide_threshold.to_string(),
         stats_public: s.stats_public.then(|| "on".to_string()),
+        languages: s
+            .languages
+            .iter()
+            .map(|l| (format!("langue_{l}"), "on".to_string()))
+            .collect(),
     };
     render(&t, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -43,7 +62,7 @@ async fn render(t: &InTenant, form: SettingsForm, errors: FieldErrors, status: S
         .render(
             "console/tenant/settings.html",
             "parametres",
-            minijinja::context! { form => Serde(form), errors => Serde(errors) },
+            minijinja::context! { languages => language_options(&form), form => Serde(&form), errors => Serde(errors) },
         )
         .await?;
     Ok((status, page).into_response())
@@ -69,8 +88,15 @@ pub async fn update(t: InTenant, CsrfForm(form): CsrfForm<SettingsForm>) -> Resu
     if !errors.is_empty() {
         return render(&t, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // French is the source language: always offered, first.
+    let languages = LANGUAGES
+        .iter()
+        .filter(|(code, _)| *code == "fr" || form.languages.contains_key(&format!("langue_{code}")))
+        .map(|(code, _)| code.to_string())
+        .collect();
     let settings = Settings {
         sender_name: (!sender.is_empty()).then(|| sender.to_string()),
+        languages,
         stats_public: form.stats_public.is_some(),
         autohide_threshold: threshold,
     };

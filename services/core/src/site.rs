@@ -31,6 +31,8 @@ pub struct Branding {
     pub home_text: String,
     pub footer_links: Vec<FooterLink>,
     pub footer_pages: Vec<PageLink>,
+    /// The languages the portal offers, French first.
+    pub languages: Vec<String>,
     /// Changes whenever the settings change: cache-busts the portal's `/theme.css`.
     pub version: i64,
 }
@@ -52,7 +54,7 @@ pub struct PageLink {
 pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
     let r = sqlx::query!(
         r#"select s.display_name, s.tagline, s.primary_colour, s.secondary_colour, s.logo_path,
-                  s.home_title, s.home_text, s.footer_links,
+                  s.home_title, s.home_text, s.footer_links, s.languages,
                   (extract(epoch from s.updated_at) * 1000)::bigint as "version!",
                   coalesce((select jsonb_agg(jsonb_build_object('slug', p.slug, 'title', p.title)
                                              order by p.position, p.title)
@@ -76,6 +78,7 @@ pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
         home_text: r.home_text,
         footer_links: serde_json::from_value(r.footer_links).unwrap_or_default(),
         footer_pages: serde_json::from_value(r.footer_pages).unwrap_or_default(),
+        languages: r.languages,
         version: r.version,
     })
 }
@@ -249,6 +252,8 @@ pub async fn audit(
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Settings {
     pub sender_name: Option<String>,
+    /// The languages the portal offers (French always among them).
+    pub languages: Vec<String>,
     pub stats_public: bool,
     pub autohide_threshold: i32,
 }
@@ -256,7 +261,7 @@ pub struct Settings {
 pub async fn settings(tx: &mut TenantTx) -> Result<Settings> {
     Ok(sqlx::query_as!(
         Settings,
-        "select sender_name, stats_public, autohide_threshold from settings"
+        "select sender_name, languages, stats_public, autohide_threshold from settings"
     )
     .fetch_one(tx.conn())
     .await?)
@@ -264,10 +269,11 @@ pub async fn settings(tx: &mut TenantTx) -> Result<Settings> {
 
 pub async fn update_settings(tx: &mut TenantTx, s: &Settings) -> Result<()> {
     sqlx::query!(
-        "update settings set sender_name = $1, stats_public = $2, autohide_threshold = $3",
+        "update settings set sender_name = $1, stats_public = $2, autohide_threshold = $3, languages = $4",
         s.sender_name,
         s.stats_public,
-        s.autohide_threshold
+        s.autohide_threshold,
+        &s.languages
     )
     .execute(tx.conn())
     .await?;
@@ -297,6 +303,22 @@ pub async fn audit_log(tx: &mut TenantTx, before: Option<i64>, limit: i64) -> Re
             order by id desc
             limit $2"#,
         before,
+        limit
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// The latest moderation decisions (on contributions, comments and participants), newest
+/// first: the moderation log staff read beside the queue.
+pub async fn moderation_log(tx: &mut TenantTx, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as!(
+        AuditEntry,
+        r#"select id, at, staff_email, action, target, detail, host(ip) as ip
+             from staff_audit
+            where action like 'moderation.%' or action like 'participant.%'
+            order by id desc
+            limit $1"#,
         limit
     )
     .fetch_all(tx.conn())

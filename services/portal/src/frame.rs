@@ -34,7 +34,15 @@ const EPOCH_KEY: &str = "citizen_epoch";
 /// The tenant a sign-in belongs to: checked on every request, on top of host-only cookies.
 const TENANT_KEY: &str = "tenant_id";
 
+/// The cookie remembering the language a visitor chose (no session needed for that).
+pub const LANG_COOKIE: &str = "participe_lang";
+
 pub struct Portal {
+    /// The page language: the visitor's choice or browser preference among those the
+    /// portal offers, else French.
+    pub lang: &'static str,
+    /// The path of this request, for links that come back to it.
+    pub path: String,
     pub tenant: Arc<Tenant>,
     pub branding: Arc<Branding>,
     pub session: Session,
@@ -70,7 +78,10 @@ impl FromRequestParts<AppState> for Portal {
         let ip = ClientIp::from_request_parts(parts, app).await?;
         let branding = app.branding.get(&app.pool, &tenant).await?;
         let citizen = signed_in(app, &tenant, &session).await?;
+        let lang = choose_language(&parts.headers, &branding.languages);
         Ok(Portal {
+            lang,
+            path: parts.uri.path().to_string(),
             tenant,
             branding,
             session,
@@ -153,7 +164,7 @@ impl Portal {
     }
 
     /// Sends a mail in the background (the answer must not take longer when an account
-    /// exists), signed with the portal's name.
+    /// exists), from the sender name staff chose in the settings, else the portal's name.
     pub fn send_later(&self, to: String, subject: String, template: &str, ctx: Value) -> Result<()> {
         let site_name = self.site_name().to_string();
         let text = self
@@ -161,23 +172,22 @@ impl Portal {
             .templates
             .render(template, minijinja::context! { site_name => site_name.clone(), ..ctx })?
             .0;
-        let mail = Mail {
+        let mut mail = Mail {
             to,
             subject: format!("{subject} — {site_name}"),
             text,
-            from_name: Some(self.branding_sender()),
+            from_name: Some(site_name),
         };
-        let mailer = self.app.mailer.clone();
+        let (mailer, pool, tenant) = (self.app.mailer.clone(), self.app.pool.clone(), self.tenant.clone());
         tokio::spawn(async move {
+            if let Some(name) = sender_name(&pool, &tenant).await {
+                mail.from_name = Some(name);
+            }
             if let Err(e) = mailer.send(&mail).await {
                 tracing::error!(error = %e, "mail not sent");
             }
         });
         Ok(())
-    }
-
-    fn branding_sender(&self) -> String {
-        self.site_name().to_string()
     }
 
     /// Renders `template` inside the portal frame. `current` is the navigation entry to
@@ -214,8 +224,15 @@ impl Portal {
         } else {
             vec![]
         };
+        let languages: Vec<Value> = participe_web::LANGUAGES
+            .iter()
+            .filter(|(code, _)| self.branding.languages.iter().any(|l| l == code))
+            .map(|(code, name)| minijinja::context! { code => *code, name => *name, current => *code == self.lang })
+            .collect();
         let frame = minijinja::context! {
-            lang => "fr",
+            lang => self.lang,
+            languages => if languages.len() > 1 { languages } else { vec![] },
+            here => self.path.as_str(),
             site_name,
             initials,
             home => "/",
@@ -230,6 +247,47 @@ impl Portal {
             .templates
             .render(template, minijinja::context! { ..page, ..frame })
     }
+}
+
+/// The language of a page: the `participe_lang` cookie if the portal offers it, else the
+/// first offered one in `Accept-Language`, else French.
+fn choose_language(headers: &axum::http::HeaderMap, offered: &[String]) -> &'static str {
+    let known = |code: &str| {
+        participe_web::LANGUAGES
+            .iter()
+            .map(|(c, _)| *c)
+            .find(|c| *c == code && offered.iter().any(|o| o == c))
+    };
+    let cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| known(v));
+    if let Some(lang) = cookie {
+        return lang;
+    }
+    let accept = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // In the order the browser lists them; quality values are nearly always decreasing.
+    accept
+        .split(',')
+        .filter_map(|part| part.split(';').next())
+        .map(|tag| tag.trim().split('-').next().unwrap_or_default().to_ascii_lowercase())
+        .find_map(|primary| known(&primary))
+        .unwrap_or("fr")
+}
+
+/// The sender name set in the tenant's settings, if any.
+async fn sender_name(pool: &sqlx::PgPool, tenant: &Tenant) -> Option<String> {
+    let mut tx = TenantTx::begin(pool, tenant).await.ok()?;
+    let settings = participe_core::site::settings(&mut tx).await.ok()?;
+    tx.commit().await.ok()?;
+    settings.sender_name
 }
 
 /// A path inside this portal to come back to after signing in, as a query value.

@@ -9,6 +9,7 @@ mod auth;
 mod dispositifs;
 mod frame;
 mod home;
+mod language;
 mod logo;
 mod pages;
 mod participation;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
+        .route("/langue/{code}", get(language::switch))
         .route("/logo", get(logo::show))
         .route("/pages/{slug}", get(pages::show))
         .route("/participer", get(dispositifs::list))

@@ -20,4 +20,4 @@ pub mod verify;
 
 pub use error::{Error, ErrorPage, Result, UnexpectedError};
 pub use state::{App, AppState, WebConfig};
-pub use templates::{Templates, add_templates};
+pub use templates::{LANGUAGES, Templates, add_templates};

@@ -63,6 +63,10 @@ pub fn add_templates(env: &mut Environment<'static>) {
     minijinja_embed::load_templates!(*env);
 }
 
+/// The languages a portal can offer: French (the source) and each catalog, with the name
+/// of each in itself.
+pub const LANGUAGES: &[(&str, &str)] = &[("fr", "Français"), ("en", "English")];
+
 /// Catalogs from French (the source language) to other languages. French needs none; a
 /// string missing from a catalog shows in French rather than not at all.
 static CATALOGS: LazyLock<HashMap<&'static str, HashMap<String, String>>> = LazyLock::new(|| {
