@@ -305,6 +305,8 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : domaines, erreur", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in,
           "status": 422, "submit": { "domain": "https://pas un domaine" } },
         { "name": "console : modération", "url": at("console", &format!("/t/{slug}/moderation")), "cookies": signed_in },
+        { "name": "console : abonnement", "url": at("console", &format!("/t/{slug}/abonnement")), "cookies": signed_in },
+        { "name": "portail : en anglais", "url": at("nord", "/langue/en?suite=/participer") },
         { "name": "console : participants", "url": at("console", &format!("/t/{slug}/participants")), "cookies": signed_in },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : accueil", "url": at("ops", "/") },
@@ -331,5 +333,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 67 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 69 passed, 0 failed"), "{report}");
 }

@@ -186,6 +186,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
         nav.push(("equipe", "Équipe"));
         nav.push(("domaines", "Domaines"));
         nav.push(("parametres", "Paramètres"));
+        nav.push(("abonnement", "Abonnement"));
     }
     nav.push(("journal", "Journal"));
     nav

@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod billing;
 mod branding;
 mod dashboard;
 mod dispositifs;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))
         .route("/t/{slug}/pages/{id}/suppression", post(pages::delete))
         .route("/t/{slug}/journal", get(journal::show))
+        .route("/t/{slug}/abonnement", get(billing::show))
         .route("/t/{slug}/moderation", get(moderation::queue))
         .route("/t/{slug}/moderation/decision", post(moderation::decide))
         .route("/t/{slug}/participants", get(moderation::participants))

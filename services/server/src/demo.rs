@@ -310,6 +310,12 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
         }
     }
     if d.slug == "nord" {
+        // The Nord portal also speaks English (a border département with many visitors).
+        let mut settings = site::settings(tx).await?;
+        if !settings.languages.iter().any(|l| l == "en") {
+            settings.languages = vec!["fr".into(), "en".into()];
+            site::update_settings(tx, &settings).await?;
+        }
         participation(tx).await?;
     }
     Ok(())
