@@ -114,6 +114,77 @@ pub struct ServeArgs {
     /// system's resolvers.
     #[arg(long, env = "PARTICIPE_DNS_SERVER")]
     pub dns_server: Option<std::net::SocketAddr>,
+
+    /// S3-compatible bucket for uploaded files (Scaleway Object Storage, AWS S3, MinIO…).
+    /// Setting it selects object storage; without it, files live under <data dir>/files. Its
+    /// credentials come only from the environment: PARTICIPE_S3_ACCESS_KEY_ID and
+    /// PARTICIPE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "PARTICIPE_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Endpoint of the S3-compatible service (`https://s3.fr-par.scw.cloud`,
+    /// `http://127.0.0.1:9000`). Default: Scaleway's for Scaleway regions, else AWS's.
+    #[arg(long, env = "PARTICIPE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket.
+    #[arg(long, env = "PARTICIPE_S3_REGION", default_value = "fr-par")]
+    pub s3_region: String,
+
+    /// Prefix of every object name in the bucket (e.g. `uploads`); default: none.
+    #[arg(long, env = "PARTICIPE_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+}
+
+impl ServeArgs {
+    /// The S3 settings when a bucket is set, with the credentials read from the environment;
+    /// `None`: local files. The error is one line naming the setting to fix.
+    pub fn s3_config(&self) -> Result<Option<participe_storage::S3Config>, String> {
+        self.s3_config_from(|name| std::env::var(name).ok())
+    }
+
+    fn s3_config_from(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<participe_storage::S3Config>, String> {
+        let set = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let Some(bucket) = set(self.s3_bucket.clone()) else {
+            // Object storage half-configured would silently keep files on a pod's disk.
+            let stray = [
+                ("PARTICIPE_S3_ENDPOINT", set(self.s3_endpoint.clone())),
+                ("PARTICIPE_S3_PREFIX", set(self.s3_prefix.clone())),
+                ("PARTICIPE_S3_ACCESS_KEY_ID", set(env("PARTICIPE_S3_ACCESS_KEY_ID"))),
+                (
+                    "PARTICIPE_S3_SECRET_ACCESS_KEY",
+                    set(env("PARTICIPE_S3_SECRET_ACCESS_KEY")),
+                ),
+            ];
+            return match stray.iter().find(|(_, value)| value.is_some()) {
+                Some((name, _)) => Err(format!(
+                    "{name} is set but PARTICIPE_S3_BUCKET is not: set the bucket to store files in S3, \
+                     or unset {name} to keep them under the data dir"
+                )),
+                None => Ok(None),
+            };
+        };
+        // The Helm chart passes the key as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+        let credential = |ours: &str, aws: &str| {
+            set(env(ours))
+                .or_else(|| set(env(aws)))
+                .ok_or_else(|| format!("PARTICIPE_S3_BUCKET is set but {ours} (or {aws}) is not"))
+        };
+        let access_key_id = credential("PARTICIPE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")?;
+        let secret_access_key = credential("PARTICIPE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")?;
+        Ok(Some(participe_storage::S3Config {
+            bucket,
+            endpoint: set(self.s3_endpoint.clone()),
+            // An empty PARTICIPE_S3_REGION (the chart's default value) means the default.
+            region: set(Some(self.s3_region.clone())).unwrap_or_else(|| "fr-par".into()),
+            access_key_id,
+            secret_access_key,
+            prefix: set(self.s3_prefix.clone()),
+        }))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -226,4 +297,72 @@ pub struct DemoArgs {
     /// Provision and fill the demo tenants, print their addresses, and exit.
     #[arg(long)]
     pub no_serve: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Wrapper::try_parse_from(std::iter::once("participe").chain(args.iter().copied()))
+            .unwrap()
+            .serve
+    }
+
+    #[test]
+    fn s3_settings() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        };
+        // No bucket: local files, whatever AWS_* variables other tools use.
+        let local = serve_args(&[]);
+        assert!(
+            local
+                .s3_config_from(env(&[("AWS_ACCESS_KEY_ID", "x")]))
+                .unwrap()
+                .is_none()
+        );
+        let stray = serve_args(&["--s3-endpoint", "https://s3.fr-par.scw.cloud"]);
+        let error = stray.s3_config_from(env(&[])).unwrap_err();
+        assert!(
+            error.starts_with("PARTICIPE_S3_ENDPOINT is set but PARTICIPE_S3_BUCKET is not"),
+            "{error}"
+        );
+
+        let s3 = serve_args(&["--s3-bucket", "participe", "--s3-prefix", "uploads", "--s3-region", ""]);
+        let error = s3
+            .s3_config_from(env(&[("PARTICIPE_S3_ACCESS_KEY_ID", "id")]))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            "PARTICIPE_S3_BUCKET is set but PARTICIPE_S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY) is not"
+        );
+        let ours = env(&[
+            ("PARTICIPE_S3_ACCESS_KEY_ID", "id"),
+            ("PARTICIPE_S3_SECRET_ACCESS_KEY", "s3cr3t"),
+            ("AWS_SECRET_ACCESS_KEY", "other"),
+        ]);
+        let config = s3.s3_config_from(ours).unwrap().unwrap();
+        assert_eq!(
+            (config.bucket.as_str(), config.region.as_str()),
+            ("participe", "fr-par")
+        );
+        assert_eq!(
+            (config.access_key_id.as_str(), config.secret_access_key.as_str()),
+            ("id", "s3cr3t")
+        );
+        assert_eq!(config.prefix.as_deref(), Some("uploads"));
+        assert!(config.endpoint.is_none());
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+        // The chart's names.
+        let chart = env(&[("AWS_ACCESS_KEY_ID", "aws-id"), ("AWS_SECRET_ACCESS_KEY", "aws-secret")]);
+        let config = s3.s3_config_from(chart).unwrap().unwrap();
+        assert_eq!(config.access_key_id, "aws-id");
+        assert_eq!(config.secret_access_key, "aws-secret");
+    }
 }

@@ -15,6 +15,9 @@ pub enum Error {
     Core(participe_core::Error),
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    /// Uploaded files' storage cannot be used (an S3 bucket missing or refusing access).
+    #[error("{0}")]
+    Storage(participe_storage::Error),
     #[error("interrupted")]
     Interrupted,
     /// A check that found problems; the details were already printed.

@@ -24,6 +24,8 @@ use crate::database::Database;
 use crate::{Error, app, telemetry};
 
 pub async fn serve(global: &Global, base: HostName, args: ServeArgs) -> Result<(), Error> {
+    // A storage setting that cannot work stops us before the database is opened.
+    storage(&args, &global.data_dir())?;
     let db = tokio::select! {
         db = Database::open(global) => db?,
         _ = shutdown_signal() => return Err(Error::Interrupted),
@@ -71,7 +73,9 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
     config.verifier.dns_server = args.dns_server;
-    let storage = participe_storage::Storage::local(data_dir.join("files"));
+    let storage = storage(&args, data_dir)?;
+    storage.verify().await.map_err(Error::Storage)?;
+    tracing::info!(storage = %storage.describe(), "uploaded files");
     let state = app::state(db.pool.clone(), config, mailer, storage);
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
@@ -107,6 +111,14 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Uploaded files: in the S3 bucket the settings name, else under `<data dir>/files`.
+fn storage(args: &ServeArgs, data_dir: &std::path::Path) -> Result<participe_storage::Storage, Error> {
+    match args.s3_config().map_err(Error::Usage)? {
+        Some(config) => participe_storage::Storage::s3(config).map_err(|e| Error::Usage(e.to_string())),
+        None => Ok(participe_storage::Storage::local(data_dir.join("files"))),
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {

@@ -1,13 +1,20 @@
 //! Uploaded files (logos, and later documents and cover images): stored by key under the
-//! data dir on the local filesystem. Keys are made here from a tenant id and the content's
-//! hash, never from a user's file name, so a key cannot climb out of its directory and two
-//! tenants never share one. Also the content checks every upload goes through: what a file
-//! is, is read from its bytes, not from its name or the type the browser claims.
+//! data dir on the local filesystem (the default), or in an S3-compatible bucket when the
+//! configuration names one ([`Storage::s3`], [`S3Config`]). Keys are made here
+//! from a tenant id and the content's hash, never from a user's file name, so a key cannot
+//! climb out of its directory and two tenants never share one, on either backend. Also the
+//! content checks every upload goes through: what a file is, is read from its bytes, not from
+//! its name or the type the browser claims.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+mod s3;
+
+pub use s3::S3Config;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,6 +22,13 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("invalid storage key")]
     BadKey,
+    /// A setting that cannot work, or a bucket that cannot be used: said at start-up.
+    #[error("{0}")]
+    Config(String),
+    #[error("object storage: {0}")]
+    Remote(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("object storage: no answer within {} s", .0.as_secs())]
+    Timeout(std::time::Duration),
 }
 
 /// An image kind accepted for logos and covers.
@@ -83,15 +97,78 @@ pub fn check_image(bytes: &[u8], max_bytes: usize) -> Result<(ImageKind, (usize,
     Ok((kind, (size.width, size.height)))
 }
 
-#[derive(Debug, Clone)]
+/// Where files go. `Debug` shows the backend, never credentials.
+#[derive(Clone)]
 pub struct Storage {
-    root: PathBuf,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(PathBuf),
+    S3(s3::S3Store),
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.backend {
+            Backend::Local(root) => f.debug_tuple("Storage::Local").field(root).finish(),
+            Backend::S3(store) => f.debug_tuple("Storage::S3").field(store).finish(),
+        }
+    }
+}
+
+/// Keys are `/`-separated segments of ASCII letters, digits, `-`, `.` and `_`, none empty,
+/// `.` or `..`: safe as a relative path and as an object name.
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        })
 }
 
 impl Storage {
     /// Files under `root` (the data dir's `files/`).
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        Storage { root: root.into() }
+        Storage {
+            backend: Backend::Local(root.into()),
+        }
+    }
+
+    /// Objects in an S3-compatible bucket. Checks the settings (an [`Error::Config`] says
+    /// which one is wrong) without contacting the service: [`Self::verify`] does that.
+    pub fn s3(config: S3Config) -> Result<Self, Error> {
+        Ok(Storage {
+            backend: Backend::S3(s3::S3Store::new(config)?),
+        })
+    }
+
+    /// For the start-up log: `local files under …` or `S3 bucket … at …[, under <prefix>]`.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local(root) => format!("local files under {}", root.display()),
+            Backend::S3(store) => store.describe(),
+        }
+    }
+
+    /// At start-up: for S3, one listing of the bucket, so that wrong credentials or a missing
+    /// bucket stop the process with a clear message. Nothing to check locally (the directories
+    /// are made on the first write).
+    pub async fn verify(&self) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::S3(store) => timed(store.verify()).await.map_err(|e| match e {
+                Error::Timeout(limit) => {
+                    Error::Config(format!("{}: no answer within {} s", store.describe(), limit.as_secs()))
+                }
+                other => other,
+            }),
+        }
     }
 
     /// A key for an image of a tenant: `tenants/<id>/<purpose>-<sha256 prefix>.<ext>`.
@@ -101,26 +178,27 @@ impl Storage {
         format!("tenants/{tenant}/{purpose}-{hash}.{}", kind.extension())
     }
 
-    fn path(&self, key: &str) -> Result<PathBuf, Error> {
-        let ok = !key.is_empty()
-            && key.split('/').all(|part| {
-                !part.is_empty()
-                    && part != "."
-                    && part != ".."
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-            });
-        if ok {
-            Ok(self.root.join(key))
+    fn path(root: &Path, key: &str) -> Result<PathBuf, Error> {
+        if valid_key(key) {
+            Ok(root.join(key))
         } else {
             Err(Error::BadKey)
         }
     }
 
-    /// Writes atomically (a temporary file renamed into place).
+    /// Writes atomically (locally a temporary file renamed into place; an S3 PUT is atomic).
     pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
-        let path = self.path(key)?;
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => {
+                if !valid_key(key) {
+                    return Err(Error::BadKey);
+                }
+                let content_type = image_kind(key).map(ImageKind::content_type);
+                return timed(store.put(key, bytes, content_type)).await;
+            }
+        };
+        let path = Self::path(root, key)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         tokio::fs::create_dir_all(dir).await?;
         let tmp = dir.join(format!(".{}.tmp", Uuid::new_v4()));
@@ -131,24 +209,51 @@ impl Storage {
 
     /// The bytes and content type of an image stored under `key`.
     pub async fn get_image(&self, key: &str) -> Result<Option<(Vec<u8>, &'static str)>, Error> {
-        let path = self.path(key)?;
-        let kind = key
-            .rsplit_once('.')
-            .and_then(|(_, ext)| ImageKind::from_extension(ext))
-            .ok_or(Error::BadKey)?;
-        match tokio::fs::read(&path).await {
+        if !valid_key(key) {
+            return Err(Error::BadKey);
+        }
+        let kind = image_kind(key).ok_or(Error::BadKey)?;
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => {
+                let bytes = timed(store.get(key)).await?;
+                return Ok(bytes.map(|bytes| (bytes, kind.content_type())));
+            }
+        };
+        match tokio::fs::read(Self::path(root, key)?).await {
             Ok(bytes) => Ok(Some((bytes, kind.content_type()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// Deleting what is not there is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        match tokio::fs::remove_file(self.path(key)?).await {
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => {
+                if !valid_key(key) {
+                    return Err(Error::BadKey);
+                }
+                return timed(store.delete(key)).await;
+            }
+        };
+        match tokio::fs::remove_file(Self::path(root, key)?).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
     }
+}
+
+fn image_kind(key: &str) -> Option<ImageKind> {
+    key.rsplit_once('.').and_then(|(_, ext)| ImageKind::from_extension(ext))
+}
+
+/// A remote operation, retries included, bounded in time: a person is waiting for it.
+async fn timed<T>(operation: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::time::timeout(s3::OPERATION_TIMEOUT, operation)
+        .await
+        .unwrap_or(Err(Error::Timeout(s3::OPERATION_TIMEOUT)))
 }
 
 #[cfg(test)]
