@@ -152,7 +152,11 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
             ],
         )
         .await;
-    let link = app.mail.wait_for(&citizen_address, 1).await.link("http://nord.localhost");
+    let link = app
+        .mail
+        .wait_for(&citizen_address, 1)
+        .await
+        .link("http://nord.localhost");
     citizen
         .get("nord.localhost", link.split_once(&format!(":{port}")).unwrap().1)
         .await;
@@ -179,8 +183,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         .unwrap()
         .unwrap();
     let mut tx = participe_core::TenantTx::begin(&app.pool, &nord).await.unwrap();
-    let call_id = participe_core::dispositifs::by_slug(&mut tx, "colleges-de-demain").await.unwrap().unwrap().id;
-    let (items, _) = participe_core::participation::list(&mut tx, call_id, None, Default::default(), 1).await.unwrap();
+    let call_id = participe_core::dispositifs::by_slug(&mut tx, "colleges-de-demain")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (items, _) = participe_core::participation::list(&mut tx, call_id, None, Default::default(), 1)
+        .await
+        .unwrap();
     let commented = items.iter().max_by_key(|c| c.comment_count).unwrap().id;
     tx.commit().await.unwrap();
     let contribution = format!("/participer/colleges-de-demain/contributions/{commented}");
@@ -192,7 +202,11 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         .unwrap()
         .unwrap();
     let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
-    let own_call = participe_core::dispositifs::by_slug(&mut tx, "budget").await.unwrap().unwrap().id;
+    let own_call = participe_core::dispositifs::by_slug(&mut tx, "budget")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let pw = participe_core::domain::NewPassword::parse(password, password).unwrap();
     let e = participe_core::domain::Email::parse("signale@habitant.test").unwrap();
     let new = participe_core::citizens::NewCitizen {
@@ -212,7 +226,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         body: "Son contenu, que la modération doit lire.".into(),
         theme_id: None,
     };
-    let reported = participe_core::participation::create_contribution(&mut tx, own_call, author.id, &input).await.unwrap();
+    let reported = participe_core::participation::create_contribution(&mut tx, own_call, author.id, &input)
+        .await
+        .unwrap();
     participe_core::participation::report(
         &mut tx,
         participe_core::participation::Target::Contribution(reported),
@@ -224,6 +240,54 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+
+    // An operator, signed in with a fresh code.
+    let ops_email = format!("ops-{}@participe.test", random_suffix(6));
+    let created = participe_core::operators::create(
+        &app.pool,
+        &participe_core::domain::Email::parse(&ops_email).unwrap(),
+        "Opérateur Accessible",
+        &participe_core::domain::NewPassword::parse(password, password).unwrap(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(created.totp_secret.clone())
+            .to_bytes()
+            .unwrap(),
+        Some("Participe".into()),
+        ops_email.clone(),
+    )
+    .unwrap();
+    let operator = app.browser();
+    let ops_login = operator
+        .submit(
+            "ops.localhost",
+            "/connexion",
+            "/connexion",
+            &[
+                ("email", &ops_email),
+                ("password", password),
+                ("code", &totp.generate_current().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(ops_login.status, 303, "{}", ops_login.body);
+    let ops_cookie = ops_login
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let as_operator = serde_json::json!([{ "name": "participe_ops", "value": ops_cookie, "url": format!("http://ops.localhost:{port}") }]);
 
     let console_url = format!("http://console.localhost:{port}");
     let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
@@ -306,10 +370,18 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
           "status": 422, "submit": { "domain": "https://pas un domaine" } },
         { "name": "console : modération", "url": at("console", &format!("/t/{slug}/moderation")), "cookies": signed_in },
         { "name": "console : abonnement", "url": at("console", &format!("/t/{slug}/abonnement")), "cookies": signed_in },
-        { "name": "portail : en anglais", "url": at("nord", "/langue/en?suite=/participer") },
+        { "name": "portail : en anglais", "url": at("nord", "/langue/en?suite=/participer"), "lang": "en" },
         { "name": "console : participants", "url": at("console", &format!("/t/{slug}/participants")), "cookies": signed_in },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
-        { "name": "exploitation : accueil", "url": at("ops", "/") },
+        { "name": "exploitation : connexion", "url": at("ops", "/") },
+        { "name": "exploitation : connexion refusée", "url": at("ops", "/connexion"), "status": 422,
+          "submit": { "email": "personne@participe.test", "password": "mauvais mot de passe", "code": "000000" } },
+        { "name": "exploitation : portails", "url": at("ops", "/"), "cookies": as_operator },
+        { "name": "exploitation : portails filtrés", "url": at("ops", "/?q=nord&statut=active"), "cookies": as_operator },
+        { "name": "exploitation : un portail", "url": at("ops", "/portails/nord"), "cookies": as_operator },
+        { "name": "exploitation : suspension sans motif", "url": at("ops", "/portails/roubaix"), "cookies": as_operator,
+          "status": 422, "submit": { "reason": " " } },
+        { "name": "exploitation : courriels", "url": at("ops", "/courriels"), "cookies": as_operator },
     ]);
     let list = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(list.path(), pages.to_string()).unwrap();
@@ -333,5 +405,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 69 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 75 passed, 0 failed"), "{report}");
 }

@@ -617,11 +617,18 @@ async fn a_collectivite_creates_its_portal_which_is_live_at_once() {
     // The subscription page says where the trial stands and which stratum fits.
     let billing = b.get(CONSOLE, &format!("/t/{slug}/abonnement")).await;
     assert_eq!(billing.status, 200);
-    assert!(billing.plain().contains("Période d'essai gratuite jusqu'au"), "{}", billing.plain());
+    assert!(
+        billing.plain().contains("Période d'essai gratuite jusqu'au"),
+        "{}",
+        billing.plain()
+    );
     assert!(billing.plain().contains("(30 jour(s) restant(s))") || billing.plain().contains("(29 jour(s) restant(s))"));
     assert!(billing.plain().contains("Plus de 100 000 habitants"));
     let stranger = signed_in(&app, &email("etranger")).await;
-    assert_eq!(stranger.get(CONSOLE, &format!("/t/{slug}/abonnement")).await.status, 404);
+    assert_eq!(
+        stranger.get(CONSOLE, &format!("/t/{slug}/abonnement")).await.status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -1981,10 +1988,11 @@ async fn a_custom_domain_not_pointing_at_participe_yet_is_verified_by_a_dns_txt_
 /// tenant, the contribution's id and its author's.
 async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Tenant, uuid::Uuid, uuid::Uuid) {
     use participe_core::participation as p;
-    let tenant = participe_core::tenancy::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(slug).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let tenant =
+        participe_core::tenancy::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(slug).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
     let call = participe_core::dispositifs::create(
         &mut tx,
@@ -2002,7 +2010,9 @@ async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Te
     )
     .await
     .unwrap();
-    participe_core::dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+    participe_core::dispositifs::set_status(&mut tx, call, "publie")
+        .await
+        .unwrap();
     let pw = participe_core::domain::NewPassword::parse(PASSWORD, PASSWORD).unwrap();
     let mut people = vec![];
     for who in ["auteur", "lecteur"] {
@@ -2027,9 +2037,16 @@ async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Te
         theme_id: None,
     };
     let id = p::create_contribution(&mut tx, call, people[0], &input).await.unwrap();
-    p::report(&mut tx, p::Target::Contribution(id), people[1], p::Reason::Spam, "publicité", 3)
-        .await
-        .unwrap();
+    p::report(
+        &mut tx,
+        p::Target::Contribution(id),
+        people[1],
+        p::Reason::Spam,
+        "publicité",
+        3,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     (tenant, id, people[0])
 }
@@ -2051,7 +2068,12 @@ async fn moderators_decide_on_reported_content_and_block_its_author() {
             CONSOLE,
             &queue_path,
             &format!("{queue_path}/decision"),
-            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "moderer"), ("reason", " ")],
+            &[
+                ("kind", "contribution"),
+                ("id", &id.to_string()),
+                ("decision", "moderer"),
+                ("reason", " "),
+            ],
         )
         .await;
     assert_eq!(empty.status, 422);
@@ -2061,17 +2083,29 @@ async fn moderators_decide_on_reported_content_and_block_its_author() {
             CONSOLE,
             &queue_path,
             &format!("{queue_path}/decision"),
-            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "moderer"), ("reason", "Publicité")],
+            &[
+                ("kind", "contribution"),
+                ("id", &id.to_string()),
+                ("decision", "moderer"),
+                ("reason", "Publicité"),
+            ],
         )
         .await;
     assert_eq!(done.status, 303);
     let after = b.follow(CONSOLE, &done).await;
     assert!(after.text().contains("Aucun signalement en attente"));
-    assert!(after.plain().contains("Modéré contribution"), "the decision is in the moderation log: {}", after.plain());
+    assert!(
+        after.plain().contains("Modéré contribution"),
+        "the decision is in the moderation log: {}",
+        after.plain()
+    );
     assert!(after.plain().contains("Publicité"));
     let on_portal = app
         .browser()
-        .get(&format!("{slug}.localhost"), &format!("/participer/avis/contributions/{id}"))
+        .get(
+            &format!("{slug}.localhost"),
+            &format!("/participer/avis/contributions/{id}"),
+        )
         .await;
     assert!(on_portal.text().contains("Ce contenu a été modéré : Publicité"));
     assert!(!on_portal.text().contains("Un texte à vérifier"));
@@ -2084,7 +2118,11 @@ async fn moderators_decide_on_reported_content_and_block_its_author() {
             CONSOLE,
             &people,
             &format!("{people}/blocage"),
-            &[("id", &author.to_string()), ("block", "oui"), ("reason", "publicités répétées")],
+            &[
+                ("id", &author.to_string()),
+                ("block", "oui"),
+                ("reason", "publicités répétées"),
+            ],
         )
         .await;
     assert_eq!(blocked.status, 303);
@@ -2101,7 +2139,9 @@ async fn moderators_decide_on_reported_content_and_block_its_author() {
     assert!(erased.is_err(), "the journal cannot be erased");
     drop(tx);
     let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
-    let rewritten = sqlx::query("update staff_audit set action = 'rien'").execute(tx.conn()).await;
+    let rewritten = sqlx::query("update staff_audit set action = 'rien'")
+        .execute(tx.conn())
+        .await;
     assert!(rewritten.is_err(), "nor rewritten");
 }
 
@@ -2123,30 +2163,58 @@ async fn the_moderation_queue_is_out_of_reach_of_editors_and_other_tenants() {
             CONSOLE,
             &own,
             &format!("{own}/decision"),
-            &[("kind", "contribution"), ("id", &id.to_string()), ("decision", "restaurer"), ("reason", "")],
+            &[
+                ("kind", "contribution"),
+                ("id", &id.to_string()),
+                ("decision", "restaurer"),
+                ("reason", ""),
+            ],
         )
         .await;
     assert_eq!(foreign.status, 404);
     let people = format!("/t/{slug_b}/participants");
     let foreign = b
-        .submit(CONSOLE, &people, &format!("{people}/blocage"), &[("id", &author.to_string()), ("block", "oui")])
+        .submit(
+            CONSOLE,
+            &people,
+            &format!("{people}/blocage"),
+            &[("id", &author.to_string()), ("block", "oui")],
+        )
         .await;
     assert_eq!(foreign.status, 404);
     let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant_a).await.unwrap();
-    assert!(!participe_core::citizens::find(&mut tx, author).await.unwrap().unwrap().blocked);
-    assert_eq!(participe_core::participation::queue(&mut tx, 10, 0).await.unwrap().len(), 1);
+    assert!(
+        !participe_core::citizens::find(&mut tx, author)
+            .await
+            .unwrap()
+            .unwrap()
+            .blocked
+    );
+    assert_eq!(
+        participe_core::participation::queue(&mut tx, 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     drop(tx);
 
     // An editor of A does not moderate.
     let editor_address = email("redacteur");
     let editor = signed_in(&app, &editor_address).await;
     let e = participe_core::domain::Email::parse(&editor_address).unwrap();
-    let staff = participe_core::staff::find_by_email(&app.pool, &e).await.unwrap().unwrap();
+    let staff = participe_core::staff::find_by_email(&app.pool, &e)
+        .await
+        .unwrap()
+        .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
     participe_core::staff::add_member(&mut conn, staff.id, tenant_a.id, participe_core::staff::Role::Editor)
         .await
         .unwrap();
-    assert_eq!(editor.get(CONSOLE, &format!("/t/{slug_a}/moderation")).await.status, 403);
+    assert_eq!(
+        editor.get(CONSOLE, &format!("/t/{slug_a}/moderation")).await.status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -2170,16 +2238,28 @@ async fn an_admin_offers_english_and_visitors_can_switch_to_it() {
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
-    assert!(b.get(CONSOLE, &settings).await.body.contains(r#"name="langue_en" type="checkbox" value="on" checked"#));
+    assert!(
+        b.get(CONSOLE, &settings)
+            .await
+            .body
+            .contains(r#"name="langue_en" type="checkbox" value="on" checked"#)
+    );
 
-    app.eventually(|| async { visitor.get(&portal, "/").await.body.contains("/langue/en") }).await;
+    app.eventually(|| async { visitor.get(&portal, "/").await.body.contains("/langue/en") })
+        .await;
     let switched = visitor.get(&portal, "/langue/en?suite=/participer").await;
     assert_eq!(switched.status, 303);
     assert_eq!(switched.header("location"), "/participer");
     let english = visitor.get(&portal, "/participer").await;
     assert!(english.body.contains(r#"<html lang="en">"#));
     assert!(english.plain().contains("Take part"));
-    assert!(visitor.get(&portal, "/langue/fr?suite=//evil.example").await.header("location") == "/");
+    assert!(
+        visitor
+            .get(&portal, "/langue/fr?suite=//evil.example")
+            .await
+            .header("location")
+            == "/"
+    );
     let french = visitor.get(&portal, "/").await;
     assert!(french.body.contains(r#"<html lang="fr">"#));
 

@@ -910,22 +910,35 @@ async fn a_citizen_changes_address_only_once_the_new_one_is_confirmed_and_a_new_
     let (b, old) = citizen(&app, &tenant, "Olivier").await;
     let other_device = app.browser();
     let signed = other_device
-        .submit(&h, "/connexion", "/connexion", &[("email", &old), ("password", PASSWORD)])
+        .submit(
+            &h,
+            "/connexion",
+            "/connexion",
+            &[("email", &old), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(signed.status, 303);
 
     let renamed = b.submit(&h, "/compte", "/compte/nom", &[("display_name", "  ")]).await;
     assert_eq!(renamed.status, 422);
     assert!(renamed.field_error("display_name").is_some());
-    let renamed = b.submit(&h, "/compte", "/compte/nom", &[("display_name", "Olivier R.")]).await;
+    let renamed = b
+        .submit(&h, "/compte", "/compte/nom", &[("display_name", "Olivier R.")])
+        .await;
     assert_eq!(renamed.status, 303);
 
     let new = email("nouvelle");
     let asked = b.submit(&h, "/compte", "/compte/adresse", &[("email", &new)]).await;
     assert_eq!(asked.status, 303);
     let page = b.get(&h, "/compte").await;
-    assert!(page.text().contains(&format!("value=\"{old}\"")), "the old address stays until confirmed");
-    let mail = app.mail.wait_for_subject(&new, "Confirmez votre nouvelle adresse").await;
+    assert!(
+        page.text().contains(&format!("value=\"{old}\"")),
+        "the old address stays until confirmed"
+    );
+    let mail = app
+        .mail
+        .wait_for_subject(&new, "Confirmez votre nouvelle adresse")
+        .await;
     let link = mail.link(&format!("http://{h}:{}/compte/adresse/", app.addr.port()));
     assert_eq!(b.get(&h, &path_of(&app, &link)).await.status, 303);
     assert!(b.get(&h, "/compte").await.text().contains(&format!("value=\"{new}\"")));
@@ -936,7 +949,11 @@ async fn a_citizen_changes_address_only_once_the_new_one_is_confirmed_and_a_new_
             &h,
             "/compte",
             "/compte/mot-de-passe",
-            &[("current_password", "pas le bon"), ("password", "un tout nouveau mot de passe"), ("password_confirm", "un tout nouveau mot de passe")],
+            &[
+                ("current_password", "pas le bon"),
+                ("password", "un tout nouveau mot de passe"),
+                ("password_confirm", "un tout nouveau mot de passe"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, 422);
@@ -959,7 +976,12 @@ async fn a_citizen_changes_address_only_once_the_new_one_is_confirmed_and_a_new_
     assert_eq!(other_device.get(&h, "/compte").await.status, 303, "the other one ended");
     let old_login = app
         .browser()
-        .submit(&h, "/connexion", "/connexion", &[("email", &old), ("password", "un tout nouveau mot de passe")])
+        .submit(
+            &h,
+            "/connexion",
+            "/connexion",
+            &[("email", &old), ("password", "un tout nouveau mot de passe")],
+        )
         .await;
     assert_eq!(old_login.status, 422, "the old address no longer signs in");
 }
@@ -978,26 +1000,53 @@ async fn sign_in_rotates_the_session_and_is_rate_limited_per_account() {
         .send()
         .await
         .unwrap();
-    let before = form.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let before = form
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let token = Page::read(form).await.csrf();
     let signed = app
         .client
         .post(format!("http://{}/connexion", app.addr))
         .header("host", &hp)
         .header("cookie", &before)
-        .form(&[("email", address.as_str()), ("password", PASSWORD), ("csrf", token.as_str())])
+        .form(&[
+            ("email", address.as_str()),
+            ("password", PASSWORD),
+            ("csrf", token.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(signed.status().as_u16(), 303);
-    let after = signed.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let after = signed
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     assert_ne!(before, after, "a new session id at sign-in");
 
     let b = app.browser();
     let mut limited = false;
     for _ in 0..15 {
         let page = b
-            .submit(&h, "/connexion", "/connexion", &[("email", &address), ("password", "mauvais mot de passe")])
+            .submit(
+                &h,
+                "/connexion",
+                "/connexion",
+                &[("email", &address), ("password", "mauvais mot de passe")],
+            )
             .await;
         if page.status == 429 {
             assert!(page.field_error("email").unwrap().contains("trop de tentatives"));

@@ -108,7 +108,14 @@ pub async fn decide(t: InTenant, CsrfForm(form): CsrfForm<DecisionForm>) -> Resu
         Ok(()) => {}
         Err(participe_core::Error::Invalid(errors)) => {
             drop(tx);
-            return render_queue(&t, 1, Some((target.id(), form.reason.as_str())), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return render_queue(
+                &t,
+                1,
+                Some((target.id(), form.reason.as_str())),
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -8,8 +8,8 @@ use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::site::{self, Settings};
 use participe_core::staff::Role;
-use participe_web::{LANGUAGES, Result};
 use participe_web::csrf::CsrfForm;
+use participe_web::{LANGUAGES, Result};
 
 use crate::frame::InTenant;
 

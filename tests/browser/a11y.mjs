@@ -196,11 +196,13 @@ async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
       const h1s = [...document.querySelectorAll('h1')].map((h) => h.textContent.trim().replace(/\s+/g, ' ').slice(0, 60));
       return { lang, h1s };
     });
-    if (basics.lang === null || !/^fr(-[A-Za-z]{2})?$/.test(basics.lang)) {
+    // French unless the entry says which language the page is in ("lang": "en").
+    const expectedLang = entry.lang || 'fr';
+    if (basics.lang === null || !new RegExp(`^${expectedLang}(-[A-Za-z]{2})?$`).test(basics.lang)) {
       findings.add(vp.label, {
         id: 'participe-html-lang',
         impact: 'serious',
-        help: `<html lang> must be "fr", found ${basics.lang === null ? 'none' : JSON.stringify(basics.lang)}`,
+        help: `<html lang> must be "${expectedLang}", found ${basics.lang === null ? 'none' : JSON.stringify(basics.lang)}`,
         targets: ['html'],
       });
     }

@@ -204,11 +204,26 @@ impl TestApp {
         Self::spawn_configured(database_url, pool_size, |_| {}).await
     }
 
+    /// Without an SMTP server: mails are written to `outbox`, as in a deployment without
+    /// `PARTICIPE_SMTP_URL`.
+    pub async fn spawn_with_outbox(outbox: std::path::PathBuf) -> Self {
+        Self::spawn_full(&database_url(), 8, |_| {}, Some(outbox)).await
+    }
+
     /// Like `spawn_on`, with a last word on the web configuration.
     pub async fn spawn_configured(
         database_url: &str,
         pool_size: u32,
         adjust: impl FnOnce(&mut participe_web::WebConfig),
+    ) -> Self {
+        Self::spawn_full(database_url, pool_size, adjust, None).await
+    }
+
+    async fn spawn_full(
+        database_url: &str,
+        pool_size: u32,
+        adjust: impl FnOnce(&mut participe_web::WebConfig),
+        outbox: Option<std::path::PathBuf>,
     ) -> Self {
         // `TEST_LOG=debug` shows the service's log lines (an unexpected error's cause).
         if let Ok(filter) = std::env::var("TEST_LOG") {
@@ -228,9 +243,10 @@ impl TestApp {
         config.verifier.dns_server = Some(dns.addr);
         adjust(&mut config);
         let mail = smtp::SmtpSink::start().await;
+        let smtp = mail.url();
         let mailer = participe_mail::Mailer::new(
-            Some(&mail.url()),
-            std::env::temp_dir(),
+            outbox.is_none().then_some(smtp.as_str()),
+            outbox.unwrap_or_else(std::env::temp_dir),
             "Participe <no-reply@localhost>",
         )
         .unwrap();

@@ -6,7 +6,10 @@
 //! 3. a real additive tenant migration applied to all of them by the fleet runner;
 //! 4. the portal home page at `--connections` keep-alive connections, requests/s and
 //!    latency percentiles, against a static page of the same bytes served by the same
-//!    server stack (same layers, same runtime), and the ratio between the two.
+//!    server stack (same layers, same runtime), and the ratio between the two;
+//! 5. a call with 1,000 contributions and 20,000 comments: its list page, and the page of
+//!    a contribution with 200 comments, each against a static page of the same bytes;
+//! 6. the operators' tenants table over the whole fleet, and the run's resident memory.
 //!
 //! It uses `DATABASE_URL`'s server when set (a throw-away database, dropped at the end), else
 //! a private cluster in a temporary directory with PostgreSQL's default (durable) settings.
@@ -179,6 +182,55 @@ async fn run(args: Args, root: String) {
     let portal = load(portal_addr, host, "/", args.connections, duration);
     let ratio = portal.rps / baseline.rps;
 
+    // 5. A busy call: 1,000 contributions, 20,000 comments, 200 of them on one contribution.
+    let busiest = seed_busy_call(&pool, &base).await;
+    let list_path = "/participer/bench-appel";
+    let page_path = format!("/participer/bench-appel/contributions/{busiest}");
+    let mut busy = Vec::new();
+    for (label, path) in [
+        ("call list page (20 of 1,000)", list_path.to_string()),
+        ("contribution page, 200 comments", page_path),
+    ] {
+        let page = fetch(portal_addr, host, &path).await;
+        assert!(
+            page.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&page[..200.min(page.len())])
+        );
+        let start = page.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let same: &'static [u8] = Vec::leak(page[start..].to_vec());
+        let path_static = path.clone();
+        let twin = app::with_layers(Router::new().route(
+            &path_static,
+            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], same) }),
+        ));
+        let twin_addr = serve(twin).await;
+        let base_load = load(twin_addr, host, &path, args.connections, duration);
+        let real = load(portal_addr, host, &path, args.connections, duration);
+        busy.push((label, same.len(), base_load, real));
+    }
+
+    // 6. The operators' tenants table over the whole fleet, signed in as an operator.
+    let ops_cookie = operator_session(&pool, portal_addr).await;
+    let ops_host = "ops.localhost";
+    let table = fetch_with(portal_addr, ops_host, "/", &ops_cookie).await;
+    assert!(
+        table.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&table[..200.min(table.len())])
+    );
+    let mut table_ms = Vec::new();
+    for path in ["/", "/?page=10", "/?q=bench-00&statut=active"] {
+        for _ in 0..20 {
+            let t0 = Instant::now();
+            let page = fetch_with(portal_addr, ops_host, path, &ops_cookie).await;
+            table_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+            assert!(page.starts_with(b"HTTP/1.1 200"));
+        }
+    }
+    table_ms.sort_by(f64::total_cmp);
+    let rss_mb = resident_mb();
+
     let provision_median = percentile(&provision_ms, 50.0);
     let provision_p95 = percentile(&provision_ms, 95.0);
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
@@ -214,9 +266,33 @@ async fn run(args: Args, root: String) {
         args.connections, portal.rps, portal.p50, portal.p99
     );
     println!("| portal home / static throughput | {:.0} % | ≥ 25 % |", ratio * 100.0);
-    if portal.errors + baseline.errors > 0 {
+    for (label, size, base_load, real) in &busy {
         println!(
-            "\nnon-200 responses: portal {}, static {}",
+            "| static twin of the {label} ({size} B) | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | baseline |",
+            base_load.rps, base_load.p50, base_load.p99
+        );
+        println!(
+            "| {label}, {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({:.0} % of static) | p99 ≤ 15 ms |",
+            args.connections,
+            real.rps,
+            real.p50,
+            real.p99,
+            real.rps / base_load.rps * 100.0
+        );
+    }
+    println!(
+        "| ops tenants table over {} tenants (3 pages × 20, one at a time) | p50 {:.1} ms, max {:.1} ms | ≤ 300 ms |",
+        args.tenants,
+        percentile(&table_ms, 50.0),
+        table_ms.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "| resident memory of the whole run (server, load generator, caches) after all of the above | {rss_mb:.0} MB | server ≤ 150 MB |"
+    );
+    let busy_errors: usize = busy.iter().map(|(_, _, b, r)| b.errors + r.errors).sum();
+    if portal.errors + baseline.errors + busy_errors > 0 {
+        println!(
+            "\nnon-200 responses: portal {}, static {}, busy call {busy_errors}",
             portal.errors, baseline.errors
         );
     }
@@ -225,6 +301,168 @@ async fn run(args: Args, root: String) {
     let _ = admin
         .execute(format!("drop database {name} with (force)").as_str())
         .await;
+}
+
+/// Creates, on the `nord` demo tenant, a published call with 1,000 contributions by 200
+/// citizens and 20,000 comments: 200 (100 with a reply each) on the busiest contribution,
+/// 20 on each of the others. Returns the busiest one's id.
+async fn seed_busy_call(pool: &sqlx::PgPool, base: &HostName) -> uuid::Uuid {
+    let slug = participe_core::domain::Slug::parse("nord").unwrap();
+    let tenant = participe_core::tenancy::registry::get_by_slug(pool, &slug)
+        .await
+        .unwrap();
+    let _ = base;
+    let mut tx = participe_core::TenantTx::begin(pool, &tenant).await.unwrap();
+    let script = r#"
+        insert into dispositif (slug, kind, title, summary, opens_on, closes_on, status)
+        values ('bench-appel', 'appel', 'Un appel très suivi', 'Mille contributions.', current_date - 30, current_date + 30, 'publie');
+        insert into dispositif_theme (dispositif_id, name, position)
+        select d.id, 'Thème ' || n, n from dispositif d, generate_series(1, 5) n where d.slug = 'bench-appel';
+        insert into citizen (email, display_name, profile, password_hash, email_confirmed_at)
+        select 'bench-' || n || '@participe.invalid', 'Participant·e ' || n, 'citoyen', 'x', now()
+          from generate_series(1, 200) n;
+        insert into contribution (dispositif_id, theme_id, author_id, title, body, created_at, comment_count)
+        select d.id,
+               (select id from dispositif_theme t where t.dispositif_id = d.id order by position offset (n % 5) limit 1),
+               (select id from citizen order by email offset (n % 200) limit 1),
+               'Proposition n° ' || n,
+               repeat('Une proposition détaillée, argumentée et concrète. ', 12),
+               now() - make_interval(mins => n),
+               case when n = 1 then 200 else 20 end
+          from dispositif d, generate_series(1, 1000) n where d.slug = 'bench-appel';
+    "#;
+    sqlx::Executor::execute(tx.conn(), script).await.unwrap();
+    let busiest: uuid::Uuid = sqlx::query_scalar("select id from contribution where title = 'Proposition n° 1'")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    // 100 top-level comments on the busiest, each with one reply; 20 top-level on each other.
+    sqlx::query(
+        "insert into comment (contribution_id, author_id, body, created_at)
+         select $1, (select id from citizen order by email offset (n % 200) limit 1),
+                'Un commentaire nuancé, qui répond à la proposition point par point. ' || n,
+                now() - make_interval(secs => 1000 - n)
+           from generate_series(1, 100) n",
+    )
+    .bind(busiest)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into comment (contribution_id, parent_id, author_id, body, created_at)
+         select contribution_id, id, author_id, 'Une réponse courte.', created_at + interval '1 second'
+           from comment where contribution_id = $1",
+    )
+    .bind(busiest)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into comment (contribution_id, author_id, body, created_at)
+         select c.id, c.author_id, 'Un avis sur cette proposition.', c.created_at + make_interval(secs => n)
+           from contribution c, generate_series(1, 20) n
+          where c.id <> $1 and c.dispositif_id = (select id from dispositif where slug = 'bench-appel')",
+    )
+    .bind(busiest)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    sqlx::Executor::execute(tx.conn(), "analyze contribution; analyze comment; analyze citizen;")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    busiest
+}
+
+/// Creates an operator and signs in through the real form; returns the session cookie.
+async fn operator_session(pool: &sqlx::PgPool, addr: SocketAddr) -> String {
+    let email = participe_core::domain::Email::parse("bench@participe.invalid").unwrap();
+    let password = "une phrase de passe de banc d'essai";
+    let created = participe_core::operators::create(
+        pool,
+        &email,
+        "Banc d'essai",
+        &participe_core::domain::NewPassword::parse(password, password).unwrap(),
+        "bench",
+    )
+    .await
+    .unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(created.totp_secret).to_bytes().unwrap(),
+        Some("Participe".into()),
+        email.to_string(),
+    )
+    .unwrap();
+    let form = fetch(addr, "ops.localhost", "/connexion").await;
+    let text = String::from_utf8_lossy(&form).to_string();
+    let cookie = text
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let csrf = text
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = format!(
+        "email=bench%40participe.invalid&password={}&code={}&csrf={csrf}",
+        password.replace(' ', "+").replace('\'', "%27"),
+        totp.generate_current().unwrap()
+    );
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /connexion HTTP/1.1\r\nHost: ops.localhost\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let answer = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        answer.starts_with("HTTP/1.1 303"),
+        "{}",
+        &answer[..200.min(answer.len())]
+    );
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string()
+}
+
+async fn fetch_with(addr: SocketAddr, host: &str, path: &str, cookie: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    out
+}
+
+/// This process's resident memory, in MB (Linux).
+fn resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 async fn serve(router: Router) -> SocketAddr {

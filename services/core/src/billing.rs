@@ -45,11 +45,26 @@ mod tests {
 
     #[test]
     fn strata_follow_the_population_and_the_kind() {
-        assert_eq!(Stratum::suggested(TenantKind::Commune, Some(1_200)), Some(Stratum::MoinsDe3500));
-        assert_eq!(Stratum::suggested(TenantKind::Commune, Some(3_500)), Some(Stratum::De3500A20000));
-        assert_eq!(Stratum::suggested(TenantKind::Epci, Some(99_999)), Some(Stratum::De20000A100000));
-        assert_eq!(Stratum::suggested(TenantKind::Commune, Some(230_000)), Some(Stratum::PlusDe100000));
-        assert_eq!(Stratum::suggested(TenantKind::Departement, None), Some(Stratum::DepartementsEtRegions));
+        assert_eq!(
+            Stratum::suggested(TenantKind::Commune, Some(1_200)),
+            Some(Stratum::MoinsDe3500)
+        );
+        assert_eq!(
+            Stratum::suggested(TenantKind::Commune, Some(3_500)),
+            Some(Stratum::De3500A20000)
+        );
+        assert_eq!(
+            Stratum::suggested(TenantKind::Epci, Some(99_999)),
+            Some(Stratum::De20000A100000)
+        );
+        assert_eq!(
+            Stratum::suggested(TenantKind::Commune, Some(230_000)),
+            Some(Stratum::PlusDe100000)
+        );
+        assert_eq!(
+            Stratum::suggested(TenantKind::Departement, None),
+            Some(Stratum::DepartementsEtRegions)
+        );
         assert_eq!(Stratum::suggested(TenantKind::Commune, None), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod dispositifs;
 pub mod domain;
 mod error;
 pub mod migrations;
+pub mod operators;
 pub mod participation;
 pub mod site;
 pub mod staff;

@@ -304,7 +304,8 @@ pub fn totp_url(secret: &str, account: &str) -> Result<String> {
     Ok(totp(secret, account)?.get_url())
 }
 
-fn totp_step(secret: &str, account: &str, code: &str) -> Result<Option<i64>> {
+/// The time step a code belongs to, if it is valid for `secret` now (one step of drift).
+pub(crate) fn totp_step(secret: &str, account: &str, code: &str) -> Result<Option<i64>> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);

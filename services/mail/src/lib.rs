@@ -61,6 +61,14 @@ impl Mailer {
         Ok(Mailer { transport, from })
     }
 
+    /// The outbox directory, when mail is written there rather than sent.
+    pub fn outbox(&self) -> Option<&std::path::Path> {
+        match &self.transport {
+            Transport::Outbox(dir) => Some(dir),
+            Transport::Smtp(_) => None,
+        }
+    }
+
     /// Where mail goes, for logs and the operator: `smtp` or the outbox path.
     pub fn describe(&self) -> String {
         match &self.transport {

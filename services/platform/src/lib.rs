@@ -1,24 +1,39 @@
-//! The operator console at `ops.<base>`. Operators' accounts, the tenants table, jobs,
-//! backups and fleet health arrive with the operator-console issue; until operators can
-//! sign in, this host shows no tenant data at all, only where to look instead.
+//! The operator console at `ops.<base>`. Operators sign in with a password and a TOTP code
+//! (their accounts are created from the command line, never on the web); their sessions
+//! use a cookie of their own (`participe_ops`), bound to this host. Modules are features:
+//! `auth`, `tenants` (the table and each tenant's page), `outbox`. Operators see tenants
+//! through these pages only: nothing here signs in as a citizen or a staff member.
+
+mod auth;
+mod frame;
+mod outbox;
+mod tenants;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Html;
-use axum::routing::get;
-use participe_web::{AppState, Result};
+use axum::middleware;
+use axum::routing::{get, post};
+use participe_web::{AppState, csrf, session};
+
+/// Name of the ops console's session cookie.
+pub const COOKIE: &str = "participe_ops";
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/", get(welcome)).with_state(state)
+    // Short sessions: an operator's browser left open should not stay signed in for long.
+    let sessions = session::layer(&state, COOKIE, time::Duration::hours(2));
+    Router::new()
+        .route("/", get(tenants::list))
+        .route("/connexion", get(auth::form).post(auth::sign_in))
+        .route("/deconnexion", post(auth::sign_out))
+        .route("/portails/{slug}", get(tenants::show))
+        .route("/portails/{slug}/statut", post(tenants::set_status))
+        .route("/courriels", get(outbox::list))
+        .route("/courriels/{name}", get(outbox::show))
+        .layer(middleware::from_fn(csrf::same_origin))
+        .layer(middleware::from_fn(session::bind_to_host))
+        .layer(sessions)
+        .with_state(state)
 }
 
 pub fn add_templates(env: &mut minijinja::Environment<'static>) {
     minijinja_embed::load_templates!(*env);
-}
-
-async fn welcome(State(app): State<AppState>) -> Result<Html<String>> {
-    app.templates.render(
-        "ops/welcome.html",
-        minijinja::context! { lang => "fr", site_name => "Participe — exploitation", home => "/" },
-    )
 }

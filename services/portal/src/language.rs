@@ -15,10 +15,14 @@ pub struct Back {
 }
 
 pub async fn switch(portal: Portal, Path(code): Path<String>, Query(back): Query<Back>) -> Result<Response> {
-    if !portal.branding.languages.iter().any(|l| *l == code) {
+    if !portal.branding.languages.contains(&code) {
         return Err(Error::NotFound);
     }
-    let secure = if portal.app.config.scheme == "https" { "; Secure" } else { "" };
+    let secure = if portal.app.config.scheme == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!("{LANG_COOKIE}={code}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}");
     let to = safe_next(back.suite.as_deref()).unwrap_or_else(|| "/".into());
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use participe_core::domain::{HostName, Slug, custom_domain};
+use participe_core::domain::{Email, HostName, NewPassword, Slug, custom_domain};
 use participe_core::migrations::{self, TenantMigrations, fleet};
 use participe_core::tenancy::provisioning::{self, NewTenantInput};
 use participe_core::tenancy::registry::{self, ListFilter};
 use participe_core::{Error as CoreError, TenantStatus};
 
-use crate::config::{Cli, Command, CreateArgs, Global, ListArgs, MigrateArgs, TenantCommand};
+use crate::config::{Cli, Command, CreateArgs, Global, ListArgs, MigrateArgs, OperatorCommand, TenantCommand};
 use crate::database::Database;
 use crate::{Error, demo, serve, telemetry};
 
@@ -80,6 +80,47 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         // `migrate` creates or checks the platform schema itself.
         Command::Migrate(args) => with_database(&global, false, async |db| migrate(db, args).await).await,
         Command::Tenant(cmd) => with_database(&global, true, async |db| tenant(db, base, cmd).await).await,
+        Command::Operator(cmd) => {
+            // Asked before the database starts, so that the prompt stands alone.
+            let password = read_new_password()?;
+            with_database(&global, true, async |db| operator(db, cmd, password).await).await
+        }
+    }
+}
+
+/// A new password: prompted twice without echo on a terminal, else the first line of
+/// standard input (for scripts: `printf '%s\n' "$PASSWORD" | participe operator create …`).
+fn read_new_password() -> Result<NewPassword, Error> {
+    let (password, confirmation) = if std::io::stdin().is_terminal() {
+        let first =
+            rpassword::prompt_password("Mot de passe : ").map_err(|e| Error::Usage(format!("password: {e}")))?;
+        let second =
+            rpassword::prompt_password("Confirmation : ").map_err(|e| Error::Usage(format!("password: {e}")))?;
+        (first, second)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::Usage(format!("password: {e}")))?;
+        let line = line.trim_end_matches(['\n', '\r']).to_string();
+        (line.clone(), line)
+    };
+    NewPassword::parse(&password, &confirmation).map_err(|e| Error::Usage(format!("password: {e}")))
+}
+
+async fn operator(db: &Database, cmd: OperatorCommand, password: NewPassword) -> Result<(), Error> {
+    match cmd {
+        OperatorCommand::Create { email, name } => {
+            let email = Email::parse(&email).map_err(|e| Error::Usage(format!("--email: {e}")))?;
+            let created = participe_core::operators::create(&db.pool, &email, &name, &password, &actor()).await?;
+            println!("operator {} created", created.operator.email);
+            println!(
+                "second factor secret (enter it in an authenticator app, shown once): {}",
+                created.totp_secret
+            );
+            println!("{}", created.totp_url);
+            Ok(())
+        }
     }
 }
 

@@ -71,6 +71,24 @@ pub enum Command {
     Tenant(TenantCommand),
     /// Provision the demo tenants (Nord, MEL, Roubaix) with French content, then serve them.
     Demo(DemoArgs),
+    /// Manage platform operators (the people who sign in on `ops.<base>`).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator. The password is prompted for (or read from the first line of
+    /// standard input when it is not a terminal), never passed as a flag; the second
+    /// factor's secret is printed once, to enrol in an authenticator app.
+    Create {
+        /// The operator's email address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The name shown in the ops console and the audit log.
+        #[arg(long, default_value = "Opérateur·rice")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,8 +4,8 @@
 use participe_core::citizens::{self, Profile};
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
 use participe_core::domain::{Colour, Email, HostName, NewPassword, Slug};
-use participe_core::participation as p;
 use participe_core::migrations::TenantMigrations;
+use participe_core::participation as p;
 use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
 use participe_core::tenancy::provisioning::{self, NewTenantInput};
 use participe_core::tenancy::registry;
@@ -340,8 +340,15 @@ async fn participation(tx: &mut TenantTx) -> Result<(), Error> {
         ("Karim B.", Profile::Citoyen),
     ] {
         let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-        let email = Email::parse(&format!("demo-{}@participe.invalid", tag.to_lowercase())).expect("valid demo address");
-        let new = citizens::NewCitizen { email: &email, display_name: name, profile, password: &password, charter_version: charter };
+        let email =
+            Email::parse(&format!("demo-{}@participe.invalid", tag.to_lowercase())).expect("valid demo address");
+        let new = citizens::NewCitizen {
+            email: &email,
+            display_name: name,
+            profile,
+            password: &password,
+            charter_version: charter,
+        };
         let id = match citizens::sign_up(tx, &new).await? {
             citizens::SignUp::Created { citizen, .. } => citizen.id,
             citizens::SignUp::AlreadyRegistered { citizen } => citizen.id,
@@ -351,19 +358,52 @@ async fn participation(tx: &mut TenantTx) -> Result<(), Error> {
     let themes = p::themes(tx, call.id).await?;
     let theme = |name: &str| themes.iter().find(|t| t.name == name).map(|t| t.id);
     let ideas = [
-        (0, "Des cours de récréation végétalisées", "Beaucoup de cours sont entièrement goudronnées et très chaudes en juin.\n\nPlanter des arbres et créer des coins d'ombre rendrait la récréation plus agréable.", "Bâtiments et équipements"),
-        (1, "Plus de produits locaux à la cantine", "Les agriculteurs du département pourraient fournir davantage les restaurants scolaires. Voir les expériences menées ailleurs : https://agriculture.gouv.fr", "Restauration scolaire"),
-        (2, "Un car plus tôt le matin", "Le premier car arrive après la sonnerie dans plusieurs communes rurales. Un horaire avancé de dix minutes éviterait les retards.", "Transports"),
+        (
+            0,
+            "Des cours de récréation végétalisées",
+            "Beaucoup de cours sont entièrement goudronnées et très chaudes en juin.\n\nPlanter des arbres et créer des coins d'ombre rendrait la récréation plus agréable.",
+            "Bâtiments et équipements",
+        ),
+        (
+            1,
+            "Plus de produits locaux à la cantine",
+            "Les agriculteurs du département pourraient fournir davantage les restaurants scolaires. Voir les expériences menées ailleurs : https://agriculture.gouv.fr",
+            "Restauration scolaire",
+        ),
+        (
+            2,
+            "Un car plus tôt le matin",
+            "Le premier car arrive après la sonnerie dans plusieurs communes rurales. Un horaire avancé de dix minutes éviterait les retards.",
+            "Transports",
+        ),
     ];
     let mut first = None;
     for (who, title, body, th) in ideas {
-        let input = p::ContributionInput { title: title.into(), body: body.into(), theme_id: theme(th) };
+        let input = p::ContributionInput {
+            title: title.into(),
+            body: body.into(),
+            theme_id: theme(th),
+        };
         let id = p::create_contribution(tx, call.id, people[who], &input).await?;
         first.get_or_insert(id);
     }
     if let Some(id) = first {
-        let c = p::add_comment(tx, id, None, people[1], "Bonne idée : les parents seraient prêts à participer aux plantations.").await?;
-        p::add_comment(tx, id, Some(c), people[0], "Merci ! Une journée citoyenne au printemps serait idéale.").await?;
+        let c = p::add_comment(
+            tx,
+            id,
+            None,
+            people[1],
+            "Bonne idée : les parents seraient prêts à participer aux plantations.",
+        )
+        .await?;
+        p::add_comment(
+            tx,
+            id,
+            Some(c),
+            people[0],
+            "Merci ! Une journée citoyenne au printemps serait idéale.",
+        )
+        .await?;
         p::add_comment(tx, id, None, people[2], "Et des récupérateurs d'eau pour l'arrosage.").await?;
     }
     Ok(())

@@ -36,15 +36,19 @@ pub fn layer(app: &AppState, cookie: &'static str, idle: Duration) -> Layer {
 
 /// The normalised host of a request, as the session records it.
 pub fn request_host(req: &Request) -> String {
-    let raw = req
-        .uri()
+    normalised_host(req.uri(), req.headers())
+}
+
+/// The same, from an extractor's request parts.
+pub fn request_host_of(parts: &axum::http::request::Parts) -> String {
+    normalised_host(&parts.uri, &parts.headers)
+}
+
+fn normalised_host(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
+    let raw = uri
         .authority()
         .map(|a| a.as_str())
-        .or_else(|| {
-            req.headers()
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
+        .or_else(|| headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()))
         .unwrap_or_default();
     participe_core::domain::HostName::parse(raw)
         .map(|h| h.to_string())

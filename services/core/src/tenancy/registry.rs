@@ -384,3 +384,92 @@ pub async fn audit(
     .await?;
     Ok(())
 }
+
+/// What the operators' tenants table shows of one tenant. Counts come from PostgreSQL's
+/// statistics (`pg_stat_user_tables`), not from the tenant's tables: estimates, read for a
+/// whole page of tenants in one query, without opening any tenant's data.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Overview {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub plan: Option<String>,
+    pub schema_version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub bytes: i64,
+    pub citizens: i64,
+    pub contributions: i64,
+}
+
+/// Search and filters of the tenants table.
+#[derive(Debug, Clone, Default)]
+pub struct OverviewFilter {
+    /// A piece of the name or slug.
+    pub query: Option<String>,
+    pub status: Option<TenantStatus>,
+    pub kind: Option<TenantKind>,
+}
+
+/// One page of the tenants table, in slug order, and how many tenants match in all.
+#[tracing::instrument(skip_all)]
+pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset: i64) -> Result<(Vec<Overview>, i64)> {
+    let pattern = filter
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let status = filter.status.map(TenantStatus::as_str);
+    let kind = filter.kind.map(TenantKind::as_str);
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from tenant t
+            where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
+              and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)"#,
+        pattern,
+        status,
+        kind
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as!(
+        Overview,
+        r#"with page as (
+             select t.id, t.slug, t.name, t.kind, t.status, t.status_reason, t.plan, t.schema_version,
+                    t.created_at, t.trial_ends_at, t.schema_name
+               from tenant t
+              where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
+                and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)
+              order by t.slug limit $4 offset $5),
+           rels as (
+             select n.nspname as schema_name, c.oid, c.relname
+               from pg_class c join pg_namespace n on n.oid = c.relnamespace
+              where n.nspname in (select schema_name from page) and c.relkind = 'r'),
+           sizes as (
+             select schema_name, sum(pg_total_relation_size(oid))::bigint as bytes from rels group by schema_name),
+           counts as (
+             select r.schema_name,
+                    sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'citizen')::bigint as citizens,
+                    sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'contribution')::bigint as contributions
+               from rels r group by r.schema_name)
+           select p.id, p.slug, p.name, p.kind, p.status, p.status_reason, p.plan, p.schema_version,
+                  p.created_at, p.trial_ends_at,
+                  coalesce(s.bytes, 0) as "bytes!", coalesce(c.citizens, 0) as "citizens!",
+                  coalesce(c.contributions, 0) as "contributions!"
+             from page p left join sizes s using (schema_name) left join counts c using (schema_name)
+            order by p.slug"#,
+        pattern,
+        status,
+        kind,
+        limit,
+        offset
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}

@@ -1,0 +1,426 @@
+//! The operator console as operators use it, and as nobody else can: accounts made on the
+//! command line with a mandatory second factor, sign-in, the tenants table, suspension with
+//! a reason the tenant's admins see, the outbox, and every ops route refused to others.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+use participe_core::domain::{Email, NewPassword};
+use participe_core::operators;
+
+const OPS: &str = "ops.localhost";
+const PASSWORD: &str = "une phrase de passe d'opérateur";
+
+/// The code an authenticator app shows now for `secret`, for the step after `skip` steps.
+fn code(secret: &str, email: &str, skip: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some("Participe".into()),
+        email.into(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(now + skip * 30)
+}
+
+async fn operator(app: &TestApp) -> (String, String) {
+    let email = format!("ops-{}@participe.test", random_suffix(6));
+    let created = operators::create(
+        &app.pool,
+        &Email::parse(&email).unwrap(),
+        "Opératrice de garde",
+        &NewPassword::parse(PASSWORD, PASSWORD).unwrap(),
+        "test",
+    )
+    .await
+    .unwrap();
+    (email, created.totp_secret)
+}
+
+async fn signed_in_operator(app: &TestApp) -> (Browser, String) {
+    let (email, secret) = operator(app).await;
+    let b = app.browser();
+    let page = b
+        .submit(
+            OPS,
+            "/connexion",
+            "/connexion",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("code", &code(&secret, &email, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    (b, email)
+}
+
+#[tokio::test]
+async fn operators_are_created_on_the_command_line_with_the_password_on_stdin() {
+    let url = fresh_database("ops").await;
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_participe"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["operator", "create", "--email", "garde@participe.test"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("operator garde@participe.test created"));
+    assert!(text.contains("otpauth://totp/"), "{text}");
+    assert!(!text.contains(PASSWORD) && !String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+
+    let again = run(
+        &["operator", "create", "--email", "garde@participe.test"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("existe déjà"), "{err}");
+
+    let short = run(&["operator", "create", "--email", "autre@participe.test"], "court\n");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12 caractères"));
+    let flag = run(
+        &[
+            "operator",
+            "create",
+            "--email",
+            "x@participe.test",
+            "--password",
+            PASSWORD,
+        ],
+        "",
+    );
+    assert_eq!(flag.status.code(), Some(2), "there is no password flag");
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_with_a_fresh_code_and_a_used_code_is_refused() {
+    let app = TestApp::spawn().await;
+    let (email, secret) = operator(&app).await;
+    let b = app.browser();
+    assert_eq!(b.get(OPS, "/").await.status, 303, "the table asks to sign in first");
+    let no_code = b
+        .submit(
+            OPS,
+            "/connexion",
+            "/connexion",
+            &[("email", &email), ("password", PASSWORD), ("code", "")],
+        )
+        .await;
+    assert_eq!(no_code.status, 422);
+    assert!(no_code.body.contains(&email), "the address typed is kept");
+    let wrong = b
+        .submit(
+            OPS,
+            "/connexion",
+            "/connexion",
+            &[
+                ("email", &email),
+                ("password", "pas le bon"),
+                ("code", &code(&secret, &email, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    let fresh = code(&secret, &email, 0);
+    let ok = b
+        .submit(
+            OPS,
+            "/connexion",
+            "/connexion",
+            &[("email", &email), ("password", PASSWORD), ("code", &fresh)],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(b.get(OPS, "/").await.status, 200);
+
+    let other = app.browser();
+    let replay = other
+        .submit(
+            OPS,
+            "/connexion",
+            "/connexion",
+            &[("email", &email), ("password", PASSWORD), ("code", &fresh)],
+        )
+        .await;
+    assert_eq!(replay.status, 422, "a code serves once");
+    let log = operators::audit_log(&app.pool, None, 10).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.action == "operator.sign_in" && l.actor == format!("operator:{email}"))
+    );
+}
+
+#[tokio::test]
+async fn the_tenants_table_searches_filters_and_an_operator_suspends_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let (b, email) = signed_in_operator(&app).await;
+    let tenant = app.create_tenant("opsville", "Commune d'Opsville").await;
+    let other = app.create_tenant("autreville", "Commune d'Autreville").await;
+    let table = b.get(OPS, &format!("/?q={}", tenant.slug)).await;
+    assert_eq!(table.status, 200);
+    assert!(table.text().contains("Commune d'Opsville"));
+    assert!(!table.text().contains("Commune d'Autreville"));
+
+    let page_path = format!("/portails/{}", tenant.slug);
+    let page = b.get(OPS, &page_path).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Commune d'Opsville");
+    let refused = b
+        .submit(
+            OPS,
+            &page_path,
+            &format!("{page_path}/statut"),
+            &[("action", "suspendre"), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.field_error("reason").is_some());
+    let done = b
+        .submit(
+            OPS,
+            &page_path,
+            &format!("{page_path}/statut"),
+            &[("action", "suspendre"), ("reason", "Impayé depuis six mois")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    app.eventually(|| async {
+        app.browser()
+            .get(&format!("{}.localhost", tenant.slug), "/")
+            .await
+            .status
+            == 503
+    })
+    .await;
+    let suspended = b.get(OPS, "/?statut=suspended").await;
+    assert!(suspended.text().contains("Commune d'Opsville"));
+    assert!(!suspended.text().contains(other.name.as_str()));
+    let page = b.get(OPS, &page_path).await;
+    assert!(page.text().contains("Impayé depuis six mois"));
+    // The tenant's admins read why on their dashboard.
+    let admin = staff_admin_of(&app, &tenant).await;
+    let dashboard = admin.get("console.localhost", &format!("/t/{}/", tenant.slug)).await;
+    assert!(
+        dashboard.plain().contains("motif : Impayé depuis six mois"),
+        "{}",
+        dashboard.plain()
+    );
+    assert!(
+        page.text().contains(&format!("operator:{email}")),
+        "the platform log says who"
+    );
+    assert!(page.text().contains("tenant.suspend"));
+
+    let resumed = b
+        .submit(
+            OPS,
+            &page_path,
+            &format!("{page_path}/statut"),
+            &[("action", "reprendre")],
+        )
+        .await;
+    assert_eq!(resumed.status, 303);
+    app.eventually(|| async {
+        app.browser()
+            .get(&format!("{}.localhost", tenant.slug), "/")
+            .await
+            .status
+            == 200
+    })
+    .await;
+    assert_eq!(b.get(OPS, "/portails/nulle-part").await.status, 404);
+}
+
+/// A confirmed, signed-in staff member who administers `tenant`.
+async fn staff_admin_of(app: &TestApp, tenant: &participe_core::Tenant) -> Browser {
+    let address = format!("admin-{}@mairie.test", random_suffix(6));
+    let b = app.browser();
+    b.submit(
+        "console.localhost",
+        "/inscription",
+        "/inscription",
+        &[
+            ("display_name", "Admin"),
+            ("email", &address),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
+    let mail = app.mail.wait_for(&address, 1).await;
+    let link = mail.link("http://console.localhost");
+    b.get(
+        "console.localhost",
+        link.split_once(&format!(":{}", app.addr.port())).unwrap().1,
+    )
+    .await;
+    let staff = participe_core::staff::find_by_email(&app.pool, &Email::parse(&address).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    participe_core::staff::add_member(&mut conn, staff.id, tenant.id, participe_core::staff::Role::Admin)
+        .await
+        .unwrap();
+    let signed = b
+        .submit(
+            "console.localhost",
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.status, 303);
+    b
+}
+
+#[tokio::test]
+async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("garde", "Commune Gardée").await;
+    let slug = tenant.slug.to_string();
+    let gets = [
+        "/".to_string(),
+        format!("/portails/{slug}"),
+        "/courriels".to_string(),
+        "/courriels/1-a.eml".to_string(),
+    ];
+
+    // A visitor, a console staff member, a citizen: all sent to the sign-in page.
+    let visitor = app.browser();
+    for path in &gets {
+        let page = visitor.get(OPS, path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.header("location"), "/connexion");
+    }
+    let staff = app.browser();
+    let address = format!("agent-{}@mairie.test", random_suffix(6));
+    staff
+        .submit(
+            "console.localhost",
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Agent"),
+                ("email", &address),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    for path in &gets {
+        assert_eq!(
+            staff.get(OPS, path).await.status,
+            303,
+            "console sessions mean nothing here: {path}"
+        );
+    }
+    // A form posted without an operator session does nothing.
+    let sign_in_page = visitor.get(OPS, "/connexion").await;
+    let forged = visitor
+        .post_raw(
+            OPS,
+            &format!("/portails/{slug}/statut"),
+            &[
+                ("action", "suspendre"),
+                ("reason", "pirate"),
+                ("csrf", &sign_in_page.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 303);
+    assert_eq!(forged.header("location"), "/connexion");
+    let t = participe_core::tenancy::registry::find_by_slug(&app.pool, &tenant.slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.status, participe_core::TenantStatus::Active);
+
+    // An operator's cookie works on the ops host only.
+    let (operator, _) = signed_in_operator(&app).await;
+    assert_eq!(operator.get(OPS, "/").await.status, 200);
+    assert_eq!(operator.get("console.localhost", "/compte").await.status, 303);
+}
+
+#[tokio::test]
+async fn operators_read_the_outbox_when_no_smtp_server_is_configured() {
+    let outbox = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with_outbox(outbox.path().to_path_buf()).await;
+    let (b, _) = signed_in_operator(&app).await;
+    let empty = b.get(OPS, "/courriels").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.plain().contains("La boîte d'envoi est vide"));
+
+    // A staff sign-up writes its confirmation mail to the outbox.
+    let address = format!("nouvelle-{}@mairie.test", random_suffix(6));
+    app.browser()
+        .submit(
+            "console.localhost",
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Élodie Été"),
+                ("email", &address),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    let mut listed = String::new();
+    for _ in 0..100 {
+        listed = b.get(OPS, "/courriels").await.body;
+        if listed.contains(&address) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(listed.contains(&address), "{listed}");
+    assert!(
+        common::unescape(&listed).contains("Confirmez votre adresse — Participe"),
+        "subjects are decoded"
+    );
+    let link = listed
+        .split("href=\"/courriels/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let mail = b.get(OPS, &format!("/courriels/{}", common::unescape(&link))).await;
+    assert_eq!(mail.status, 200);
+    assert!(
+        mail.text().contains("/confirmer/"),
+        "the mail's text, decoded: {}",
+        mail.text()
+    );
+    assert_eq!(b.get(OPS, "/courriels/..%2F..%2Fetc%2Fpasswd").await.status, 404);
+    assert_eq!(b.get(OPS, "/courriels/nope.eml").await.status, 404);
+}
