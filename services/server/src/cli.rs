@@ -79,7 +79,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo(args) => demo::run(&global, base, args).await,
         // `migrate` creates or checks the platform schema itself.
         Command::Migrate(args) => with_database(&global, false, async |db| migrate(db, args).await).await,
-        Command::Tenant(cmd) => with_database(&global, true, async |db| tenant(db, base, cmd).await).await,
+        Command::Tenant(cmd) => with_database(&global, true, async |db| tenant(db, &global, base, cmd).await).await,
         Command::Operator(cmd) => {
             // Asked before the database starts, so that the prompt stands alone.
             let password = read_new_password()?;
@@ -308,7 +308,7 @@ impl fleet::Progress for CliProgress {
     }
 }
 
-async fn tenant(db: &Database, base: HostName, cmd: TenantCommand) -> Result<(), Error> {
+async fn tenant(db: &Database, global: &Global, base: HostName, cmd: TenantCommand) -> Result<(), Error> {
     let pool = &db.pool;
     match cmd {
         TenantCommand::Create(args) => create(db, &base, args).await,
@@ -379,6 +379,8 @@ async fn tenant(db: &Database, base: HostName, cmd: TenantCommand) -> Result<(),
             println!("{slug}: {host} detached");
             Ok(())
         }
+        TenantCommand::Export { slug, file } => export(global, db, &parse_slug(&slug)?, &file).await,
+        TenantCommand::Import { file, slug } => import(global, db, &file, &parse_slug(&slug)?).await,
     }
 }
 
@@ -443,5 +445,80 @@ async fn list(db: &Database, args: ListArgs) -> Result<(), Error> {
     if first && !args.json {
         println!("no tenant yet: create one with `participe tenant create` or `participe demo`");
     }
+    Ok(())
+}
+
+/// The uploaded files' storage that `serve` uses, for `tenant export` and `tenant import`:
+/// the S3 bucket named by PARTICIPE_S3_BUCKET (and the other PARTICIPE_S3_* variables) when
+/// set, else `<data dir>/files`.
+async fn archive_storage(global: &Global) -> Result<participe_storage::Storage, Error> {
+    #[derive(Parser)]
+    struct FromEnvironment {
+        #[command(flatten)]
+        serve: crate::config::ServeArgs,
+    }
+    let settings = FromEnvironment::try_parse_from(["participe"]).map_err(|e| Error::Usage(clap_one_line(&e)))?;
+    let storage = match settings.serve.s3_config().map_err(Error::Usage)? {
+        Some(config) => participe_storage::Storage::s3(config).map_err(|e| Error::Usage(e.to_string()))?,
+        None => participe_storage::Storage::local(global.data_dir().join("files")),
+    };
+    storage.verify().await.map_err(Error::Storage)?;
+    Ok(storage)
+}
+
+fn archive_error(e: participe_core::tenancy::archive::ArchiveError) -> Error {
+    use participe_core::tenancy::archive::ArchiveError;
+    match e {
+        ArchiveError::Core(e) => e.into(),
+        ArchiveError::Io { path, source } => Error::Io(path.display().to_string(), source),
+        ArchiveError::Invalid { path, message } => Error::Io(
+            path.display().to_string(),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+        ),
+        ArchiveError::Storage(e) => Error::Storage(e),
+    }
+}
+
+async fn export(global: &Global, db: &Database, slug: &Slug, file: &std::path::Path) -> Result<(), Error> {
+    use participe_core::tenancy::archive;
+    let storage = archive_storage(global).await?;
+    let manifest = archive::export(&db.pool, &storage, slug, file)
+        .await
+        .map_err(archive_error)?;
+    println!(
+        "{slug}: exported to {} (schema version {}, {} tables, {} row(s), {} file(s))",
+        file.display(),
+        manifest.schema_version,
+        manifest.tables.len(),
+        manifest.rows(),
+        manifest.files.len()
+    );
+    Ok(())
+}
+
+async fn import(global: &Global, db: &Database, file: &std::path::Path, slug: &Slug) -> Result<(), Error> {
+    use participe_core::tenancy::archive;
+    let storage = archive_storage(global).await?;
+    let report = archive::import(&db.pool, &storage, &TenantMigrations::embedded(), file, slug, &actor())
+        .await
+        .map_err(archive_error)?;
+    let m = &report.manifest;
+    let version = if report.migrated.is_empty() {
+        format!("version {}", report.schema_version)
+    } else {
+        format!("version {} migrated to {}", m.schema_version, report.schema_version)
+    };
+    println!(
+        "{}: imported from {} (schema {}, {version}, {} row(s), {} file(s))",
+        report.tenant.slug,
+        m.source.slug,
+        report.tenant.schema,
+        m.rows(),
+        m.files.len()
+    );
+    println!(
+        "not carried over: staff memberships and invitations, custom domains, the parent link; invite the staff to {}",
+        report.tenant.slug
+    );
     Ok(())
 }

@@ -251,6 +251,19 @@ pub enum TenantCommand {
     },
     /// Detach a custom domain from a tenant.
     RemoveDomain { slug: String, domain: String },
+    /// Write a tenant's archive to FILE (a .tar.gz): its registry row, schema data, uploaded
+    /// files and schema version, read in one consistent snapshot. FILE must not exist; it only
+    /// appears once complete.
+    Export { slug: String, file: PathBuf },
+    /// Restore an archive as a new tenant, migrated forward if it is older than this release,
+    /// all or nothing. Staff memberships, custom domains and the parent link are not carried
+    /// over.
+    Import {
+        file: PathBuf,
+        /// Short name of the new tenant (a slug no tenant uses).
+        #[arg(long)]
+        slug: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -227,6 +227,60 @@ impl Storage {
         }
     }
 
+    /// The bytes stored under `key`, whatever they are (`get_image` is for serving images).
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        if !valid_key(key) {
+            return Err(Error::BadKey);
+        }
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => return timed(store.get(key)).await,
+        };
+        match tokio::fs::read(Self::path(root, key)?).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every key under `prefix` (a folder such as `tenants/<id>/`), sorted: what a tenant's
+    /// archive carries. Local temporary files of writes in progress are not keys.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let folder = prefix.trim_end_matches('/');
+        if !valid_key(folder) {
+            return Err(Error::BadKey);
+        }
+        let mut keys = match &self.backend {
+            Backend::S3(store) => timed(store.list(folder)).await?,
+            Backend::Local(root) => {
+                let mut keys = Vec::new();
+                let mut pending = vec![folder.to_string()];
+                while let Some(dir) = pending.pop() {
+                    let mut entries = match tokio::fs::read_dir(Self::path(root, &dir)?).await {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    while let Some(entry) = entries.next_entry().await? {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        let key = format!("{dir}/{name}");
+                        if name.starts_with('.') || !valid_key(&key) {
+                            continue;
+                        }
+                        if entry.file_type().await?.is_dir() {
+                            pending.push(key);
+                        } else {
+                            keys.push(key);
+                        }
+                    }
+                }
+                keys
+            }
+        };
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Deleting what is not there is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         let root = match &self.backend {
@@ -290,8 +344,19 @@ mod tests {
             storage.get_image(&key).await.unwrap().unwrap(),
             (PNG.to_vec(), "image/png")
         );
+        assert_eq!(storage.get(&key).await.unwrap().unwrap(), PNG);
+        storage.put("tenants/other/doc.pdf", b"%PDF").await.unwrap();
+        let folder = format!("tenants/{}/", Uuid::nil());
+        assert_eq!(storage.list(&folder).await.unwrap(), vec![key.clone()]);
+        assert_eq!(
+            storage.list("tenants").await.unwrap(),
+            vec![key.clone(), "tenants/other/doc.pdf".to_string()]
+        );
+        assert!(storage.list("tenants/nobody/").await.unwrap().is_empty());
+        assert!(storage.list("../etc").await.is_err());
         storage.delete(&key).await.unwrap();
         assert!(storage.get_image(&key).await.unwrap().is_none());
+        assert!(storage.get(&key).await.unwrap().is_none());
         for bad in [
             "../etc/passwd.png",
             "/etc/passwd.png",

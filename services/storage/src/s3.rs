@@ -255,6 +255,23 @@ impl S3Store {
         }
     }
 
+    /// Keys (without the configured prefix) of every object under the folder `folder`: one
+    /// listing per level, each paged through by `object_store`.
+    pub(crate) async fn list(&self, folder: &str) -> Result<Vec<String>, Error> {
+        let mut keys = Vec::new();
+        let mut pending = vec![self.location(folder)?];
+        while let Some(location) = pending.pop() {
+            let listing = self.store.list_with_delimiter(Some(&location)).await.map_err(remote)?;
+            pending.extend(listing.common_prefixes);
+            for object in listing.objects {
+                if let Some(key) = object.location.as_ref().strip_prefix(self.prefix.as_str()) {
+                    keys.push(key.to_string());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<(), Error> {
         let location = self.location(key)?;
         match self.store.delete(&location).await {

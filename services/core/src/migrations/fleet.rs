@@ -182,19 +182,33 @@ pub async fn migrate(
 pub async fn migrate_one(pool: &PgPool, set: &TenantMigrations, tenant_id: Uuid, schema: &str) -> Result<Vec<i64>> {
     let schema = SchemaName::from_registry(schema).map_err(|e| Error::invalid("schema", e.0))?;
     let mut tx = pool.begin().await?;
+    let versions = migrate_schema(&mut tx, set, tenant_id, &schema).await?;
+    tx.commit().await?;
+    Ok(versions)
+}
+
+/// What [`migrate_one`] does, inside a transaction the caller owns (an archive's import
+/// migrates the schema it has just loaded before committing anything). Leaves the
+/// transaction's `search_path` on the schema.
+pub(crate) async fn migrate_schema(
+    conn: &mut sqlx::PgConnection,
+    set: &TenantMigrations,
+    tenant_id: Uuid,
+    schema: &SchemaName,
+) -> Result<Vec<i64>> {
     // The lock first (left to right), then the schema's path for the rest of the transaction.
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('participe:migrate:' || $1::text, 0)),
                 set_config('search_path', $1, true)",
         schema.as_str()
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    tx.execute(HISTORY_TABLE).await?;
+    conn.execute(HISTORY_TABLE).await?;
     let applied: Vec<i64> = sqlx::query_scalar!("select version from schema_migration")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
-    let versions = set.apply_pending(&mut tx, &applied).await?;
+    let versions = set.apply_pending(conn, &applied).await?;
     if !versions.is_empty() {
         let latest = applied.iter().chain(&versions).copied().max().unwrap_or(0);
         sqlx::query!(
@@ -202,10 +216,9 @@ pub async fn migrate_one(pool: &PgPool, set: &TenantMigrations, tenant_id: Uuid,
             tenant_id,
             latest
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(versions)
 }
 

@@ -71,6 +71,13 @@ impl TenantMigrations {
         self
     }
 
+    /// The migrations of this set up to `version` included: the schema a tenant had at that
+    /// version, as an archive of it needs (`tenancy::archive`).
+    pub fn up_to(mut self, version: i64) -> Self {
+        self.migrations.retain(|m| m.version <= version);
+        self
+    }
+
     pub fn latest(&self) -> i64 {
         self.migrations.last().map(|m| m.version).unwrap_or(0)
     }

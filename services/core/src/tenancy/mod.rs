@@ -1,6 +1,7 @@
 //! Tenancy: the registry of collectivités, the one door to their schemas (`TenantTx`),
 //! host → tenant resolution, and provisioning.
 
+pub mod archive;
 pub mod domains;
 pub mod notifications;
 pub mod provisioning;

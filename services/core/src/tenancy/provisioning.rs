@@ -125,8 +125,23 @@ impl NewTenantInput {
 /// errors; any failure rolls everything back, schema included.
 #[tracing::instrument(skip_all, fields(tenant = %new.slug))]
 pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, actor: &str) -> Result<Tenant> {
-    let schema = new.slug.schema_name();
     let mut tx = pool.begin().await?;
+    let tenant = provision_in(&mut tx, set, new, actor).await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %tenant.slug, schema = %tenant.schema, "tenant provisioned");
+    Ok(tenant)
+}
+
+/// What [`provision`] does, inside a transaction the caller owns and commits: an archive's
+/// import (`tenancy::archive`) loads the new schema in the same transaction, so that a
+/// failure or a crash at any point leaves no tenant at all.
+pub(crate) async fn provision_in(
+    tx: &mut sqlx::PgConnection,
+    set: &TenantMigrations,
+    new: &NewTenant,
+    actor: &str,
+) -> Result<Tenant> {
+    let schema = new.slug.schema_name();
 
     let parent_id = match &new.parent {
         None => None,
@@ -172,9 +187,9 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
     };
     let tenant = Tenant::try_from(row)?;
 
-    registry::insert_domains(&mut tx, tenant.id, &new.domains, false).await?;
+    registry::insert_domains(tx, tenant.id, &new.domains, false).await?;
     if let Some(owner) = new.owner {
-        crate::staff::add_member(&mut tx, owner, tenant.id, crate::staff::Role::Admin).await?;
+        crate::staff::add_member(tx, owner, tenant.id, crate::staff::Role::Admin).await?;
     }
 
     let create_schema = format!("create schema {}", schema.quoted());
@@ -192,18 +207,16 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
             other?;
         }
     }
-    fleet::install(&mut tx, set, &schema).await?;
+    fleet::install(tx, set, &schema).await?;
 
     registry::audit(
-        &mut tx,
+        tx,
         actor,
         "tenant.create",
         Some(tenant.id),
         serde_json::json!({ "slug": new.slug, "kind": new.kind, "domains": new.domains }),
     )
     .await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %tenant.slug, schema = %tenant.schema, "tenant provisioned");
     Ok(tenant)
 }
 
