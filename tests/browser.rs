@@ -382,6 +382,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "exploitation : suspension sans motif", "url": at("ops", "/portails/roubaix"), "cookies": as_operator,
           "status": 422, "submit": { "reason": " " } },
         { "name": "exploitation : courriels", "url": at("ops", "/courriels"), "cookies": as_operator },
+        { "name": "exploitation : tâches de fond", "url": at("ops", "/taches"), "cookies": as_operator },
     ]);
     let list = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(list.path(), pages.to_string()).unwrap();
@@ -405,5 +406,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 75 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 76 passed, 0 failed"), "{report}");
 }

@@ -372,7 +372,9 @@ async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
 #[tokio::test]
 async fn operators_read_the_outbox_when_no_smtp_server_is_configured() {
     let outbox = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with_outbox(outbox.path().to_path_buf()).await;
+    // A database of its own: its worker is then the only one to take its mail jobs.
+    let url = fresh_database("outbox").await;
+    let app = TestApp::spawn_with_outbox(&url, outbox.path().to_path_buf()).await;
     let (b, _) = signed_in_operator(&app).await;
     let empty = b.get(OPS, "/courriels").await;
     assert_eq!(empty.status, 200);

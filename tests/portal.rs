@@ -312,7 +312,9 @@ async fn every_page_template_is_embedded_in_the_binary() {
         "portal/home.html",
         "portal/page.html",
         "console/welcome.html",
-        "ops/welcome.html",
+        "ops/tenants.html",
+        "portal/contribution.html",
+        "portal/mail/confirm.txt",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }

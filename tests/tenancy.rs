@@ -257,7 +257,13 @@ async fn hosts_resolve_to_portals_console_ops_or_the_404_page() {
             .body
             .contains("console des collectivités")
     );
-    assert_eq!(app.get("ops.localhost", "/").await.h1(), "Console d'exploitation");
+    let ops = app.get("ops.localhost", "/").await;
+    assert_eq!(ops.status, 303, "operators sign in first");
+    assert_eq!(ops.header("location"), "/connexion");
+    assert_eq!(
+        app.get("ops.localhost", "/connexion").await.h1(),
+        "Connexion des opérateurs"
+    );
     let apex = app.get("localhost", "/").await;
     assert_eq!(apex.status, 303);
     assert_eq!(apex.header("location"), format!("http://console.localhost:{port}"));

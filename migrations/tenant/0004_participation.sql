@@ -73,6 +73,9 @@ create table comment (
 );
 
 create index comment_contribution_idx on comment (contribution_id, created_at, id);
+-- Top-level comments of a contribution in order (the comments page), and replies by parent.
+create index comment_top_level_idx on comment (contribution_id, created_at, id) where parent_id is null;
+create index comment_parent_idx on comment (parent_id, created_at, id) where parent_id is not null;
 create index comment_author_idx on comment (author_id);
 
 create table report (
@@ -105,3 +108,27 @@ end $$;
 
 create trigger staff_audit_append_only before update or delete on staff_audit
     for each statement execute function staff_audit_append_only();
+
+-- What readers see changed: portals drop the pages they keep rendered for visitors
+-- (`site::PageCache`). Statement-level, so a batch costs one notification.
+create or replace function notify_content_change() returns trigger
+language plpgsql as $$
+begin
+    perform pg_notify('participe_content', tg_table_schema);
+    return null;
+end
+$$;
+
+create trigger contribution_content after insert or update or delete on contribution
+    for each statement execute function notify_content_change();
+create trigger comment_content after insert or update or delete on comment
+    for each statement execute function notify_content_change();
+create trigger dispositif_content after insert or update or delete on dispositif
+    for each statement execute function notify_content_change();
+create trigger dispositif_theme_content after insert or update or delete on dispositif_theme
+    for each statement execute function notify_content_change();
+create trigger council_member_content after insert or update or delete on council_member
+    for each statement execute function notify_content_change();
+-- A citizen's name is shown beside what they wrote.
+create trigger citizen_content after update of display_name, profile or delete on citizen
+    for each statement execute function notify_content_change();

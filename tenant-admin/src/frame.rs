@@ -38,21 +38,7 @@ impl FromRequestParts<AppState> for Console {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| Error::Unexpected("console without session layer".into()))?;
-        let raw_host = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| {
-                parts
-                    .headers
-                    .get("host")
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
-        let host = participe_core::domain::HostName::parse(&raw_host)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
+        let host = session::request_host_of(parts);
         let ip = ClientIp::from_request_parts(parts, app).await?;
         let staff = signed_in_staff(app, &session).await?;
         Ok(Console {
@@ -115,12 +101,7 @@ impl Console {
     /// Sends a mail without making the request wait for it: the response must not take
     /// longer when an account exists than when it does not.
     pub fn send_later(&self, mail: Mail) {
-        let mailer = self.app.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, "mail not sent");
-            }
-        });
+        self.app.queue_mail(None, mail);
     }
 
     pub fn render_mail(&self, template: &str, ctx: Value) -> Result<String> {

@@ -206,8 +206,8 @@ impl TestApp {
 
     /// Without an SMTP server: mails are written to `outbox`, as in a deployment without
     /// `PARTICIPE_SMTP_URL`.
-    pub async fn spawn_with_outbox(outbox: std::path::PathBuf) -> Self {
-        Self::spawn_full(&database_url(), 8, |_| {}, Some(outbox)).await
+    pub async fn spawn_with_outbox(database_url: &str, outbox: std::path::PathBuf) -> Self {
+        Self::spawn_full(database_url, 8, |_| {}, Some(outbox)).await
     }
 
     /// Like `spawn_on`, with a last word on the web configuration.
@@ -242,7 +242,7 @@ impl TestApp {
         config.verifier.http_target = Some(addr);
         config.verifier.dns_server = Some(dns.addr);
         adjust(&mut config);
-        let mail = smtp::SmtpSink::start().await;
+        let mail = smtp::SmtpSink::shared();
         let smtp = mail.url();
         let mailer = participe_mail::Mailer::new(
             outbox.is_none().then_some(smtp.as_str()),
@@ -258,6 +258,8 @@ impl TestApp {
         let state = app::state(pool.clone(), config, mailer, participe_storage::Storage::local(files));
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
+        // Mails and digests go through the job queue, as in `participe serve`.
+        participe_server::worker::spawn(&state, db::connect(database_url, 1).await.unwrap(), 2);
         let router = app::router(state.clone());
         tokio::spawn(async move {
             axum::serve(

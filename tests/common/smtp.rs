@@ -47,6 +47,30 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// The test process's sink. Every test app's worker sends through it: apps share the
+    /// test database and so the job queue, and any worker may send any app's mail. Tests
+    /// find their mails by their (unique) recipients. It runs on a thread of its own, since
+    /// each test's runtime ends with the test.
+    pub fn shared() -> Self {
+        static SHARED: std::sync::OnceLock<SmtpSink> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        tx.send(SmtpSink::start().await).unwrap();
+                        std::future::pending::<()>().await;
+                    });
+                });
+                rx.recv().unwrap()
+            })
+            .clone()
+    }
+
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

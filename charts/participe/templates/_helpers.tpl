@@ -127,6 +127,10 @@ through secretKeyRef.
   value: {{ required "s3.bucket is required when s3.enabled" .Values.s3.bucket | quote }}
 - name: PARTICIPE_S3_REGION
   value: {{ .Values.s3.region | quote }}
+{{- with .Values.s3.prefix }}
+- name: PARTICIPE_S3_PREFIX
+  value: {{ . | quote }}
+{{- end }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:

@@ -157,9 +157,32 @@ async fn run(args: Args, root: String) {
     let state = app::state(
         pool.clone(),
         app::web_config(base.clone(), "http", None),
-        mailer,
-        storage,
+        mailer.clone(),
+        storage.clone(),
     );
+    // The same service without the visitors' page cache: what every page costs when it is
+    // rendered, as it is for signed-in citizens.
+    let uncached_state = {
+        let s = app::state(
+            pool.clone(),
+            app::web_config(base.clone(), "http", None),
+            mailer,
+            storage,
+        );
+        participe_web::AppState::new(participe_web::App {
+            pages: participe_core::site::PageCache::disabled(),
+            pool: s.pool.clone(),
+            templates: s.templates.clone(),
+            resolver: s.resolver.clone(),
+            branding: s.branding.clone(),
+            mailer: s.mailer.clone(),
+            storage: s.storage.clone(),
+            limits: s.limits.clone(),
+            config: s.config.clone(),
+        })
+    };
+    app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;
+    let uncached_addr = serve(app::router(uncached_state)).await;
     app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
     let portal_addr = serve(app::router(state)).await;
     let host = "nord.localhost";
@@ -207,7 +230,8 @@ async fn run(args: Args, root: String) {
         let twin_addr = serve(twin).await;
         let base_load = load(twin_addr, host, &path, args.connections, duration);
         let real = load(portal_addr, host, &path, args.connections, duration);
-        busy.push((label, same.len(), base_load, real));
+        let uncached = load(uncached_addr, host, &path, args.connections, duration);
+        busy.push((label, same.len(), base_load, real, uncached));
     }
 
     // 6. The operators' tenants table over the whole fleet, signed in as an operator.
@@ -266,18 +290,26 @@ async fn run(args: Args, root: String) {
         args.connections, portal.rps, portal.p50, portal.p99
     );
     println!("| portal home / static throughput | {:.0} % | ≥ 25 % |", ratio * 100.0);
-    for (label, size, base_load, real) in &busy {
+    for (label, size, base_load, real, uncached) in &busy {
         println!(
             "| static twin of the {label} ({size} B) | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms | baseline |",
             base_load.rps, base_load.p50, base_load.p99
         );
         println!(
-            "| {label}, {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({:.0} % of static) | p99 ≤ 15 ms |",
+            "| {label}, visitors (page cache), {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({:.0} % of static) | p99 ≤ 15 ms |",
             args.connections,
             real.rps,
             real.p50,
             real.p99,
             real.rps / base_load.rps * 100.0
+        );
+        println!(
+            "| {label}, rendered every time (no page cache), {} connections | {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({:.0} % of static) | — |",
+            args.connections,
+            uncached.rps,
+            uncached.p50,
+            uncached.p99,
+            uncached.rps / base_load.rps * 100.0
         );
     }
     println!(
@@ -289,7 +321,7 @@ async fn run(args: Args, root: String) {
     println!(
         "| resident memory of the whole run (server, load generator, caches) after all of the above | {rss_mb:.0} MB | server ≤ 150 MB |"
     );
-    let busy_errors: usize = busy.iter().map(|(_, _, b, r)| b.errors + r.errors).sum();
+    let busy_errors: usize = busy.iter().map(|(_, _, b, r, u)| b.errors + r.errors + u.errors).sum();
     if portal.errors + baseline.errors + busy_errors > 0 {
         println!(
             "\nnon-200 responses: portal {}, static {}, busy call {busy_errors}",

@@ -11,6 +11,7 @@ pub mod db;
 pub mod dispositifs;
 pub mod domain;
 mod error;
+pub mod jobs;
 pub mod migrations;
 pub mod operators;
 pub mod participation;

@@ -25,6 +25,9 @@ pub const COMMENTS_PER_PAGE: i64 = 100;
 pub const TITLE_MAX: usize = 200;
 pub const BODY_MAX: usize = 10_000;
 pub const COMMENT_MAX: usize = 5_000;
+/// How long after a first report its tenant's moderators are mailed (with the reports that
+/// followed in the meantime).
+pub const DIGEST_DELAY_SECS: i64 = 300;
 
 /// Why a citizen may not post right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,27 +250,60 @@ pub async fn list(
     )
     .fetch_one(tx.conn())
     .await?;
-    let items = sqlx::query_as!(
-        Contribution,
-        r#"select c.id, c.dispositif_id, t.name as "theme?", c.author_id, a.display_name as "author_name?",
-                  a.profile as "author_profile?",
-                  case when c.state = 'publie' then c.title else '' end as "title!",
-                  case when c.state = 'publie' then left(c.body, 280) else '' end as "body!",
-                  c.state, c.moderation_reason, c.comment_count, c.created_at, c.edited_at
-             from contribution c
-             left join dispositif_theme t on t.id = c.theme_id
-             left join citizen a on a.id = c.author_id
-            where c.dispositif_id = $1 and ($2::uuid is null or c.theme_id = $2)
-            order by case when $3 then c.comment_count else 0 end desc, c.created_at desc, c.id
-            limit $4 offset $5"#,
-        dispositif_id,
-        theme,
-        sort == Sort::MostCommented,
-        PER_PAGE,
-        offset
-    )
-    .fetch_all(tx.conn())
-    .await?;
+    // One query per order, each written so that its index gives the page without sorting
+    // the whole call; authors and themes are joined for the page's rows only.
+    let items = match sort {
+        Sort::Newest => {
+            sqlx::query_as!(
+                Contribution,
+                r#"with page as (
+                     select * from contribution
+                      where dispositif_id = $1 and ($2::uuid is null or theme_id = $2)
+                      order by created_at desc, id limit $3 offset $4)
+                   select c.id as "id!", c.dispositif_id as "dispositif_id!", t.name as "theme?", c.author_id,
+                          a.display_name as "author_name?", a.profile as "author_profile?",
+                          case when c.state = 'publie' then c.title else '' end as "title!",
+                          case when c.state = 'publie' then left(c.body, 280) else '' end as "body!",
+                          c.state as "state!", c.moderation_reason as "moderation_reason!",
+                          c.comment_count as "comment_count!", c.created_at as "created_at!", c.edited_at
+                     from page c
+                     left join dispositif_theme t on t.id = c.theme_id
+                     left join citizen a on a.id = c.author_id
+                    order by c.created_at desc, c.id"#,
+                dispositif_id,
+                theme,
+                PER_PAGE,
+                offset
+            )
+            .fetch_all(tx.conn())
+            .await?
+        }
+        Sort::MostCommented => {
+            sqlx::query_as!(
+                Contribution,
+                r#"with page as (
+                     select * from contribution
+                      where dispositif_id = $1 and ($2::uuid is null or theme_id = $2)
+                      order by comment_count desc, created_at desc, id limit $3 offset $4)
+                   select c.id as "id!", c.dispositif_id as "dispositif_id!", t.name as "theme?", c.author_id,
+                          a.display_name as "author_name?", a.profile as "author_profile?",
+                          case when c.state = 'publie' then c.title else '' end as "title!",
+                          case when c.state = 'publie' then left(c.body, 280) else '' end as "body!",
+                          c.state as "state!", c.moderation_reason as "moderation_reason!",
+                          c.comment_count as "comment_count!", c.created_at as "created_at!", c.edited_at
+                     from page c
+                     left join dispositif_theme t on t.id = c.theme_id
+                     left join citizen a on a.id = c.author_id
+                    order by c.comment_count desc, c.created_at desc, c.id"#,
+                dispositif_id,
+                theme,
+                PER_PAGE,
+                offset
+            )
+            .fetch_all(tx.conn())
+            .await?
+        }
+    };
     Ok((items, total))
 }
 
@@ -376,15 +412,20 @@ pub async fn comments(tx: &mut TenantTx, contribution_id: Uuid, page: i64) -> Re
     )
     .fetch_one(tx.conn())
     .await?;
+    // The page's top-level comments by the partial index, then their replies by parent:
+    // two index scans, however many comments the other pages hold.
     let rows = sqlx::query!(
         r#"with top as (
              select id from comment where contribution_id = $1 and parent_id is null
-              order by created_at, id limit $2 offset $3)
-           select m.id, m.parent_id, m.author_id, a.display_name as "author_name?", a.profile as "author_profile?",
+              order by created_at, id limit $2 offset $3),
+           page as (
+             select m.* from comment m join top using (id)
+             union all
+             select r.* from top t join comment r on r.parent_id = t.id)
+           select m.id as "id!", m.parent_id, m.author_id, a.display_name as "author_name?", a.profile as "author_profile?",
                   case when m.state = 'publie' then m.body else '' end as "body!",
-                  m.state, m.moderation_reason, m.created_at
-             from comment m left join citizen a on a.id = m.author_id
-            where m.contribution_id = $1 and (m.id in (select id from top) or m.parent_id in (select id from top))
+                  m.state as "state!", m.moderation_reason as "moderation_reason!", m.created_at as "created_at!"
+             from page m left join citizen a on a.id = m.author_id
             order by m.created_at, m.id"#,
         contribution_id,
         COMMENTS_PER_PAGE,
@@ -712,12 +753,12 @@ pub async fn report(
     // The digest goes out a few minutes after the first unnotified report: one mail for
     // a burst of reports, not one per report.
     let tenant_id = tx.tenant().id;
-    sqlx::query!(
-        "insert into public.moderation_notice (tenant_id, due_at) values ($1, now() + interval '5 minutes')
-         on conflict (tenant_id) do nothing",
-        tenant_id
+    crate::jobs::enqueue_once(
+        tx.conn(),
+        tenant_id,
+        crate::jobs::Kind::ModerationDigest,
+        DIGEST_DELAY_SECS,
     )
-    .execute(tx.conn())
     .await?;
     Ok(Reported::Recorded { hidden })
 }
@@ -856,19 +897,6 @@ pub async fn take_unnotified(tx: &mut TenantTx) -> Result<Vec<NewReport>> {
             order by t.id"#
     )
     .fetch_all(tx.conn())
-    .await?)
-}
-
-/// Claims the next tenant whose report digest is due, inside the caller's platform
-/// transaction: the claim is released (and retried later) if that transaction rolls back.
-pub async fn claim_due_notice(conn: &mut sqlx::PgConnection) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        "delete from moderation_notice
-          where tenant_id = (select tenant_id from moderation_notice where due_at <= now()
-                              order by due_at for update skip locked limit 1)
-          returning tenant_id"
-    )
-    .fetch_optional(conn)
     .await?)
 }
 

@@ -16,6 +16,9 @@ use crate::{Tenant, TenantTx};
 
 /// Channel of the `NOTIFY` sent by triggers on `settings` and `page` (payload: the schema).
 pub const SITE_CHANNEL: &str = "participe_site";
+/// Notified (payload: the schema) when what a tenant's readers see changes: contributions,
+/// comments, dispositifs, participants' names.
+pub const CONTENT_CHANNEL: &str = "participe_content";
 
 /// What every portal page needs to draw its frame.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -81,6 +84,89 @@ pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
         languages: r.languages,
         version: r.version,
     })
+}
+
+/// Portal pages as anonymous visitors get them, rendered once and kept until the tenant's
+/// content, site or registry changes (NOTIFY on `participe_content` / `participe_site`).
+/// Each tenant has a generation; entries are stored under the generation current when their
+/// rendering started, so one that raced with a change is never served. Bounded by bytes.
+#[derive(Clone)]
+pub struct PageCache {
+    inner: Arc<PageCacheInner>,
+}
+
+struct PageCacheInner {
+    pages: Cache<(String, u64, String), Arc<str>>,
+    generations: std::sync::RwLock<std::collections::HashMap<String, u64>>,
+    /// Added to every tenant's generation: bumped to drop everything at once.
+    epoch: AtomicU64,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache {
+            inner: Arc::new(PageCacheInner {
+                pages: Cache::builder()
+                    .weigher(|k: &(String, u64, String), v: &Arc<str>| {
+                        u32::try_from(k.0.len() + k.2.len() + v.len()).unwrap_or(u32::MAX)
+                    })
+                    // 32 MiB of pages; the least used leave first.
+                    .max_capacity(32 * 1024 * 1024)
+                    // A safety net only (and the bound on how long a phase change of a
+                    // dispositif at midnight takes to show).
+                    .time_to_live(Duration::from_secs(60))
+                    .build(),
+                generations: Default::default(),
+                epoch: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl PageCache {
+    /// A cache that keeps nothing: every page is rendered (the benchmark's uncached figures).
+    pub fn disabled() -> Self {
+        PageCache {
+            inner: Arc::new(PageCacheInner {
+                pages: Cache::builder().max_capacity(0).build(),
+                generations: Default::default(),
+                epoch: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The generation to render under (read before rendering starts).
+    pub fn generation(&self, schema: &str) -> u64 {
+        let own = self
+            .inner
+            .generations
+            .read()
+            .map(|g| g.get(schema).copied().unwrap_or(0))
+            .unwrap_or(0);
+        own.wrapping_add(self.inner.epoch.load(Ordering::Acquire) << 32)
+    }
+
+    pub fn get(&self, schema: &str, key: &str) -> Option<Arc<str>> {
+        let generation = self.generation(schema);
+        self.inner.pages.get(&(schema.to_string(), generation, key.to_string()))
+    }
+
+    pub fn insert(&self, schema: &str, generation: u64, key: &str, page: Arc<str>) {
+        self.inner
+            .pages
+            .insert((schema.to_string(), generation, key.to_string()), page);
+    }
+
+    pub fn invalidate_schema(&self, schema: &str) {
+        if let Ok(mut g) = self.inner.generations.write() {
+            *g.entry(schema.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    pub fn invalidate_all(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        self.inner.pages.invalidate_all();
+    }
 }
 
 /// Every portal page draws its frame from the branding, and most pages need nothing else

@@ -22,8 +22,9 @@ pub enum Error {
     Outbox(#[from] std::io::Error),
 }
 
-/// One message, plain text (readable by every client, and by screen readers).
-#[derive(Debug, Clone)]
+/// One message, plain text (readable by every client, and by screen readers). It travels
+/// through the job queue as JSON.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mail {
     pub to: String,
     pub subject: String,

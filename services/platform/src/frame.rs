@@ -78,10 +78,13 @@ impl Ops {
     }
 
     /// Renders a page; the navigation marks the section its template lives in
-    /// (`ops/outbox.html`, `ops/mail.html` → courriels; the rest → portails).
+    /// (`ops/outbox.html`, `ops/mail.html` → courriels; `ops/jobs.html` → tâches; the rest →
+    /// portails).
     pub async fn render(&self, template: &str, page: Value) -> Result<Html<String>> {
         let section = if template.contains("outbox") || template.contains("mail") {
             "courriels"
+        } else if template.contains("jobs") {
+            "taches"
         } else {
             "portails"
         };

@@ -12,6 +12,10 @@ use crate::Portal;
 use crate::participation::{ListQuery, call_section};
 
 pub async fn list(portal: Portal) -> Result<Html<String>> {
+    portal.cache_through(|| list_page(&portal)).await
+}
+
+async fn list_page(portal: &Portal) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
     let all = dispositifs::public(&mut tx).await?;
     tx.commit().await?;
@@ -39,8 +43,12 @@ pub async fn list(portal: Portal) -> Result<Html<String>> {
 }
 
 pub async fn show(portal: Portal, Path(slug): Path<String>, Query(q): Query<ListQuery>) -> Result<Html<String>> {
+    portal.cache_through(|| show_page(&portal, &slug, &q)).await
+}
+
+async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
-    let d = dispositifs::public_by_slug(&mut tx, &slug)
+    let d = dispositifs::public_by_slug(&mut tx, slug)
         .await?
         .ok_or(Error::NotFound)?;
     let themes = dispositifs::themes(&mut tx, d.id).await?;
@@ -50,7 +58,7 @@ pub async fn show(portal: Portal, Path(slug): Path<String>, Query(q): Query<List
         vec![]
     };
     let call = if d.kind() == Kind::Appel {
-        Some(call_section(&portal, &mut tx, &d, &q).await?)
+        Some(call_section(portal, &mut tx, &d, q).await?)
     } else {
         None
     };

@@ -43,6 +43,8 @@ pub struct Portal {
     pub lang: &'static str,
     /// The path of this request, for links that come back to it.
     pub path: String,
+    /// Path and query: with the language, what a page is cached by.
+    pub path_and_query: String,
     pub tenant: Arc<Tenant>,
     pub branding: Arc<Branding>,
     pub session: Session,
@@ -82,6 +84,11 @@ impl FromRequestParts<AppState> for Portal {
         Ok(Portal {
             lang,
             path: parts.uri.path().to_string(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             tenant,
             branding,
             session,
@@ -153,6 +160,44 @@ impl Portal {
         session::flash(&self.session, message).await
     }
 
+    /// The page as rendered earlier for anonymous visitors, if it still holds. Signed-in
+    /// citizens always get a fresh page (theirs carries their own links and forms).
+    pub fn cached(&self) -> Option<Html<String>> {
+        if self.citizen.is_some() {
+            return None;
+        }
+        let key = format!("{}|{}", self.lang, self.path_and_query);
+        self.app
+            .pages
+            .get(self.tenant.schema.as_str(), &key)
+            .map(|page| Html(page.to_string()))
+    }
+
+    /// Renders an anonymous visitor's page through the cache: `render` runs only on a miss,
+    /// under the tenant's generation read before it started.
+    pub async fn cache_through<F, Fut>(&self, render: F) -> Result<Html<String>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Html<String>>>,
+    {
+        if self.citizen.is_some() {
+            return render().await;
+        }
+        if let Some(page) = self.cached() {
+            metrics::counter!("participe_page_cache_total", "outcome" => "hit").increment(1);
+            return Ok(page);
+        }
+        metrics::counter!("participe_page_cache_total", "outcome" => "miss").increment(1);
+        let schema = self.tenant.schema.as_str();
+        let generation = self.app.pages.generation(schema);
+        let page = render().await?;
+        let key = format!("{}|{}", self.lang, self.path_and_query);
+        self.app
+            .pages
+            .insert(schema, generation, &key, std::sync::Arc::from(page.0.as_str()));
+        Ok(page)
+    }
+
     /// The name shown to citizens: the display name staff chose, else the registry name.
     pub fn site_name(&self) -> &str {
         self.branding.display_name.as_deref().unwrap_or(&self.tenant.name)
@@ -178,14 +223,12 @@ impl Portal {
             text,
             from_name: Some(site_name),
         };
-        let (mailer, pool, tenant) = (self.app.mailer.clone(), self.app.pool.clone(), self.tenant.clone());
+        let (app, tenant) = (self.app.clone(), self.tenant.clone());
         tokio::spawn(async move {
-            if let Some(name) = sender_name(&pool, &tenant).await {
+            if let Some(name) = sender_name(&app.pool, &tenant).await {
                 mail.from_name = Some(name);
             }
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, "mail not sent");
-            }
+            app.queue_mail(Some(tenant.id), mail);
         });
         Ok(())
     }

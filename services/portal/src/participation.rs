@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::citizens::Citizen;
 use participe_core::dispositifs::{self, Dispositif};
@@ -197,8 +197,15 @@ pub async fn show(
     Query(q): Query<PageQuery>,
 ) -> Result<Response> {
     let id = parse_id(&id)?;
+    Ok(portal
+        .cache_through(|| contribution_page(&portal, &slug, id, &q))
+        .await?
+        .into_response())
+}
+
+async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let d = call(&mut tx, slug).await?;
     let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
     if c.dispositif_id != d.id {
         return Err(Error::NotFound);
@@ -209,7 +216,7 @@ pub async fn show(
     let pages = ((top_level + p::COMMENTS_PER_PAGE - 1) / p::COMMENTS_PER_PAGE).max(1);
     let me = portal.citizen.as_ref().map(|c| c.id);
     let now = time::OffsetDateTime::now_utc();
-    let html = portal
+    portal
         .render(
             "portal/contribution.html",
             "/participer",
@@ -223,8 +230,7 @@ pub async fn show(
                 comment_max => p::COMMENT_MAX,
             },
         )
-        .await?;
-    Ok(html.into_response())
+        .await
 }
 
 pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>) -> Result<Response> {

@@ -31,6 +31,7 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) 
         templates: templates(),
         resolver,
         branding: Default::default(),
+        pages: Default::default(),
         mailer,
         storage,
         limits: Default::default(),
@@ -63,6 +64,7 @@ pub async fn follow_changes(state: &AppState, listen_pool: PgPool) {
         listen_pool,
         state.resolver.clone(),
         state.branding.clone(),
+        state.pages.clone(),
     ));
 }
 

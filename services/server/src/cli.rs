@@ -31,7 +31,7 @@ pub fn main() -> ExitCode {
         }
     };
     let default_level = match cli.command {
-        Command::Serve(_) | Command::Demo(_) => "info",
+        Command::Serve(_) | Command::Demo(_) | Command::Worker(_) => "info",
         _ => "warn",
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -75,7 +75,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let base = HostName::parse(&global.base_domain)
         .map_err(|e| Error::Usage(format!("--base-domain / PARTICIPE_BASE_DOMAIN: {e}")))?;
     match command {
-        Command::Serve(args) => serve::serve(&global, base, args).await,
+        Command::Serve(args) => serve::serve(&global, base, args, false).await,
+        Command::Worker(args) => serve::serve(&global, base, args, true).await,
         Command::Demo(args) => demo::run(&global, base, args).await,
         // `migrate` creates or checks the platform schema itself.
         Command::Migrate(args) => with_database(&global, false, async |db| migrate(db, args).await).await,

@@ -62,8 +62,12 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the portals, the console and the operator console over HTTP.
+    /// Serve the portals, the console and the operator console over HTTP (and run background
+    /// jobs, unless --no-worker).
     Serve(ServeArgs),
+    /// Run background jobs only (mails, moderation digests): no public HTTP listener, the
+    /// operations listener (/metrics) only. Takes the same settings as `serve`.
+    Worker(ServeArgs),
     /// Migrate the platform schema, then every tenant schema.
     Migrate(MigrateArgs),
     /// Create, inspect, suspend and route tenants.
@@ -93,6 +97,14 @@ pub enum OperatorCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Do not run background jobs in this process (a `participe worker` runs them).
+    #[arg(long, env = "PARTICIPE_NO_WORKER")]
+    pub no_worker: bool,
+
+    /// Jobs run at the same time by this process.
+    #[arg(long, env = "PARTICIPE_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub worker_concurrency: u16,
+
     /// Address of the public HTTP listener.
     #[arg(long, env = "PARTICIPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

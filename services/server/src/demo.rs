@@ -146,7 +146,7 @@ pub async fn run(global: &Global, base: HostName, args: DemoArgs) -> Result<(), 
         db.close().await;
         return Ok(());
     }
-    serve::run(db, base, args.serve, &global.data_dir()).await
+    serve::run(db, base, args.serve, &global.data_dir(), false).await
 }
 
 /// Creates the demo tenants that do not exist yet and (re)writes their content.

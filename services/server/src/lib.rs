@@ -12,6 +12,7 @@ pub mod demo;
 mod error;
 pub mod serve;
 pub mod telemetry;
+pub mod worker;
 
 pub use cli::{main, run};
 pub use error::Error;

@@ -23,7 +23,9 @@ use crate::config::{Global, ServeArgs};
 use crate::database::Database;
 use crate::{Error, app, telemetry};
 
-pub async fn serve(global: &Global, base: HostName, args: ServeArgs) -> Result<(), Error> {
+/// `serve`, or with `worker_only` the `worker` command: jobs and the operations listener,
+/// no public listener.
+pub async fn serve(global: &Global, base: HostName, args: ServeArgs, worker_only: bool) -> Result<(), Error> {
     // A storage setting that cannot work stops us before the database is opened.
     storage(&args, &global.data_dir())?;
     let db = tokio::select! {
@@ -40,7 +42,7 @@ pub async fn serve(global: &Global, base: HostName, args: ServeArgs) -> Result<(
     } else {
         migrate_all(&db.pool).await?;
     }
-    run(db, base, args, &global.data_dir()).await
+    run(db, base, args, &global.data_dir(), worker_only).await
 }
 
 /// Brings the platform schema and every tenant schema up to date, logging a summary.
@@ -60,7 +62,13 @@ pub async fn migrate_all(pool: &PgPool) -> Result<(), Error> {
 }
 
 /// Serves until SIGINT or SIGTERM, then drains and closes the database.
-pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::path::Path) -> Result<(), Error> {
+pub async fn run(
+    db: Database,
+    base: HostName,
+    args: ServeArgs,
+    data_dir: &std::path::Path,
+    worker_only: bool,
+) -> Result<(), Error> {
     let public_port = args
         .public_port
         .or((base.as_str() == "localhost").then_some(args.listen.port()));
@@ -80,9 +88,12 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
     app::spawn_housekeeping(&state);
-    participe_tenant_admin::moderation_mail::spawn(state.clone(), std::time::Duration::from_secs(60));
+    if worker_only || !args.no_worker {
+        crate::worker::spawn(&state, db.listener_pool().await?, usize::from(args.worker_concurrency));
+        crate::worker::spawn_pruning(db.pool.clone());
+        tracing::info!(concurrency = args.worker_concurrency, "running background jobs");
+    }
 
-    let listener = bind(args.listen).await?;
     let ops_listener = bind(args.metrics_listen).await?;
     if let Some(handle) = telemetry::install_metrics() {
         let ops = ops_router(handle, db.pool.clone(), state.resolver.clone());
@@ -92,6 +103,14 @@ pub async fn run(db: Database, base: HostName, args: ServeArgs, data_dir: &std::
             }
         });
     }
+    if worker_only {
+        tracing::info!(metrics = %args.metrics_listen, "worker running");
+        shutdown_signal().await;
+        tracing::info!("shutting down: jobs in progress are picked up again by another worker");
+        db.close().await;
+        return Ok(());
+    }
+    let listener = bind(args.listen).await?;
     tracing::info!(
         listen = %args.listen,
         metrics = %args.metrics_listen,

@@ -2,7 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use participe_core::domain::HostName;
-use participe_core::site::BrandingCache;
+use participe_core::site::{BrandingCache, PageCache};
 use participe_core::tenancy::resolver::Resolver;
 use sqlx::PgPool;
 
@@ -52,6 +52,8 @@ pub struct App {
     pub templates: Templates,
     pub resolver: Resolver,
     pub branding: BrandingCache,
+    /// Portal pages rendered for anonymous visitors (`site::PageCache`).
+    pub pages: PageCache,
     pub mailer: Mailer,
     pub storage: Storage,
     pub limits: RateLimits,
@@ -61,6 +63,26 @@ pub struct App {
 impl AppState {
     pub fn new(app: App) -> Self {
         AppState(Arc::new(app))
+    }
+
+    /// Hands a mail to the job queue (a worker sends it, with retries), without making the
+    /// request wait: answers must not take longer when an account exists than when it does
+    /// not. Once queued, the mail survives a restart.
+    pub fn queue_mail(&self, tenant_id: Option<uuid::Uuid>, mail: participe_mail::Mail) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let payload = match serde_json::to_value(&mail) {
+                Ok(p) => p,
+                Err(e) => return tracing::error!(error = %e, "mail not queued"),
+            };
+            let queued = async {
+                let mut conn = pool.acquire().await?;
+                participe_core::jobs::enqueue(&mut conn, tenant_id, participe_core::jobs::Kind::Mail, payload, 0).await
+            };
+            if let Err(e) = queued.await {
+                tracing::error!(error = %e, "mail not queued");
+            }
+        });
     }
 }
 

@@ -1,0 +1,45 @@
+//! The job queue as operators see it: depth per kind (pending, due, failed, done in 24 h)
+//! and the failed jobs with their last error, each of which can be run again.
+
+use axum::extract::Path;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use participe_core::jobs;
+use participe_web::csrf::CsrfForm;
+use participe_web::{Error, Result, session};
+
+use crate::frame::Operating;
+
+pub async fn show(o: Operating) -> Result<Html<String>> {
+    let pool = &o.ops.app.pool;
+    let depth = jobs::depth(pool).await?;
+    let failed = jobs::failed(pool, 100).await?;
+    o.ops
+        .render(
+            "ops/jobs.html",
+            minijinja::context! { depth => Serde(depth), failed => Serde(failed) },
+        )
+        .await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Empty {}
+
+pub async fn retry(o: Operating, Path(id): Path<String>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+    let id: i64 = id.parse().map_err(|_| Error::NotFound)?;
+    let pool = &o.ops.app.pool;
+    if !jobs::retry(pool, id).await? {
+        return Err(Error::NotFound);
+    }
+    let mut conn = pool.acquire().await.map_err(Error::from)?;
+    participe_core::tenancy::registry::audit(
+        &mut conn,
+        &o.operator.actor(),
+        "job.retry",
+        None,
+        serde_json::json!({ "job": id }),
+    )
+    .await?;
+    session::flash(&o.ops.session, format!("La tâche n° {id} est relancée.")).await?;
+    Ok(Redirect::to("/taches").into_response())
+}

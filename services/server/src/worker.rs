@@ -1,0 +1,112 @@
+//! The job runner: `participe worker` runs it alone, `participe serve` beside the HTTP
+//! service (unless `--no-worker`). Each of `concurrency` loops claims the oldest due job
+//! (`core::jobs::claim`), runs it, and records the outcome; idle loops sleep until a
+//! `participe_job` notification or a one-second tick. Handlers are safe to run twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use participe_core::jobs::{self, Kind};
+use participe_mail::Mail;
+use participe_web::AppState;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+/// Starts the runner's loops and the listener that wakes them.
+pub fn spawn(app: &AppState, listen_pool: PgPool, concurrency: usize) {
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(listen(listen_pool, wake.clone()));
+    for _ in 0..concurrency.max(1) {
+        let (app, wake) = (app.clone(), wake.clone());
+        tokio::spawn(async move {
+            loop {
+                match run_one(&app).await {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job queue unreachable");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn listen(pool: PgPool, wake: Arc<Notify>) {
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(&pool).await?;
+            l.listen("participe_job").await?;
+            loop {
+                l.recv().await?;
+                wake.notify_waiters();
+            }
+        };
+        let result: Result<(), sqlx::Error> = listener.await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "job notifications lost; polling until they come back");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Claims and runs one due job; false when none is due.
+pub async fn run_one(app: &AppState) -> Result<bool, participe_core::Error> {
+    let Some(job) = jobs::claim(&app.pool).await? else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts + 1);
+    let outcome = tracing::Instrument::instrument(handle(app, &job.kind, job.tenant_id, &job.payload), span).await;
+    match outcome {
+        Ok(()) => job.done().await?,
+        Err(error) => {
+            let gives_up = job.attempts + 1 >= job.max_attempts;
+            tracing::warn!(id = job.id, kind = %job.kind, %error, gives_up, "job failed");
+            metrics::counter!("participe_job_attempts_failed_total", "kind" => job.kind.clone()).increment(1);
+            if gives_up {
+                // Kept as failed, for an operator to run again (alert ParticipeJobsFailing).
+                metrics::counter!("participe_jobs_failed_total", "kind" => job.kind.clone()).increment(1);
+            }
+            job.failed(&error).await?;
+        }
+    }
+    Ok(true)
+}
+
+async fn handle(
+    app: &AppState,
+    kind: &str,
+    tenant_id: Option<uuid::Uuid>,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    match Kind::parse(kind) {
+        Some(Kind::Mail) => {
+            let mail: Mail = serde_json::from_value(payload.clone()).map_err(|e| format!("bad mail payload: {e}"))?;
+            app.mailer.send(&mail).await.map_err(|e| e.to_string())
+        }
+        Some(Kind::ModerationDigest) => {
+            let tenant = tenant_id.ok_or("moderation digest without a tenant")?;
+            participe_tenant_admin::moderation_mail::send_digest(app, tenant)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        None => Err(format!("unknown job kind {kind}")),
+    }
+}
+
+/// Keeps the queue small: done jobs leave after two weeks (failed ones stay until retried).
+pub fn spawn_pruning(pool: PgPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = jobs::prune(&pool, 14).await {
+                tracing::warn!(error = %e, "pruning done jobs");
+            }
+        }
+    });
+}
