@@ -1884,7 +1884,7 @@ async fn a_custom_domain_is_verified_over_http_made_primary_and_the_others_redir
         .await;
 
     let redirected = visitor.get(&first, "/pages/charte?x=1").await;
-    assert_eq!(redirected.status, 308, "a permanent redirect");
+    assert_eq!(redirected.status, 301, "a permanent redirect");
     assert_eq!(
         redirected.header("location"),
         format!("http://{second}:{}/pages/charte?x=1", app.addr.port())

@@ -1071,3 +1071,105 @@ async fn visitors_get_cached_pages_that_follow_every_change() {
     // Signed in, the page is never a visitor's copy: it carries the citizen's own links.
     assert!(b.get(&h, &path).await.body.contains("Se déconnecter"));
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_link_which_works_once() {
+    let app = TestApp::spawn().await;
+    let (tenant, _) = tenant_with_call(&app, "oubli").await;
+    let h = host(&tenant);
+    let (_, address) = citizen(&app, &tenant, "Roxane").await;
+    let b = app.browser();
+    let asked = b
+        .submit(
+            &h,
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &address)],
+        )
+        .await;
+    assert_eq!(asked.status, 200);
+    let mail = app
+        .mail
+        .wait_for_subject(&address, "Choisir un nouveau mot de passe")
+        .await;
+    let link = path_of(
+        &app,
+        &mail.link(&format!("http://{h}:{}/reinitialiser/", app.addr.port())),
+    );
+    let short = b
+        .submit(
+            &h,
+            &link,
+            &link,
+            &[("password", "court"), ("password_confirm", "court")],
+        )
+        .await;
+    assert_eq!(short.status, 422);
+    let new = "une toute nouvelle phrase";
+    let done = b
+        .submit(&h, &link, &link, &[("password", new), ("password_confirm", new)])
+        .await;
+    assert_eq!(done.status, 303);
+    let again = b
+        .submit(&h, &link, &link, &[("password", new), ("password_confirm", new)])
+        .await;
+    assert_eq!(again.status, 404, "a reset link works once");
+    let old = app
+        .browser()
+        .submit(
+            &h,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, 422);
+    let ok = app
+        .browser()
+        .submit(
+            &h,
+            "/connexion",
+            "/connexion",
+            &[("email", &address), ("password", new)],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+}
+
+#[tokio::test]
+async fn after_fifteen_minutes_a_contribution_can_be_deleted_but_no_longer_edited() {
+    let app = TestApp::spawn().await;
+    let (tenant, call) = tenant_with_call(&app, "delai").await;
+    let h = host(&tenant);
+    let theme = theme_id(&app, &tenant, call, "Commerces").await;
+    let (b, _) = citizen(&app, &tenant, "Simon").await;
+    let path = posted(&b, &tenant, "Un titre", "Un texte", &theme).await;
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    sqlx::query("update contribution set created_at = now() - interval '16 minutes'")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let page = b.get(&h, &path).await;
+    assert!(!page.body.contains("/modifier"), "no edit link any more");
+    assert_eq!(b.get(&h, &format!("{path}/modifier")).await.status, 409);
+    let late = b
+        .post_raw(
+            &h,
+            &format!("{path}/modifier"),
+            &[
+                ("title", "Changé"),
+                ("body", "Changé aussi"),
+                ("theme", &theme),
+                ("csrf", &page.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, 409);
+    assert!(late.body.contains("Changé aussi"), "what was typed is kept");
+    assert!(b.get(&h, &path).await.plain().contains("Un texte"), "nothing changed");
+    assert_eq!(
+        b.submit(&h, &path, &format!("{path}/suppression"), &[]).await.status,
+        303
+    );
+}

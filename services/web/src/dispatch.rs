@@ -143,7 +143,12 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         Site::Ops => front.ops.clone().oneshot(req).await?,
         Site::Redirect { to, .. } => {
             let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            Redirect::permanent(&format!("{}{path}", front.app.config.origin(to))).into_response()
+            // 301, as search engines and every browser understand a domain move.
+            let location = format!("{}{path}", front.app.config.origin(to));
+            match HeaderValue::try_from(location) {
+                Ok(v) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, v)]).into_response(),
+                Err(_) => Error::NotFound.into_response(),
+            }
         }
         Site::Verification { token } => verification(&req, token),
         Site::Apex => Redirect::to(&front.app.config.console_origin()).into_response(),
