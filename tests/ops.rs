@@ -426,3 +426,28 @@ async fn operators_read_the_outbox_when_no_smtp_server_is_configured() {
     assert_eq!(b.get(OPS, "/courriels/..%2F..%2Fetc%2Fpasswd").await.status, 404);
     assert_eq!(b.get(OPS, "/courriels/nope.eml").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_health_page_names_the_schemas_that_need_an_operator() {
+    let url = fresh_database("sante").await;
+    let app = TestApp::spawn_on(&url, 4).await;
+    let fine = app.create_tenant("sain", "Commune Saine").await;
+    let broken = app.create_tenant("malade", "Commune Malade").await;
+    let (b, _) = signed_in_operator(&app).await;
+    let page = b.get(OPS, "/sante").await;
+    assert_eq!(page.status, 200);
+    assert!(page.plain().contains("Les 2 schémas sont à jour"), "{}", page.plain());
+    sqlx::query(&format!("drop schema {} cascade", broken.schema))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let page = b.get(OPS, "/sante").await;
+    assert!(
+        page.plain().contains("1 schéma(s) sur 2 demandent une intervention"),
+        "{}",
+        page.plain()
+    );
+    assert!(page.text().contains(broken.slug.as_str()) && !page.text().contains(&format!("/portails/{}\"", fine.slug)));
+    assert!(page.plain().contains("schéma ou historique introuvable"));
+    assert_eq!(app.browser().get(OPS, "/sante").await.status, 303, "operators only");
+}

@@ -85,6 +85,8 @@ impl Ops {
             "courriels"
         } else if template.contains("jobs") {
             "taches"
+        } else if template.contains("health") {
+            "sante"
         } else {
             "portails"
         };

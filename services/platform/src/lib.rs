@@ -1,11 +1,13 @@
 //! The operator console at `ops.<base>`. Operators sign in with a password and a TOTP code
 //! (their accounts are created from the command line, never on the web); their sessions
 //! use a cookie of their own (`participe_ops`), bound to this host. Modules are features:
-//! `auth`, `tenants` (the table and each tenant's page), `jobs` (the queue), `outbox`. Operators see tenants
+//! `auth`, `tenants` (the table and each tenant's page), `health` (fleet health), `jobs`
+//! (the queue), `outbox`. Operators see tenants
 //! through these pages only: nothing here signs in as a citizen or a staff member.
 
 mod auth;
 mod frame;
+mod health;
 mod jobs;
 mod outbox;
 mod tenants;
@@ -27,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deconnexion", post(auth::sign_out))
         .route("/portails/{slug}", get(tenants::show))
         .route("/portails/{slug}/statut", post(tenants::set_status))
+        .route("/sante", get(health::show))
         .route("/taches", get(jobs::show))
         .route("/taches/{id}/relance", post(jobs::retry))
         .route("/courriels", get(outbox::list))
