@@ -187,7 +187,20 @@ async fn a_bad_sign_up_keeps_what_was_typed_and_says_what_is_wrong() {
         "the name typed is kept, escaped"
     );
     assert!(!page.body.contains("<b>Durand"));
-    assert!(app.mail.to("pas-une-adresse").is_empty(), "nothing was sent");
+    // Nothing saved, nothing queued to be sent.
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let citizens: i64 = sqlx::query_scalar("select count(*) from citizen")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(citizens, 0, "no account was created");
+    let queued: i64 = sqlx::query_scalar("select count(*) from job where tenant_id = $1")
+        .bind(tenant.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no mail was queued");
 }
 
 #[tokio::test]
@@ -266,6 +279,10 @@ async fn a_citizen_contributes_edits_comments_replies_and_deletes() {
             .contains(r#"<a href="https://exemple.fr/plan" rel="nofollow ugc noopener noreferrer">"#)
     );
     assert!(page.plain().contains("Thème : Mobilités"));
+    assert!(
+        page.plain().contains("Par Alice (Citoyen·ne)"),
+        "the author's audience beside their name"
+    );
     assert!(page.body.contains("/modifier"), "the author may edit within 15 minutes");
 
     // A double submission publishes once.

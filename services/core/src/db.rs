@@ -61,3 +61,12 @@ pub async fn ensure_database(admin_url: &str, name: &str) -> Result<(), sqlx::Er
     conn.close().await?;
     Ok(())
 }
+
+/// A duration as a PostgreSQL `interval` bind parameter.
+pub(crate) fn pg_interval(d: time::Duration) -> sqlx::postgres::types::PgInterval {
+    sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: d.whole_microseconds() as i64,
+    }
+}

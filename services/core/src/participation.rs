@@ -351,7 +351,7 @@ pub async fn edit_contribution(tx: &mut TenantTx, id: Uuid, author: Uuid, input:
         input.title,
         input.body,
         input.theme_id,
-        pg_interval(EDIT_WINDOW)
+        crate::db::pg_interval(EDIT_WINDOW)
     )
     .execute(tx.conn())
     .await?
@@ -375,14 +375,6 @@ pub async fn delete_contribution(tx: &mut TenantTx, id: Uuid, author: Uuid) -> R
         return Err(Error::NotFound("contribution".into()));
     }
     Ok(())
-}
-
-fn pg_interval(d: Duration) -> sqlx::postgres::types::PgInterval {
-    sqlx::postgres::types::PgInterval {
-        months: 0,
-        days: 0,
-        microseconds: d.whole_microseconds() as i64,
-    }
 }
 
 // ---- Comments ---------------------------------------------------------------------------

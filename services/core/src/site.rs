@@ -36,6 +36,8 @@ pub struct Branding {
     pub footer_pages: Vec<PageLink>,
     /// The languages the portal offers, French first.
     pub languages: Vec<String>,
+    /// The sender name of the portal's mails, when staff set one.
+    pub sender_name: Option<String>,
     /// Changes whenever the settings change: cache-busts the portal's `/theme.css`.
     pub version: i64,
 }
@@ -57,7 +59,7 @@ pub struct PageLink {
 pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
     let r = sqlx::query!(
         r#"select s.display_name, s.tagline, s.primary_colour, s.secondary_colour, s.logo_path,
-                  s.home_title, s.home_text, s.footer_links, s.languages,
+                  s.home_title, s.home_text, s.footer_links, s.languages, s.sender_name,
                   (extract(epoch from s.updated_at) * 1000)::bigint as "version!",
                   coalesce((select jsonb_agg(jsonb_build_object('slug', p.slug, 'title', p.title)
                                              order by p.position, p.title)
@@ -82,6 +84,7 @@ pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
         footer_links: serde_json::from_value(r.footer_links).unwrap_or_default(),
         footer_pages: serde_json::from_value(r.footer_pages).unwrap_or_default(),
         languages: r.languages,
+        sender_name: r.sender_name,
         version: r.version,
     })
 }
@@ -146,8 +149,8 @@ impl PageCache {
         own.wrapping_add(self.inner.epoch.load(Ordering::Acquire) << 32)
     }
 
-    pub fn get(&self, schema: &str, key: &str) -> Option<Arc<str>> {
-        let generation = self.generation(schema);
+    /// The page stored under `generation` (as `generation` returned it), if any.
+    pub fn get(&self, schema: &str, generation: u64, key: &str) -> Option<Arc<str>> {
         self.inner.pages.get(&(schema.to_string(), generation, key.to_string()))
     }
 

@@ -190,19 +190,11 @@ pub async fn issue_token(conn: &mut PgConnection, staff_id: Uuid, purpose: Token
         token.hash(),
         staff_id,
         purpose.as_str(),
-        pg_interval(purpose.lifetime())
+        crate::db::pg_interval(purpose.lifetime())
     )
     .execute(conn)
     .await?;
     Ok(token)
-}
-
-fn pg_interval(d: Duration) -> sqlx::postgres::types::PgInterval {
-    sqlx::postgres::types::PgInterval {
-        months: 0,
-        days: 0,
-        microseconds: d.whole_microseconds() as i64,
-    }
 }
 
 /// Uses a one-time token: valid, unused, unexpired, of this purpose. Marks it used.

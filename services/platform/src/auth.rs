@@ -43,10 +43,7 @@ pub async fn sign_in(ops: Ops, CsrfForm(form): CsrfForm<SignInForm>) -> Result<R
     let email = Email::parse(&form.email).ok();
     let key = email.as_ref().map(|e| format!("ops:{e}"));
     if !ops.app.limits.login.check(ops.ip.0, key.as_deref()) {
-        let errors = FieldErrors::one(
-            "email",
-            "trop de tentatives en peu de temps : patientez quelques minutes avant de réessayer",
-        );
+        let errors = FieldErrors::one("email", participe_web::ratelimit::TOO_MANY);
         return page(&ops, form, errors, StatusCode::TOO_MANY_REQUESTS).await;
     }
     let found = match &email {

@@ -77,18 +77,13 @@ impl Ops {
         Ok(())
     }
 
-    /// Renders a page; the navigation marks the section its template lives in
-    /// (`ops/outbox.html`, `ops/mail.html` → courriels; `ops/jobs.html` → tâches; the rest →
-    /// portails).
+    /// Renders a page; the navigation marks the section its template belongs to.
     pub async fn render(&self, template: &str, page: Value) -> Result<Html<String>> {
-        let section = if template.contains("outbox") || template.contains("mail") {
-            "courriels"
-        } else if template.contains("jobs") {
-            "taches"
-        } else if template.contains("health") {
-            "sante"
-        } else {
-            "portails"
+        let section = match template {
+            "ops/outbox.html" | "ops/mail.html" => "courriels",
+            "ops/jobs.html" => "taches",
+            "ops/health.html" => "sante",
+            _ => "portails",
         };
         let csrf = csrf::token(&self.session, &self.host).await?;
         let flashes = session::take_flash(&self.session).await?;

@@ -15,7 +15,7 @@ use participe_web::{Error, Result, session};
 
 use crate::Portal;
 use crate::auth::{form_page, message};
-use crate::frame::safe_next;
+use participe_web::session::safe_next;
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]

@@ -12,16 +12,13 @@ use participe_core::citizens::{self, NewCitizen, Profile, SignUp};
 use participe_core::domain::{Email, NewPassword};
 use participe_core::site;
 use participe_web::csrf::CsrfForm;
+use participe_web::ratelimit::TOO_MANY;
+use participe_web::session::safe_next;
 use participe_web::{Result, session};
 
 use crate::Portal;
-use crate::frame::safe_next;
 
 const NEXT: &str = "next";
-
-fn too_many() -> &'static str {
-    "trop de tentatives en peu de temps : patientez quelques minutes avant de réessayer"
-}
 
 /// The rate-limit key of an address on this portal (accounts are per tenant).
 fn account_key(portal: &Portal, email: &Email) -> String {
@@ -125,7 +122,7 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
         return sign_up_page(
             &portal,
             form,
-            FieldErrors::one("email", too_many()),
+            FieldErrors::one("email", TOO_MANY),
             StatusCode::TOO_MANY_REQUESTS,
         )
         .await;
@@ -232,7 +229,7 @@ pub async fn login(portal: Portal, CsrfForm(form): CsrfForm<LoginForm>) -> Resul
         return login_page(
             &portal,
             form,
-            FieldErrors::one("email", too_many()),
+            FieldErrors::one("email", TOO_MANY),
             StatusCode::TOO_MANY_REQUESTS,
         )
         .await;
@@ -333,7 +330,7 @@ pub async fn forgot(portal: Portal, CsrfForm(form): CsrfForm<ForgotForm>) -> Res
             &portal,
             "portal/forgot.html",
             form,
-            FieldErrors::one("email", too_many()),
+            FieldErrors::one("email", TOO_MANY),
             StatusCode::TOO_MANY_REQUESTS,
             minijinja::context! {},
         )

@@ -135,7 +135,7 @@ impl Portal {
     pub fn citizen(&self, back: &str) -> Result<&Citizen> {
         self.citizen
             .as_ref()
-            .ok_or_else(|| Error::Redirect(format!("/connexion?suite={}", form_urlencoded_path(back))))
+            .ok_or_else(|| Error::Redirect(format!("/connexion?{}", session::next_query(back))))
     }
 
     /// Starts the session of a citizen who proved who they are: a new session id (no
@@ -160,21 +160,10 @@ impl Portal {
         session::flash(&self.session, message).await
     }
 
-    /// The page as rendered earlier for anonymous visitors, if it still holds. Signed-in
-    /// citizens always get a fresh page (theirs carries their own links and forms).
-    pub fn cached(&self) -> Option<Html<String>> {
-        if self.citizen.is_some() {
-            return None;
-        }
-        let key = format!("{}|{}", self.lang, self.path_and_query);
-        self.app
-            .pages
-            .get(self.tenant.schema.as_str(), &key)
-            .map(|page| Html(page.to_string()))
-    }
-
-    /// Renders an anonymous visitor's page through the cache: `render` runs only on a miss,
-    /// under the tenant's generation read before it started.
+    /// Renders a page through the cache of anonymous visitors' pages: `render` runs only
+    /// on a miss, and its page is stored under the tenant's generation read before it
+    /// started (so a page that raced with a change is never served). Signed-in citizens
+    /// always get a fresh page: theirs carries their own links and forms.
     pub async fn cache_through<F, Fut>(&self, render: F) -> Result<Html<String>>
     where
         F: FnOnce() -> Fut,
@@ -183,15 +172,15 @@ impl Portal {
         if self.citizen.is_some() {
             return render().await;
         }
-        if let Some(page) = self.cached() {
-            metrics::counter!("participe_page_cache_total", "outcome" => "hit").increment(1);
-            return Ok(page);
-        }
-        metrics::counter!("participe_page_cache_total", "outcome" => "miss").increment(1);
         let schema = self.tenant.schema.as_str();
         let generation = self.app.pages.generation(schema);
-        let page = render().await?;
         let key = format!("{}|{}", self.lang, self.path_and_query);
+        if let Some(page) = self.app.pages.get(schema, generation, &key) {
+            metrics::counter!("participe_page_cache_total", "outcome" => "hit").increment(1);
+            return Ok(Html(page.to_string()));
+        }
+        metrics::counter!("participe_page_cache_total", "outcome" => "miss").increment(1);
+        let page = render().await?;
         self.app
             .pages
             .insert(schema, generation, &key, std::sync::Arc::from(page.0.as_str()));
@@ -217,19 +206,13 @@ impl Portal {
             .templates
             .render(template, minijinja::context! { site_name => site_name.clone(), ..ctx })?
             .0;
-        let mut mail = Mail {
+        let mail = Mail {
             to,
             subject: format!("{subject} — {site_name}"),
             text,
-            from_name: Some(site_name),
+            from_name: Some(self.branding.sender_name.clone().unwrap_or(site_name)),
         };
-        let (app, tenant) = (self.app.clone(), self.tenant.clone());
-        tokio::spawn(async move {
-            if let Some(name) = sender_name(&app.pool, &tenant).await {
-                mail.from_name = Some(name);
-            }
-            app.queue_mail(Some(tenant.id), mail);
-        });
+        self.app.queue_mail(Some(self.tenant.id), mail);
         Ok(())
     }
 
@@ -323,28 +306,4 @@ fn choose_language(headers: &axum::http::HeaderMap, offered: &[String]) -> &'sta
         .map(|tag| tag.trim().split('-').next().unwrap_or_default().to_ascii_lowercase())
         .find_map(|primary| known(&primary))
         .unwrap_or("fr")
-}
-
-/// The sender name set in the tenant's settings, if any.
-async fn sender_name(pool: &sqlx::PgPool, tenant: &Tenant) -> Option<String> {
-    let mut tx = TenantTx::begin(pool, tenant).await.ok()?;
-    let settings = participe_core::site::settings(&mut tx).await.ok()?;
-    tx.commit().await.ok()?;
-    settings.sender_name
-}
-
-/// A path inside this portal to come back to after signing in, as a query value.
-fn form_urlencoded_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Only paths inside the portal are followed after sign-in.
-pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_string)
 }

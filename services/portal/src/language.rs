@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use participe_web::{Error, Result};
 
 use crate::Portal;
-use crate::frame::{LANG_COOKIE, safe_next};
+use crate::frame::LANG_COOKIE;
+use participe_web::session::safe_next;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Back {

@@ -87,4 +87,10 @@ pub fn router(state: AppState) -> Router {
 
 pub fn add_templates(env: &mut minijinja::Environment<'static>) {
     minijinja_embed::load_templates!(*env);
+    // How each audience is named beside a participant's name: `profiles[c.author_profile]`.
+    let profiles: Vec<(&str, &str)> = participe_core::citizens::Profile::ALL
+        .iter()
+        .map(|p| (p.as_str(), p.label()))
+        .collect();
+    env.add_global("profiles", minijinja::Value::from_pairs(profiles));
 }

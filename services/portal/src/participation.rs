@@ -41,7 +41,11 @@ async fn poster(portal: &Portal, tx: &mut TenantTx, back: &str) -> Result<std::r
     let charter = site::current_charter_version(tx).await?;
     match p::may_post(&citizen, charter) {
         Ok(()) => Ok(Ok(citizen)),
-        Err(Refusal::Charter(_)) => Ok(Err(Redirect::to(&format!("/charte?suite={back}")).into_response())),
+        Err(Refusal::Charter(_)) => Ok(Err(Redirect::to(&format!(
+            "/charte?{}",
+            participe_web::session::next_query(back)
+        ))
+        .into_response())),
         Err(refusal) => Ok(Err(message(
             portal,
             StatusCode::FORBIDDEN,
@@ -96,29 +100,46 @@ pub struct ContributionForm {
     theme: String,
 }
 
-async fn contribution_form_page(
-    portal: &Portal,
-    d: &Dispositif,
+/// The call a contribution form belongs to: what checking the form needs, and what showing
+/// it again with its errors needs (create and edit share both).
+struct ContributionFormContext<'a> {
+    portal: &'a Portal,
+    d: &'a Dispositif,
     themes: Vec<p::Theme>,
-    form: ContributionForm,
-    errors: FieldErrors,
-    status: StatusCode,
     editing: Option<Uuid>,
-) -> Result<Response> {
-    let themes: Vec<minijinja::Value> = themes
-        .iter()
-        .map(|t| minijinja::context! { value => t.id.to_string(), label => t.name.clone() })
-        .collect();
-    form_page(
-        portal,
-        "portal/contribution_form.html",
-        form,
-        errors,
-        status,
-        minijinja::context! { d => Serde(d), themes, editing => editing.map(|id| id.to_string()),
-        title_max => p::TITLE_MAX, body_max => p::BODY_MAX },
-    )
-    .await
+}
+
+impl ContributionFormContext<'_> {
+    async fn page(&self, form: &ContributionForm, errors: FieldErrors, status: StatusCode) -> Result<Response> {
+        let themes: Vec<minijinja::Value> = self
+            .themes
+            .iter()
+            .map(|t| minijinja::context! { value => t.id.to_string(), label => t.name.clone() })
+            .collect();
+        form_page(
+            self.portal,
+            "portal/contribution_form.html",
+            form,
+            errors,
+            status,
+            minijinja::context! { d => Serde(self.d), themes, editing => self.editing.map(|id| id.to_string()),
+            title_max => p::TITLE_MAX, body_max => p::BODY_MAX },
+        )
+        .await
+    }
+
+    /// The contribution typed, if the call is open and every field is right; else what is
+    /// wrong and the status to answer with.
+    fn check(&self, form: &ContributionForm) -> std::result::Result<ContributionInput, (FieldErrors, StatusCode)> {
+        if !self.d.is_open(today()) {
+            return Err((
+                FieldErrors::one("body", Refusal::Closed.message()),
+                StatusCode::CONFLICT,
+            ));
+        }
+        ContributionInput::parse(&form.title, &form.body, &form.theme, &self.themes)
+            .map_err(|errors| (errors, StatusCode::UNPROCESSABLE_ENTITY))
+    }
 }
 
 pub async fn new_form(portal: Portal, Path(slug): Path<String>) -> Result<Response> {
@@ -131,18 +152,15 @@ pub async fn new_form(portal: Portal, Path(slug): Path<String>) -> Result<Respon
     if let Err(answer) = poster(&portal, &mut tx, &back).await? {
         return Ok(answer);
     }
-    let themes = p::themes(&mut tx, d.id).await?;
+    let ctx = ContributionFormContext {
+        portal: &portal,
+        d: &d,
+        themes: p::themes(&mut tx, d.id).await?,
+        editing: None,
+    };
     tx.commit().await?;
-    contribution_form_page(
-        &portal,
-        &d,
-        themes,
-        ContributionForm::default(),
-        FieldErrors::default(),
-        StatusCode::OK,
-        None,
-    )
-    .await
+    ctx.page(&ContributionForm::default(), FieldErrors::default(), StatusCode::OK)
+        .await
 }
 
 pub async fn create(
@@ -157,25 +175,15 @@ pub async fn create(
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
-    let themes = p::themes(&mut tx, d.id).await?;
-    if !d.is_open(today()) {
-        let errors = FieldErrors::one("body", Refusal::Closed.message());
-        return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, None).await;
-    }
-    let input = match ContributionInput::parse(&form.title, &form.body, &form.theme, &themes) {
+    let ctx = ContributionFormContext {
+        portal: &portal,
+        d: &d,
+        themes: p::themes(&mut tx, d.id).await?,
+        editing: None,
+    };
+    let input = match ctx.check(&form) {
         Ok(i) => i,
-        Err(errors) => {
-            return contribution_form_page(
-                &portal,
-                &d,
-                themes,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-            )
-            .await;
-        }
+        Err((errors, status)) => return ctx.page(&form, errors, status).await,
     };
     let id = p::create_contribution(&mut tx, d.id, citizen.id, &input).await?;
     tx.commit().await?;
@@ -249,23 +257,19 @@ pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>)
     let (title, body, theme) = p::own_contribution_text(&mut tx, id, me)
         .await?
         .ok_or(Error::NotFound)?;
-    let themes = p::themes(&mut tx, d.id).await?;
+    let ctx = ContributionFormContext {
+        portal: &portal,
+        d: &d,
+        themes: p::themes(&mut tx, d.id).await?,
+        editing: Some(id),
+    };
     tx.commit().await?;
     let form = ContributionForm {
         title,
         body,
         theme: theme.map(|t| t.to_string()).unwrap_or_default(),
     };
-    contribution_form_page(
-        &portal,
-        &d,
-        themes,
-        form,
-        FieldErrors::default(),
-        StatusCode::OK,
-        Some(id),
-    )
-    .await
+    ctx.page(&form, FieldErrors::default(), StatusCode::OK).await
 }
 
 pub async fn edit(
@@ -285,31 +289,21 @@ pub async fn edit(
     if c.dispositif_id != d.id || c.author_id != Some(citizen.id) {
         return Err(Error::NotFound);
     }
-    let themes = p::themes(&mut tx, d.id).await?;
-    if !d.is_open(today()) {
-        let errors = FieldErrors::one("body", Refusal::Closed.message());
-        return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, Some(id)).await;
-    }
-    let input = match ContributionInput::parse(&form.title, &form.body, &form.theme, &themes) {
+    let ctx = ContributionFormContext {
+        portal: &portal,
+        d: &d,
+        themes: p::themes(&mut tx, d.id).await?,
+        editing: Some(id),
+    };
+    let input = match ctx.check(&form) {
         Ok(i) => i,
-        Err(errors) => {
-            return contribution_form_page(
-                &portal,
-                &d,
-                themes,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(id),
-            )
-            .await;
-        }
+        Err((errors, status)) => return ctx.page(&form, errors, status).await,
     };
     match p::edit_contribution(&mut tx, id, citizen.id, &input).await {
         Ok(()) => {}
         Err(participe_core::Error::Invalid(errors)) => {
             drop(tx);
-            return contribution_form_page(&portal, &d, themes, form, errors, StatusCode::CONFLICT, Some(id)).await;
+            return ctx.page(&form, errors, StatusCode::CONFLICT).await;
         }
         Err(e) => return Err(e.into()),
     }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+/// What a form says beside its field when a limit is reached.
+pub const TOO_MANY: &str = "trop de tentatives en peu de temps : patientez quelques minutes avant de réessayer";
+
 /// One family of limits (e.g. login), by IP and by account.
 #[derive(Clone)]
 pub struct Limit {

@@ -98,3 +98,29 @@ pub async fn take_flash(session: &Session) -> Result<Vec<String>> {
         .map_err(session_error)?
         .unwrap_or_default())
 }
+
+/// A path to go back to after signing in, when it stays on this host (no `//evil`, no
+/// `https://…`, no backslash tricks).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_string)
+}
+
+/// `path` as a `suite=` query value, for a trip to the sign-in page and back.
+pub fn next_query(path: &str) -> String {
+    serde_urlencoded::to_string([("suite", path)]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_query, safe_next};
+
+    #[test]
+    fn only_paths_of_this_host_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/t/nord/")).as_deref(), Some("/t/nord/"));
+        for bad in ["https://evil.fr", "//evil.fr", "/\\evil.fr", "evil"] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(next_query("/a b?c=d"), "suite=%2Fa+b%3Fc%3Dd");
+    }
+}
