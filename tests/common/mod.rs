@@ -184,6 +184,50 @@ pub async fn create_tenant(pool: &PgPool, prefix: &str, name: &str) -> Tenant {
         .expect("provision")
 }
 
+/// The worker of the shared database: one per test process, on a thread of its own. A
+/// worker on a test's runtime dies with its test, possibly after sending a mail and before
+/// marking it done; the mail then goes out a second time (at least once, as a deployment
+/// promises, but tests count their mails).
+fn shared_worker() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let url = database_url();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("test-worker".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let mailer = participe_mail::Mailer::new(
+                        Some(smtp::SmtpSink::shared().url().as_str()),
+                        std::env::temp_dir(),
+                        "Participe <no-reply@localhost>",
+                    )
+                    .unwrap();
+                    let files = tempfile::Builder::new()
+                        .prefix("participe-files-")
+                        .tempdir()
+                        .unwrap()
+                        .keep();
+                    let state = app::state(
+                        pool(&url, 4).await,
+                        app::web_config(base(), "http", None),
+                        mailer,
+                        participe_storage::Storage::local(files),
+                    );
+                    participe_server::worker::spawn(&state, db::connect(&url, 1).await.unwrap(), 2);
+                    tx.send(()).unwrap();
+                    std::future::pending::<()>().await;
+                });
+            })
+            .unwrap();
+        rx.recv().unwrap();
+    });
+}
+
 /// The real HTTP service on a free port, with its change listener and a real SMTP sink.
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
@@ -259,7 +303,11 @@ impl TestApp {
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
         // Mails and digests go through the job queue, as in `participe serve`.
-        participe_server::worker::spawn(&state, db::connect(database_url, 1).await.unwrap(), 2);
+        if database_url == crate::common::database_url() {
+            shared_worker();
+        } else {
+            participe_server::worker::spawn(&state, db::connect(database_url, 1).await.unwrap(), 2);
+        }
         let router = app::router(state.clone());
         tokio::spawn(async move {
             axum::serve(
