@@ -241,6 +241,19 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     .unwrap();
     tx.commit().await.unwrap();
 
+    // A day of traffic and a finished export, for the operator's page of the portal.
+    let traffic = participe_core::traffic::Traffic::new();
+    for i in 0..30u64 {
+        traffic.record(nord.id, i == 0, std::time::Duration::from_millis(5 * i));
+    }
+    traffic.flush(&app.pool).await.unwrap();
+    let export = participe_core::exports::request(&app.pool, &nord.slug, "test")
+        .await
+        .unwrap();
+    participe_core::exports::run(&app.pool, &app.state.storage, export, false)
+        .await
+        .unwrap();
+
     // An operator, signed in with a fresh code.
     let ops_email = format!("ops-{}@participe.test", random_suffix(6));
     let created = participe_core::operators::create(
@@ -379,6 +392,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "exploitation : portails", "url": at("ops", "/"), "cookies": as_operator },
         { "name": "exploitation : portails filtrés", "url": at("ops", "/?q=nord&statut=active"), "cookies": as_operator },
         { "name": "exploitation : un portail", "url": at("ops", "/portails/nord"), "cookies": as_operator },
+        { "name": "exploitation : échéance refusée", "url": at("ops", "/portails/nord"), "cookies": as_operator,
+          "status": 422, "submit": { "paid_until": "1999-12-31" } },
+        { "name": "exploitation : portails en essai", "url": at("ops", "/?facturation=trial"), "cookies": as_operator },
         { "name": "exploitation : suspension sans motif", "url": at("ops", "/portails/roubaix"), "cookies": as_operator,
           "status": 422, "submit": { "reason": " " } },
         { "name": "exploitation : courriels", "url": at("ops", "/courriels"), "cookies": as_operator },
@@ -407,5 +423,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 77 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 79 passed, 0 failed"), "{report}");
 }

@@ -309,6 +309,9 @@ async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
     let gets = [
         "/".to_string(),
         format!("/portails/{slug}"),
+        format!("/portails/{slug}/exports/1"),
+        "/sante".to_string(),
+        "/taches".to_string(),
         "/courriels".to_string(),
         "/courriels/1-a.eml".to_string(),
     ];
@@ -357,6 +360,35 @@ async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
         .await;
     assert_eq!(forged.status, 303);
     assert_eq!(forged.header("location"), "/connexion");
+    for action in [
+        format!("/portails/{slug}/facturation"),
+        format!("/portails/{slug}/exports"),
+        "/taches/1/relance".to_string(),
+    ] {
+        let forged = staff
+            .post_raw(
+                OPS,
+                &action,
+                &[
+                    ("plan", "plus_de100000"),
+                    ("paid_until", "2099-01-01"),
+                    ("csrf", &sign_in_page.csrf()),
+                ],
+            )
+            .await;
+        assert_eq!(forged.header("location"), "/connexion", "{action}");
+    }
+    let exports: i64 = sqlx::query_scalar("select count(*) from tenant_export where tenant_id = $1")
+        .bind(tenant.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let plan: Option<String> = sqlx::query_scalar("select plan from tenant where id = $1")
+        .bind(tenant.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((exports, plan), (0, None), "nothing was done");
     let t = participe_core::tenancy::registry::find_by_slug(&app.pool, &tenant.slug)
         .await
         .unwrap()
@@ -449,5 +481,231 @@ async fn the_health_page_names_the_schemas_that_need_an_operator() {
     );
     assert!(page.text().contains(broken.slug.as_str()) && !page.text().contains(&format!("/portails/{}\"", fine.slug)));
     assert!(page.plain().contains("schéma ou historique introuvable"));
+    assert!(page.plain().contains("Aucun portail n'a servi au moins 20 requêtes"));
+
+    // The slowest portals of the day, slowest first; a portal with few requests is not
+    // ranked.
+    let traffic = participe_core::traffic::Traffic::new();
+    for _ in 0..40 {
+        traffic.record(fine.id, false, std::time::Duration::from_millis(30));
+        traffic.record(broken.id, false, std::time::Duration::from_millis(700));
+    }
+    let barely = app.create_tenant("rare", "Commune Rarement Visitée").await;
+    traffic.record(barely.id, true, std::time::Duration::from_secs(20));
+    traffic.flush(&app.pool).await.unwrap();
+    let page = b.get(OPS, "/sante").await;
+    let plain = page.plain();
+    let slow = &plain[plain.find("Portails les plus lents (24 h)").unwrap()..];
+    let slow = &slow[..slow.find("Tâches de fond").unwrap()];
+    assert!(slow.contains("Commune Malade 40 0 (0.0 %) ≤ 1000 ms"), "{slow}");
+    assert!(slow.contains("Commune Saine 40 0 (0.0 %) ≤ 50 ms"), "{slow}");
+    assert!(slow.find("Commune Malade") < slow.find("Commune Saine"));
+    assert!(!slow.contains("Rarement"), "{slow}");
     assert_eq!(app.browser().get(OPS, "/sante").await.status, 303, "operators only");
+}
+
+/// The plain text of the tenants table's row for `slug`.
+fn row_of(page: &Page, slug: &str) -> String {
+    let body = &page.body;
+    let at = body
+        .find(&format!("<span class=\"muted\">{slug}</span>"))
+        .unwrap_or_else(|| panic!("no row for {slug}"));
+    let start = body[..at].rfind("<tr>").unwrap();
+    let end = at + body[at..].find("</tr>").unwrap();
+    Page {
+        status: 200,
+        headers: Default::default(),
+        body: body[start..end].to_string(),
+    }
+    .plain()
+}
+
+#[tokio::test]
+async fn each_portal_s_traffic_is_counted_and_shown_to_operators() {
+    use participe_core::traffic::Traffic;
+    use std::time::Duration;
+
+    let app = TestApp::spawn().await;
+    let (b, _) = signed_in_operator(&app).await;
+    let busy = app.create_tenant("frequente", "Commune Fréquentée").await;
+    let quiet = app.create_tenant("calme", "Commune Calme").await;
+    let host = format!("{}.localhost", busy.slug);
+    let visitor = app.browser();
+    for _ in 0..5 {
+        assert_eq!(visitor.get(&host, "/").await.status, 200);
+    }
+    assert_eq!(
+        visitor.get(&host, "/nulle-part").await.status,
+        404,
+        "a visitor's mistake, not an error"
+    );
+    app.state.traffic.flush(&app.pool).await.unwrap();
+    // Another process's minute, slow and failing: counts from every process add up.
+    let other_process = Traffic::new();
+    for i in 0..24 {
+        other_process.record(busy.id, i < 3, Duration::from_secs(12));
+    }
+    other_process.flush(&app.pool).await.unwrap();
+
+    let table = b.get(OPS, &format!("/?q={}", busy.slug)).await;
+    let row = row_of(&table, busy.slug.as_str());
+    assert!(row.contains(" 30 "), "6 requests here, 24 there: {row}");
+    assert!(row.contains("3 (10.0 %)"), "{row}");
+    assert!(row.contains("> 10 s"), "p95 among the slow ones: {row}");
+    let today = time::OffsetDateTime::now_utc().date();
+    let table = b.get(OPS, &format!("/?q={}", quiet.slug)).await;
+    let row = row_of(&table, quiet.slug.as_str());
+    assert!(
+        !row.contains(" 30 ") && row.contains("— "),
+        "another portal's traffic is not counted here: {row}"
+    );
+
+    let page = b.get(OPS, &format!("/portails/{}", busy.slug)).await;
+    assert_eq!(page.status, 200);
+    let plain = page.plain();
+    assert!(plain.contains("Requêtes servies par le portail, par jour"), "{plain}");
+    let day = format!("{} ", today.day());
+    let history = &plain[plain.find("Requêtes servies par le portail").unwrap()..];
+    assert!(
+        history.contains(&day) && history.contains(" 30 3 (10.0 %) > 10 s"),
+        "{history}"
+    );
+    assert!(
+        !plain.contains("aucune requête enregistrée"),
+        "the last activity is known: {plain}"
+    );
+    let quiet_page = b.get(OPS, &format!("/portails/{}", quiet.slug)).await;
+    assert!(
+        quiet_page
+            .plain()
+            .contains("Aucune requête enregistrée sur les 30 derniers jours.")
+    );
+}
+
+#[tokio::test]
+async fn operators_set_the_plan_and_paid_until_date_when_billing_is_manual() {
+    let app = TestApp::spawn().await;
+    let (b, email) = signed_in_operator(&app).await;
+    let tenant = app.create_tenant("abonnee", "Commune Abonnée").await;
+    let page_path = format!("/portails/{}", tenant.slug);
+    let action = format!("{page_path}/facturation");
+
+    let refused = b
+        .submit(
+            OPS,
+            &page_path,
+            &action,
+            &[("plan", "gratuit"), ("paid_until", "31/12/2027")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.field_error("plan").unwrap().contains("formule"));
+    assert!(refused.field_error("paid_until").unwrap().contains("AAAA-MM-JJ"));
+    assert!(refused.text().contains("value=\"31/12/2027\""), "what was typed stays");
+    let stored: (Option<String>, Option<time::Date>) =
+        sqlx::query_as("select plan, paid_until from tenant where id = $1")
+            .bind(tenant.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, (None, None), "nothing changed");
+
+    let done = b
+        .submit(
+            OPS,
+            &page_path,
+            &action,
+            &[("plan", "de3500_a20000"), ("paid_until", "2099-12-31")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let paid = b.get(OPS, &format!("/?q={}&facturation=paid", tenant.slug)).await;
+    let row = row_of(&paid, tenant.slug.as_str());
+    assert!(row.contains("De 3 500 à 20 000 habitants"), "{row}");
+    assert!(row.contains("payé jusqu'au 31 décembre 2099"), "{row}");
+    let overdue = b.get(OPS, &format!("/?q={}&facturation=overdue", tenant.slug)).await;
+    let listed = |page: &Page| {
+        page.body
+            .contains(&format!("<span class=\"muted\">{}</span>", tenant.slug))
+    };
+    assert!(!listed(&overdue), "not overdue");
+    let by_plan = b.get(OPS, &format!("/?q={}&formule=plus_de100000", tenant.slug)).await;
+    assert!(!listed(&by_plan), "another plan");
+
+    b.submit(
+        OPS,
+        &page_path,
+        &action,
+        &[("plan", "de3500_a20000"), ("paid_until", "2020-01-31")],
+    )
+    .await;
+    let overdue = b.get(OPS, &format!("/?q={}&facturation=overdue", tenant.slug)).await;
+    assert!(row_of(&overdue, tenant.slug.as_str()).contains("échu depuis le 31 janvier 2020"));
+    let page = b.get(OPS, &page_path).await;
+    assert!(page.text().contains("tenant.billing") && page.text().contains(&format!("operator:{email}")));
+    assert!(page.text().contains("2099-12-31"), "the log keeps the previous date");
+}
+
+#[tokio::test]
+async fn an_export_started_from_the_ops_console_is_downloaded_by_operators_only() {
+    let app = TestApp::spawn().await;
+    let (b, _) = signed_in_operator(&app).await;
+    let tenant = app.create_tenant("archivee", "Commune Archivée").await;
+    let other = app.create_tenant("voisine", "Commune Voisine").await;
+    let page_path = format!("/portails/{}", tenant.slug);
+    let started = b.submit(OPS, &page_path, &format!("{page_path}/exports"), &[]).await;
+    assert_eq!(started.status, 303);
+    let mut link = String::new();
+    for _ in 0..250 {
+        let page = b.get(OPS, &page_path).await;
+        if let Some(at) = page.body.find(&format!("href=\"{page_path}/exports/")) {
+            let rest = &page.body[at + 6..];
+            link = rest[..rest.find('"').unwrap()].to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    }
+    assert!(!link.is_empty(), "the worker finished the export");
+    let id = link.rsplit('/').next().unwrap().to_string();
+
+    let download = b.get(OPS, &link).await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.header("content-type"), "application/gzip");
+    assert_eq!(
+        download.header("content-disposition"),
+        format!("attachment; filename=\"participe-{}-{id}.tar.gz\"", tenant.slug)
+    );
+    assert_eq!(download.header("cache-control"), "no-store");
+    let (status, _, bytes) = b.get_bytes(OPS, &link).await;
+    assert_eq!(status, 200);
+    // What was downloaded restores as a new portal.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.tar.gz");
+    std::fs::write(&file, &bytes).unwrap();
+    let copy = participe_core::domain::Slug::parse(&unique_slug("copie")).unwrap();
+    let report = participe_core::tenancy::archive::import(
+        &app.pool,
+        &app.state.storage,
+        &participe_core::migrations::TenantMigrations::embedded(),
+        &file,
+        &copy,
+        "test",
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.tenant.name.as_str(), "Commune Archivée");
+
+    // Not through another portal's page, not for anyone else.
+    assert_eq!(
+        b.get(OPS, &format!("/portails/{}/exports/{id}", other.slug))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(b.get(OPS, &format!("{page_path}/exports/999999999")).await.status, 404);
+    assert_eq!(app.browser().get(OPS, &link).await.status, 303);
+    let staff = staff_admin_of(&app, &tenant).await;
+    assert_eq!(staff.get(OPS, &link).await.status, 303);
+    let page = b.get(OPS, &page_path).await;
+    assert!(page.text().contains("tenant.export_download"), "downloads are logged");
 }

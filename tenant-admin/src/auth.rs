@@ -11,7 +11,7 @@ use participe_core::FieldErrors;
 use participe_core::domain::{Email, NewPassword};
 use participe_core::staff::{self, SignUp};
 use participe_mail::Mail;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
 use participe_web::session::safe_next;
 use participe_web::{Error, Result, session};
@@ -337,10 +337,7 @@ pub async fn code(console: Console, CsrfForm(form): CsrfForm<CodeForm>) -> Resul
     finish_login(&console, &staff).await
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
-pub async fn logout(console: Console, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+pub async fn logout(console: Console, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     console.session.flush().await.map_err(session::session_error)?;
     Ok(Redirect::to("/").into_response())
 }

@@ -10,7 +10,7 @@ use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::site::{self, LEGAL_PAGES, PageRecord, PageWrite};
 use participe_core::staff::Role;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -261,13 +261,10 @@ pub async fn update(
     Ok(back(&t))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
 pub async fn delete(
     t: InTenant,
     Path((_, id)): Path<(String, Uuid)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<csrf::Empty>,
 ) -> Result<Response> {
     t.require(can_edit)?;
     let mut tx = t.begin().await?;

@@ -10,7 +10,7 @@ use participe_core::domain::Email;
 use participe_core::staff::{self, Role};
 use participe_core::{FieldErrors, TenantTx};
 use participe_mail::Mail;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -231,10 +231,11 @@ async fn expired(console: &Console) -> Result<Response> {
     Ok((StatusCode::NOT_FOUND, page).into_response())
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
-pub async fn accept(console: Console, Path(token): Path<String>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+pub async fn accept(
+    console: Console,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<csrf::Empty>,
+) -> Result<Response> {
     let staff = console.staff()?.clone();
     let Some(invitation) = staff::invitation_by_token(&console.app.pool, &token).await? else {
         return expired(&console).await;

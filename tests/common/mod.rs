@@ -184,6 +184,20 @@ pub async fn create_tenant(pool: &PgPool, prefix: &str, name: &str) -> Tenant {
         .expect("provision")
 }
 
+/// The uploaded files of this test process: one storage for every app and the worker, as
+/// a deployment's processes share one bucket (keys are per tenant).
+fn files_dir() -> std::path::PathBuf {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("participe-files-")
+            .tempdir()
+            .unwrap()
+            .keep()
+    })
+    .clone()
+}
+
 /// The worker of the shared database: one per test process, on a thread of its own. A
 /// worker on a test's runtime dies with its test, possibly after sending a mail and before
 /// marking it done; the mail then goes out a second time (at least once, as a deployment
@@ -207,16 +221,11 @@ fn shared_worker() {
                         "Participe <no-reply@localhost>",
                     )
                     .unwrap();
-                    let files = tempfile::Builder::new()
-                        .prefix("participe-files-")
-                        .tempdir()
-                        .unwrap()
-                        .keep();
                     let state = app::state(
                         pool(&url, 4).await,
                         app::web_config(base(), "http", None),
                         mailer,
-                        participe_storage::Storage::local(files),
+                        participe_storage::Storage::local(files_dir()),
                     );
                     participe_server::worker::spawn(&state, db::connect(&url, 1).await.unwrap(), 2);
                     tx.send(()).unwrap();
@@ -294,12 +303,12 @@ impl TestApp {
             "Participe <no-reply@localhost>",
         )
         .unwrap();
-        let files = tempfile::Builder::new()
-            .prefix("participe-files-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let state = app::state(pool.clone(), config, mailer, participe_storage::Storage::local(files));
+        let state = app::state(
+            pool.clone(),
+            config,
+            mailer,
+            participe_storage::Storage::local(files_dir()),
+        );
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
         // Mails and digests go through the job queue, as in `participe serve`.

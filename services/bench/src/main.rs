@@ -179,6 +179,7 @@ async fn run(args: Args, root: String) {
             storage: s.storage.clone(),
             limits: s.limits.clone(),
             config: s.config.clone(),
+            traffic: Default::default(),
         })
     };
     app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;
@@ -234,8 +235,21 @@ async fn run(args: Args, root: String) {
         busy.push((label, same.len(), base_load, real, uncached));
     }
 
-    // 6. The operators' tenants table over the whole fleet, signed in as an operator.
-    let ops_cookie = operator_session(&pool, portal_addr).await;
+    // 6. The operators' tenants table over the whole fleet, signed in as an operator, with a
+    //    day of traffic (24 hourly rows) recorded for every tenant.
+    sqlx::query(
+        "insert into tenant_traffic (tenant_id, hour, requests, errors, latency, last_request_at)
+         select t.id, date_trunc('hour', now()) - make_interval(hours => h), 100, 1,
+                array[40, 30, 10, 5, 5, 3, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0]::bigint[],
+                date_trunc('hour', now()) - make_interval(hours => h)
+           from tenant t, generate_series(0, 23) h
+         on conflict do nothing",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("analyze tenant_traffic").execute(&pool).await.unwrap();
+    let ops_cookie = operator_session(&pool, portal_addr, "bench").await;
     let ops_host = "ops.localhost";
     let table = fetch_with(portal_addr, ops_host, "/", &ops_cookie).await;
     assert!(
@@ -253,7 +267,19 @@ async fn run(args: Args, root: String) {
         }
     }
     table_ms.sort_by(f64::total_cmp);
+    let mut health_ms = Vec::new();
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        let page = fetch_with(portal_addr, ops_host, "/sante", &ops_cookie).await;
+        health_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert!(page.starts_with(b"HTTP/1.1 200"));
+    }
+    health_ms.sort_by(f64::total_cmp);
     let rss_mb = resident_mb();
+
+    // 7. The server alone: `participe serve` (built beside this benchmark) as its own
+    //    process on the same database, after one visit to every portal and the ops table.
+    let server = server_process(&pool, &url, args.tenants).await;
 
     let provision_median = percentile(&provision_ms, 50.0);
     let provision_p95 = percentile(&provision_ms, 95.0);
@@ -319,8 +345,23 @@ async fn run(args: Args, root: String) {
         table_ms.last().copied().unwrap_or(f64::NAN)
     );
     println!(
-        "| resident memory of the whole run (server, load generator, caches) after all of the above | {rss_mb:.0} MB | server ≤ 150 MB |"
+        "| ops fleet health page (slowest tenants over {} tenants' day of traffic, drift check, queue), 10 times | p50 {:.1} ms, max {:.1} ms | — |",
+        args.tenants,
+        percentile(&health_ms, 50.0),
+        health_ms.last().copied().unwrap_or(f64::NAN)
     );
+    println!(
+        "| resident memory of the whole run (server, load generator, caches) after all of the above | {rss_mb:.0} MB | — |"
+    );
+    match server {
+        Some((rss, peak)) => println!(
+            "| `participe serve` alone: resident memory after visiting each of the {} portals and the ops table | {rss:.0} MB (peak {peak:.0} MB) | ≤ 150 MB |",
+            args.tenants
+        ),
+        None => println!(
+            "| `participe serve` alone | not measured: build it with `cargo build --release -p participe` | ≤ 150 MB |"
+        ),
+    }
     let busy_errors: usize = busy.iter().map(|(_, _, b, r, u)| b.errors + r.errors + u.errors).sum();
     if portal.errors + baseline.errors + busy_errors > 0 {
         println!(
@@ -407,8 +448,8 @@ async fn seed_busy_call(pool: &sqlx::PgPool, base: &HostName) -> uuid::Uuid {
 }
 
 /// Creates an operator and signs in through the real form; returns the session cookie.
-async fn operator_session(pool: &sqlx::PgPool, addr: SocketAddr) -> String {
-    let email = participe_core::domain::Email::parse("bench@participe.invalid").unwrap();
+async fn operator_session(pool: &sqlx::PgPool, addr: SocketAddr, who: &str) -> String {
+    let email = participe_core::domain::Email::parse(&format!("{who}@participe.invalid")).unwrap();
     let password = "une phrase de passe de banc d'essai";
     let created = participe_core::operators::create(
         pool,
@@ -446,7 +487,7 @@ async fn operator_session(pool: &sqlx::PgPool, addr: SocketAddr) -> String {
         .unwrap()
         .to_string();
     let body = format!(
-        "email=bench%40participe.invalid&password={}&code={}&csrf={csrf}",
+        "email={who}%40participe.invalid&password={}&code={}&csrf={csrf}",
         password.replace(' ', "+").replace('\'', "%27"),
         totp.generate_current().unwrap()
     );
@@ -486,15 +527,70 @@ async fn fetch_with(addr: SocketAddr, host: &str, path: &str, cookie: &str) -> V
 
 /// This process's resident memory, in MB (Linux).
 fn resident_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    memory_mb("self", "VmRSS:")
+}
+
+/// A line of `/proc/<pid>/status` in MB (`VmRSS:` now, `VmHWM:` at its peak).
+fn memory_mb(pid: &str, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Starts `participe serve` on the benchmark's database, visits every portal's home page
+/// and the ops table's pages, and reads the process's resident memory (now, peak). `None`
+/// when the binary was not built.
+async fn server_process(pool: &sqlx::PgPool, url: &str, tenants: usize) -> Option<(f64, f64)> {
+    let binary = std::env::current_exe().ok()?.with_file_name("participe");
+    if !binary.exists() {
+        return None;
+    }
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (listen, metrics) = (free(), free());
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(&binary)
+        .args(["serve", "--skip-migrations", "--listen", &listen.to_string()])
+        .args(["--metrics-listen", &metrics.to_string()])
+        .env("DATABASE_URL", url)
+        .env("PARTICIPE_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    let pid = child.id()?.to_string();
+    let start = Instant::now();
+    while TcpStream::connect(listen).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "participe serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..tenants {
+        let page = fetch(listen, &format!("bench-{i:05}.localhost"), "/").await;
+        assert!(page.starts_with(b"HTTP/1.1 200"));
+    }
+    let cookie = operator_session(pool, listen, "bench-serve").await;
+    for page in 1..=(tenants / 50).max(1) {
+        let answer = fetch_with(listen, "ops.localhost", &format!("/?page={page}"), &cookie).await;
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+    }
+    let measured = (memory_mb(&pid, "VmRSS:"), memory_mb(&pid, "VmHWM:"));
+    let _ = child.kill().await;
+    Some(measured)
 }
 
 async fn serve(router: Router) -> SocketAddr {

@@ -14,6 +14,10 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Background work that could not be done (an export's archive or its storage): kept
+    /// with the job, for an operator.
+    #[error("{0}")]
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

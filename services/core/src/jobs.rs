@@ -18,6 +18,8 @@ pub enum Kind {
     Mail,
     /// Mail the tenant's moderators the reports they have not heard of.
     ModerationDigest,
+    /// Write a tenant's archive to the storage (payload: `{"export": <tenant_export id>}`).
+    TenantExport,
 }
 
 impl Kind {
@@ -25,11 +27,12 @@ impl Kind {
         match self {
             Kind::Mail => "mail",
             Kind::ModerationDigest => "moderation_digest",
+            Kind::TenantExport => "tenant_export",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::Mail, Kind::ModerationDigest]
+        [Kind::Mail, Kind::ModerationDigest, Kind::TenantExport]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod dispositifs;
 pub mod domain;
 mod error;
+pub mod exports;
 pub mod jobs;
 pub mod migrations;
 pub mod operators;
@@ -18,6 +19,7 @@ pub mod participation;
 pub mod site;
 pub mod staff;
 pub mod tenancy;
+pub mod traffic;
 
 pub use error::{Error, FieldError, FieldErrors, Result};
 pub use tenancy::{Tenant, TenantStatus, TenantTx};

@@ -7,7 +7,7 @@ use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::domain::Email;
 use participe_core::operators;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::{Result, session};
 
 use crate::frame::Ops;
@@ -74,10 +74,7 @@ pub async fn sign_in(ops: Ops, CsrfForm(form): CsrfForm<SignInForm>) -> Result<R
     Ok(Redirect::to("/").into_response())
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
-pub async fn sign_out(ops: Ops, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+pub async fn sign_out(ops: Ops, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     ops.session.flush().await.map_err(session::session_error)?;
     Ok(Redirect::to("/connexion").into_response())
 }

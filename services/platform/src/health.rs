@@ -1,6 +1,6 @@
 //! Fleet health for the operator at 3 a.m.: schemas behind, edited or missing (the same
-//! one-query check as `participe migrate --check`), the job queue's depth and failures, and
-//! this process's database pool.
+//! one-query check as `participe migrate --check`), the slowest tenants of the last day,
+//! the job queue's depth and failures, and this process's database pool.
 
 use axum::response::Html;
 use minijinja::value::Serde;
@@ -16,6 +16,9 @@ struct Problem {
     applied: i64,
     what: String,
 }
+
+/// Below this many requests in a day, a tenant's p95 says little: it is not ranked.
+const MIN_REQUESTS: i64 = 20;
 
 pub async fn show(o: Operating) -> Result<Html<String>> {
     let pool = &o.ops.app.pool;
@@ -41,6 +44,7 @@ pub async fn show(o: Operating) -> Result<Html<String>> {
         })
         .take(200)
         .collect();
+    let slowest = participe_core::traffic::slowest(pool, MIN_REQUESTS, 10).await?;
     let depth = jobs::depth(pool).await?;
     let failed: i64 = depth.iter().map(|d| d.failed).sum();
     let due: i64 = depth.iter().map(|d| d.due).sum();
@@ -49,7 +53,7 @@ pub async fn show(o: Operating) -> Result<Html<String>> {
             "ops/health.html",
             minijinja::context! {
                 total, latest => set.latest(), problems => Serde(problems),
-                depth => Serde(depth), failed, due,
+                depth => Serde(depth), failed, due, slowest => Serde(slowest), min_requests => MIN_REQUESTS,
                 pool_size => pool.size(), pool_idle => pool.num_idle(),
                 pool_max => pool.options().get_max_connections(),
             },

@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::jobs;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::{Error, Result, session};
 
 use crate::frame::Operating;
@@ -22,10 +22,7 @@ pub async fn show(o: Operating) -> Result<Html<String>> {
         .await
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
-pub async fn retry(o: Operating, Path(id): Path<String>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+pub async fn retry(o: Operating, Path(id): Path<String>, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     let id: i64 = id.parse().map_err(|_| Error::NotFound)?;
     let pool = &o.ops.app.pool;
     if !jobs::retry(pool, id).await? {

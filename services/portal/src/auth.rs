@@ -11,7 +11,7 @@ use participe_core::FieldErrors;
 use participe_core::citizens::{self, NewCitizen, Profile, SignUp};
 use participe_core::domain::{Email, NewPassword};
 use participe_core::site;
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
 use participe_web::session::safe_next;
 use participe_web::{Result, session};
@@ -279,10 +279,7 @@ pub async fn login(portal: Portal, CsrfForm(form): CsrfForm<LoginForm>) -> Resul
     Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
-pub async fn logout(portal: Portal, CsrfForm(_): CsrfForm<Empty>) -> Result<Response> {
+pub async fn logout(portal: Portal, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     portal.session.flush().await.map_err(session::session_error)?;
     Ok(Redirect::to("/").into_response())
 }

@@ -10,7 +10,7 @@ use participe_core::citizens::Citizen;
 use participe_core::dispositifs::{self, Dispositif};
 use participe_core::participation::{self as p, ContributionInput, Reason, Refusal, Reported, Sort, Target};
 use participe_core::{FieldErrors, TenantTx, site};
-use participe_web::csrf::CsrfForm;
+use participe_web::csrf::{self, CsrfForm};
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -312,13 +312,10 @@ pub async fn edit(
     Ok(Redirect::to(&format!("/participer/{slug}/contributions/{id}")).into_response())
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Empty {}
-
 pub async fn delete(
     portal: Portal,
     Path((slug, id)): Path<(String, String)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<csrf::Empty>,
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     let me = portal.citizen(&format!("/participer/{slug}/contributions/{id}"))?.id;
@@ -405,7 +402,7 @@ pub async fn comment(
 pub async fn delete_comment(
     portal: Portal,
     Path((slug, id)): Path<(String, String)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<csrf::Empty>,
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     let me = portal.citizen(&format!("/participer/{slug}"))?.id;

@@ -36,7 +36,24 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) 
         storage,
         limits: Default::default(),
         config,
+        traffic: Default::default(),
     })
+}
+
+/// Every minute, this process's per-tenant traffic counters go to the database (and once
+/// more when the process stops, from `serve`).
+pub fn spawn_traffic_flush(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.traffic.flush(&state.pool).await {
+                tracing::warn!(error = %e, "tenant traffic not saved; kept for the next minute");
+            }
+        }
+    });
 }
 
 /// Housekeeping every few minutes: expired sessions leave the database, idle rate-limit

@@ -88,6 +88,7 @@ pub async fn run(
     tracing::info!(mail = %state.mailer.describe(), "outgoing mail");
     app::follow_changes(&state, db.listener_pool().await?).await;
     app::spawn_housekeeping(&state);
+    app::spawn_traffic_flush(&state);
     if worker_only || !args.no_worker {
         crate::worker::spawn(&state, db.listener_pool().await?, usize::from(args.worker_concurrency));
         crate::worker::spawn_pruning(db.pool.clone());
@@ -119,7 +120,7 @@ pub async fn run(
     );
     axum::serve(
         listener,
-        app::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         shutdown_signal().await;
@@ -127,6 +128,9 @@ pub async fn run(
     })
     .await
     .map_err(|e| Error::Io("serving HTTP".into(), e))?;
+    if let Err(e) = state.traffic.flush(&state.pool).await {
+        tracing::warn!(error = %e, "last minute of tenant traffic not saved");
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -60,11 +60,13 @@ pub async fn run_one(app: &AppState) -> Result<bool, participe_core::Error> {
         return Ok(false);
     };
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, attempt = job.attempts + 1);
-    let outcome = tracing::Instrument::instrument(handle(app, &job.kind, job.tenant_id, &job.payload), span).await;
+    let last_attempt = job.attempts + 1 >= job.max_attempts;
+    let work = handle(app, &job.kind, job.tenant_id, &job.payload, last_attempt);
+    let outcome = tracing::Instrument::instrument(work, span).await;
     match outcome {
         Ok(()) => job.done().await?,
         Err(error) => {
-            let gives_up = job.attempts + 1 >= job.max_attempts;
+            let gives_up = last_attempt;
             tracing::warn!(id = job.id, kind = %job.kind, %error, gives_up, "job failed");
             metrics::counter!("participe_job_attempts_failed_total", "kind" => job.kind.clone()).increment(1);
             if gives_up {
@@ -82,6 +84,7 @@ async fn handle(
     kind: &str,
     tenant_id: Option<uuid::Uuid>,
     payload: &serde_json::Value,
+    last_attempt: bool,
 ) -> Result<(), String> {
     match Kind::parse(kind) {
         Some(Kind::Mail) => {
@@ -94,11 +97,18 @@ async fn handle(
                 .await
                 .map_err(|e| e.to_string())
         }
+        Some(Kind::TenantExport) => {
+            let id = payload["export"].as_i64().ok_or("export job without an export id")?;
+            participe_core::exports::run(&app.pool, &app.storage, id, last_attempt)
+                .await
+                .map_err(|e| e.to_string())
+        }
         None => Err(format!("unknown job kind {kind}")),
     }
 }
 
-/// Keeps the queue small: done jobs leave after two weeks (failed ones stay until retried).
+/// Keeps the queue small: done jobs leave after two weeks (failed ones stay until retried);
+/// tenants' hourly traffic after 90 days (the ops console shows 30).
 pub fn spawn_pruning(pool: PgPool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -106,6 +116,9 @@ pub fn spawn_pruning(pool: PgPool) {
             tick.tick().await;
             if let Err(e) = jobs::prune(&pool, 14).await {
                 tracing::warn!(error = %e, "pruning done jobs");
+            }
+            if let Err(e) = participe_core::traffic::prune(&pool, 90).await {
+                tracing::warn!(error = %e, "pruning tenant traffic");
             }
         }
     });

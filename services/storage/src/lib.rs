@@ -16,6 +16,11 @@ mod s3;
 
 pub use s3::S3Config;
 
+/// A file's bytes as they are read, for answers that should not hold a whole archive in
+/// memory.
+pub type ByteStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("storage I/O: {0}")]
@@ -241,6 +246,55 @@ impl Storage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores the file at `path` under `key` without reading it into memory (archives):
+    /// locally a copy renamed into place, on S3 a multipart upload. No time limit: a large
+    /// file takes as long as it takes, and the caller is a background job.
+    pub async fn put_file(&self, key: &str, path: &Path) -> Result<(), Error> {
+        if !valid_key(key) {
+            return Err(Error::BadKey);
+        }
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => return store.put_file(key, path).await,
+        };
+        let target = Self::path(root, key)?;
+        let dir = target.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(format!(".{}.tmp", Uuid::new_v4()));
+        tokio::fs::copy(path, &tmp).await?;
+        tokio::fs::rename(&tmp, &target).await?;
+        Ok(())
+    }
+
+    /// The size of what is stored under `key` and a stream of its bytes, read as they are
+    /// sent.
+    pub async fn open(&self, key: &str) -> Result<Option<(u64, ByteStream)>, Error> {
+        if !valid_key(key) {
+            return Err(Error::BadKey);
+        }
+        let root = match &self.backend {
+            Backend::Local(root) => root,
+            Backend::S3(store) => return timed(store.open(key)).await,
+        };
+        let file = match tokio::fs::File::open(Self::path(root, key)?).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let size = file.metadata().await?.len();
+        let stream = futures::stream::try_unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            Ok(Some((bytes::Bytes::from(buf), file)))
+        });
+        Ok(Some((size, Box::pin(stream))))
     }
 
     /// Every key under `prefix` (a folder such as `tenants/<id>/`), sorted: what a tenant's

@@ -246,6 +246,50 @@ impl S3Store {
         Ok(())
     }
 
+    /// Uploads a file in parts of 8 MiB (S3 multipart upload), never holding more than a
+    /// few parts in memory; an upload that fails is aborted.
+    pub(crate) async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<(), Error> {
+        use tokio::io::AsyncReadExt;
+        let location = self.location(key)?;
+        let upload = self.store.put_multipart(&location).await.map_err(remote)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
+        let sent = async {
+            let mut file = tokio::fs::File::open(path).await?;
+            let mut buf = vec![0u8; 1024 * 1024];
+            loop {
+                let n = file.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<_, Error>(());
+                }
+                writer.wait_for_capacity(2).await.map_err(remote)?;
+                writer.write(&buf[..n]);
+            }
+        }
+        .await;
+        match sent {
+            Ok(()) => writer.finish().await.map(|_| ()).map_err(remote),
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The object's size and a stream of its bytes.
+    pub(crate) async fn open(&self, key: &str) -> Result<Option<(u64, crate::ByteStream)>, Error> {
+        use futures::TryStreamExt;
+        let location = self.location(key)?;
+        match self.store.get(&location).await {
+            Ok(result) => {
+                let size = result.meta.size;
+                let stream = result.into_stream().map_err(std::io::Error::other);
+                Ok(Some((size, Box::pin(stream))))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(remote(e)),
+        }
+    }
+
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         let location = self.location(key)?;
         match self.store.get(&location).await {

@@ -51,6 +51,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// field (serde ignores it).
 pub struct CsrfForm<T>(pub T);
 
+/// The fields of a form that carries nothing but its token (sign out, retry, delete…).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Empty {}
+
 #[derive(serde::Deserialize)]
 struct TokenField {
     csrf: Option<String>,

@@ -112,6 +112,7 @@ fn request_host(req: &Request) -> Option<&str> {
 }
 
 async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Response, Infallible> {
+    let started = std::time::Instant::now();
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -154,7 +155,13 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         Site::Apex => Redirect::to(&front.app.config.console_origin()).into_response(),
         Site::Unknown => Error::NotFound.into_response(),
     };
-    Ok(finish(&front.app, &site, &request_id, response))
+    let response = finish(&front.app, &site, &request_id, response);
+    if let Site::Portal(t) = &site {
+        // The time to the response's head, as the HTTP metrics measure it.
+        let failed = response.status().is_server_error();
+        front.app.traffic.record(t.id, failed, started.elapsed());
+    }
+    Ok(response)
 }
 
 /// Prefix of the file that proves a custom domain points at Participe.

@@ -58,6 +58,8 @@ pub struct App {
     pub storage: Storage,
     pub limits: RateLimits,
     pub config: WebConfig,
+    /// Each tenant's requests, errors and latency since the last flush (`core::traffic`).
+    pub traffic: participe_core::traffic::Traffic,
 }
 
 impl AppState {

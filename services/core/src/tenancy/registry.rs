@@ -385,9 +385,11 @@ pub async fn audit(
     Ok(())
 }
 
-/// What the operators' tenants table shows of one tenant. Counts come from PostgreSQL's
-/// statistics (`pg_stat_user_tables`), not from the tenant's tables: estimates, read for a
-/// whole page of tenants in one query, without opening any tenant's data.
+/// What the operators' tenants table shows of one tenant. Counts and sizes come from
+/// PostgreSQL's statistics and catalog (live tuples, `relpages` of tables, indexes and
+/// their TOAST, as of the last vacuum or analyze), not from the tenant's tables: estimates,
+/// read for a whole page of tenants in one query, without opening any tenant's data or
+/// asking the file system (exact sizes cost a `stat` per file: [`schema_bytes`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Overview {
     pub id: Uuid,
@@ -397,6 +399,10 @@ pub struct Overview {
     pub status: String,
     pub status_reason: Option<String>,
     pub plan: Option<String>,
+    /// `YYYY-MM-DD`: paid up to this day (manual billing).
+    pub paid_until: Option<String>,
+    /// `trial`, `trial_over`, `paid`, `overdue` or `none` ([`BillingFilter`]).
+    pub billing: String,
     pub schema_version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -414,6 +420,53 @@ pub struct OverviewFilter {
     pub query: Option<String>,
     pub status: Option<TenantStatus>,
     pub kind: Option<TenantKind>,
+    /// A plan code (`billing::Stratum::as_str`), or `none` for tenants without one.
+    pub plan: Option<String>,
+    pub billing: Option<BillingFilter>,
+}
+
+/// Where a tenant stands with billing, as far as the registry knows (manual billing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingFilter {
+    /// In its trial period.
+    Trial,
+    /// Trial over, never paid.
+    TrialOver,
+    /// Paid up to today or later.
+    Paid,
+    /// Its paid-until date has passed.
+    Overdue,
+}
+
+impl BillingFilter {
+    pub const ALL: [BillingFilter; 4] = [
+        BillingFilter::Trial,
+        BillingFilter::TrialOver,
+        BillingFilter::Paid,
+        BillingFilter::Overdue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingFilter::Trial => "trial",
+            BillingFilter::TrialOver => "trial_over",
+            BillingFilter::Paid => "paid",
+            BillingFilter::Overdue => "overdue",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BillingFilter::Trial => "En essai",
+            BillingFilter::TrialOver => "Essai terminé",
+            BillingFilter::Paid => "À jour",
+            BillingFilter::Overdue => "Échu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
+    }
 }
 
 /// One page of the tenants table, in slug order, and how many tenants match in all.
@@ -427,13 +480,19 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
         .map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let status = filter.status.map(TenantStatus::as_str);
     let kind = filter.kind.map(TenantKind::as_str);
+    let plan = filter.plan.as_deref();
+    let billing = filter.billing.map(BillingFilter::as_str);
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from tenant t
             where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
-              and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)"#,
+              and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)
+              and ($4::text is null or coalesce(t.plan, 'none') = $4)
+              and ($5::text is null or tenant_billing(t.paid_until, t.trial_ends_at) = $5)"#,
         pattern,
         status,
-        kind
+        kind,
+        plan,
+        billing
     )
     .fetch_one(pool)
     .await?;
@@ -441,24 +500,30 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
         Overview,
         r#"with page as (
              select t.id, t.slug, t.name, t.kind, t.status, t.status_reason, t.plan, t.schema_version,
-                    t.created_at, t.trial_ends_at, t.schema_name
+                    t.created_at, t.trial_ends_at, t.schema_name, to_char(t.paid_until, 'YYYY-MM-DD') as paid_until,
+                    tenant_billing(t.paid_until, t.trial_ends_at) as billing
                from tenant t
               where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
                 and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)
+                and ($6::text is null or coalesce(t.plan, 'none') = $6)
+                and ($7::text is null or tenant_billing(t.paid_until, t.trial_ends_at) = $7)
               order by t.slug limit $4 offset $5),
            rels as (
-             select n.nspname as schema_name, c.oid, c.relname
+             select n.nspname as schema_name, c.oid, c.relname, c.relkind, c.relpages, c.reltoastrelid
                from pg_class c join pg_namespace n on n.oid = c.relnamespace
-              where n.nspname in (select schema_name from page) and c.relkind = 'r'),
+              where n.nspname in (select schema_name from page) and c.relkind in ('r', 'i')),
            sizes as (
-             select schema_name, sum(pg_total_relation_size(oid))::bigint as bytes from rels group by schema_name),
+             select r.schema_name,
+                    (sum(r.relpages + coalesce((select t.relpages from pg_class t where t.oid = r.reltoastrelid), 0))
+                      * current_setting('block_size')::bigint)::bigint as bytes
+               from rels r group by r.schema_name),
            counts as (
              select r.schema_name,
                     sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'citizen')::bigint as citizens,
                     sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'contribution')::bigint as contributions
-               from rels r group by r.schema_name)
-           select p.id, p.slug, p.name, p.kind, p.status, p.status_reason, p.plan, p.schema_version,
-                  p.created_at, p.trial_ends_at,
+               from rels r where r.relkind = 'r' group by r.schema_name)
+           select p.id, p.slug, p.name, p.kind, p.status, p.status_reason, p.plan, p.paid_until,
+                  p.billing as "billing!", p.schema_version, p.created_at, p.trial_ends_at,
                   coalesce(s.bytes, 0) as "bytes!", coalesce(c.citizens, 0) as "citizens!",
                   coalesce(c.contributions, 0) as "contributions!"
              from page p left join sizes s using (schema_name) left join counts c using (schema_name)
@@ -467,9 +532,24 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
         status,
         kind,
         limit,
-        offset
+        offset,
+        plan,
+        billing
     )
     .fetch_all(pool)
     .await?;
     Ok((rows, total))
+}
+
+/// The exact size on disk of a tenant's schema (tables with their indexes and TOAST), for
+/// its page in the ops console.
+pub async fn schema_bytes(pool: &PgPool, tenant: &Tenant) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"select coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint as "bytes!"
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = $1 and c.relkind = 'r'"#,
+        tenant.schema.as_str()
+    )
+    .fetch_one(pool)
+    .await?)
 }
