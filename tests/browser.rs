@@ -241,6 +241,20 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     .unwrap();
     tx.commit().await.unwrap();
 
+    // The EPCI's portal is read-only for an unpaid subscription (its banner is checked).
+    let mel = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse("mel").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("update tenant set paid_until = current_date - 60 where id = $1")
+        .bind(mel.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    participe_core::billing::standing::sweep(&app.pool, &Default::default(), Some(mel.id))
+        .await
+        .unwrap();
+
     // A day of traffic and a finished export, for the operator's page of the portal.
     let traffic = participe_core::traffic::Traffic::new();
     for i in 0..30u64 {
@@ -306,7 +320,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     let signed_in = serde_json::json!([{ "name": "participe_console", "value": cookie, "url": console_url }]);
     let pages = serde_json::json!([
         { "name": "portail : accueil", "url": at("nord", "/") },
-        { "name": "portail : accueil (EPCI)", "url": at("mel", "/") },
+        { "name": "portail : accueil (EPCI, en consultation seule)", "url": at("mel", "/") },
         { "name": "portail : page (charte)", "url": at("nord", "/pages/charte") },
         { "name": "portail : page libre", "url": at("roubaix", "/pages/conseils-de-quartier") },
         { "name": "portail : participer", "url": at("nord", "/participer") },

@@ -618,12 +618,12 @@ async fn a_collectivite_creates_its_portal_which_is_live_at_once() {
     let billing = b.get(CONSOLE, &format!("/t/{slug}/abonnement")).await;
     assert_eq!(billing.status, 200);
     assert!(
-        billing.plain().contains("Période d'essai gratuite jusqu'au"),
+        billing.plain().contains("Essai — période d'essai gratuite jusqu'au"),
         "{}",
         billing.plain()
     );
     assert!(billing.plain().contains("(30 jour(s) restant(s))") || billing.plain().contains("(29 jour(s) restant(s))"));
-    assert!(billing.plain().contains("Plus de 100 000 habitants"));
+    assert!(billing.plain().contains("Suggérée : Plus de 100 000 habitants"));
     let stranger = signed_in(&app, &email("etranger")).await;
     assert_eq!(
         stranger.get(CONSOLE, &format!("/t/{slug}/abonnement")).await.status,

@@ -225,7 +225,7 @@ async fn the_tenants_table_searches_filters_and_an_operator_suspends_with_a_reas
     let page = b.get(OPS, &page_path).await;
     assert!(page.text().contains("Impayé depuis six mois"));
     // The tenant's admins read why on their dashboard.
-    let admin = staff_admin_of(&app, &tenant).await;
+    let admin = app.staff_member(&tenant, participe_core::staff::Role::Admin).await;
     let dashboard = admin.get("console.localhost", &format!("/t/{}/", tenant.slug)).await;
     assert!(
         dashboard.plain().contains("motif : Impayé depuis six mois"),
@@ -256,49 +256,6 @@ async fn the_tenants_table_searches_filters_and_an_operator_suspends_with_a_reas
     })
     .await;
     assert_eq!(b.get(OPS, "/portails/nulle-part").await.status, 404);
-}
-
-/// A confirmed, signed-in staff member who administers `tenant`.
-async fn staff_admin_of(app: &TestApp, tenant: &participe_core::Tenant) -> Browser {
-    let address = format!("admin-{}@mairie.test", random_suffix(6));
-    let b = app.browser();
-    b.submit(
-        "console.localhost",
-        "/inscription",
-        "/inscription",
-        &[
-            ("display_name", "Admin"),
-            ("email", &address),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ],
-    )
-    .await;
-    let mail = app.mail.wait_for(&address, 1).await;
-    let link = mail.link("http://console.localhost");
-    b.get(
-        "console.localhost",
-        link.split_once(&format!(":{}", app.addr.port())).unwrap().1,
-    )
-    .await;
-    let staff = participe_core::staff::find_by_email(&app.pool, &Email::parse(&address).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut conn = app.pool.acquire().await.unwrap();
-    participe_core::staff::add_member(&mut conn, staff.id, tenant.id, participe_core::staff::Role::Admin)
-        .await
-        .unwrap();
-    let signed = b
-        .submit(
-            "console.localhost",
-            "/connexion",
-            "/connexion",
-            &[("email", &address), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(signed.status, 303);
-    b
 }
 
 #[tokio::test]
@@ -704,7 +661,7 @@ async fn an_export_started_from_the_ops_console_is_downloaded_by_operators_only(
     );
     assert_eq!(b.get(OPS, &format!("{page_path}/exports/999999999")).await.status, 404);
     assert_eq!(app.browser().get(OPS, &link).await.status, 303);
-    let staff = staff_admin_of(&app, &tenant).await;
+    let staff = app.staff_member(&tenant, participe_core::staff::Role::Admin).await;
     assert_eq!(staff.get(OPS, &link).await.status, 303);
     let page = b.get(OPS, &page_path).await;
     assert!(page.text().contains("tenant.export_download"), "downloads are logged");

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
-use participe_core::participation::{self as p, ContributionInput};
+use participe_core::participation::{self as p, ContributionInput, Sort};
 use participe_core::{Tenant, TenantTx, citizens, site};
 use uuid::Uuid;
 
@@ -1187,6 +1187,89 @@ async fn after_fifteen_minutes_a_contribution_can_be_deleted_but_no_longer_edite
     assert!(b.get(&h, &path).await.plain().contains("Un texte"), "nothing changed");
     assert_eq!(
         b.submit(&h, &path, &format!("{path}/suppression"), &[]).await.status,
+        303
+    );
+}
+
+#[tokio::test]
+async fn a_portal_read_only_for_unpaid_billing_shows_everything_and_accepts_nothing_new() {
+    use participe_core::billing::standing;
+    let app = TestApp::spawn().await;
+    let (tenant, call) = tenant_with_call(&app, "impaye").await;
+    let (other, other_call) = tenant_with_call(&app, "payeur").await;
+    let (b, _) = citizen(&app, &tenant, "Camille").await;
+    let (neighbour, _) = citizen(&app, &other, "Dominique").await;
+    let theme = theme_id(&app, &tenant, call, "Mobilités").await;
+    let path = posted(&b, &tenant, "Avant l'impayé", "Texte publié à temps.", &theme).await;
+    let h = host(&tenant);
+
+    // Paid up to two months ago: past the 30 days of grace.
+    let policy = standing::Policy::default();
+    sqlx::query("update tenant set paid_until = current_date - 60 where id = $1")
+        .bind(tenant.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let changes = standing::sweep(&app.pool, &policy, Some(tenant.id)).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].effect.as_deref(), Some("read_only"));
+    app.eventually(|| async { b.get(&h, &path).await.plain().contains("consultation seule") })
+        .await;
+    let page = b.get(&h, &path).await;
+    assert_eq!(page.status, 200, "everything stays readable");
+    assert!(page.plain().contains("Texte publié à temps."));
+    let form = b.get(&h, "/participer/avenir/contribuer").await;
+    assert_eq!(form.status, 403);
+    assert!(form.plain().contains("consultation seule"), "{}", form.plain());
+    let csrf = page.csrf();
+    let refused = b
+        .post_raw(
+            &h,
+            "/participer/avenir/contribuer",
+            &[
+                ("title", "Après"),
+                ("body", "Refusé."),
+                ("theme", &theme),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let (_, total) = p::list(&mut tx, call, None, Sort::Newest, 1).await.unwrap();
+    assert_eq!(total, 1, "nothing new was saved");
+    drop(tx);
+
+    // The portal next door, paid, is untouched.
+    let other_theme = theme_id(&app, &other, other_call, "Commerces").await;
+    assert_eq!(
+        contribute(&neighbour, &other, "À côté", "Ici tout va bien.", &other_theme)
+            .await
+            .status,
+        303
+    );
+    assert!(
+        !neighbour
+            .get(&host(&other), "/")
+            .await
+            .plain()
+            .contains("consultation seule")
+    );
+
+    // Payment recorded: the portal reopens.
+    sqlx::query("update tenant set paid_until = current_date + 300 where id = $1")
+        .bind(tenant.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let changes = standing::sweep(&app.pool, &policy, Some(tenant.id)).await.unwrap();
+    assert_eq!(changes[0].effect.as_deref(), Some("reopened"));
+    app.eventually(|| async { b.get(&h, "/participer/avenir/contribuer").await.status == 200 })
+        .await;
+    assert_eq!(
+        contribute(&b, &tenant, "Après le paiement", "De nouveau possible.", &theme)
+            .await
+            .status,
         303
     );
 }

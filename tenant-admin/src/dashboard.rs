@@ -34,11 +34,17 @@ pub async fn home(console: Console) -> Result<Html<String>> {
 }
 
 pub async fn tenant(t: InTenant) -> Result<Html<String>> {
-    let details = participe_core::tenancy::registry::details(&t.console.app.pool, &t.tenant().slug).await?;
+    let pool = &t.console.app.pool;
+    let details = participe_core::tenancy::registry::details(pool, &t.tenant().slug).await?;
+    // Every member hears about late payment, not only the admins who pay.
+    let summary =
+        participe_core::billing::standing::summary(pool, t.tenant().id, &t.console.app.config.billing).await?;
     t.render(
         "console/tenant/dashboard.html",
         "",
-        minijinja::context! { details => Serde(details), role => t.membership.role.label() },
+        minijinja::context! {
+            details => Serde(details), role => t.membership.role.label(), summary => summary.map(Serde),
+        },
     )
     .await
 }

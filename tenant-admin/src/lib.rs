@@ -7,6 +7,7 @@
 mod account;
 mod auth;
 mod billing;
+pub mod billing_mail;
 mod branding;
 mod dashboard;
 mod dispositifs;
@@ -17,6 +18,7 @@ mod moderation;
 pub mod moderation_mail;
 mod pages;
 mod settings;
+mod stripe_webhook;
 mod subscribe;
 mod team;
 
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(dashboard::home))
         .route("/inscription", get(auth::sign_up_form).post(auth::sign_up))
+        .route("/stripe/webhook", post(stripe_webhook::receive))
         .route("/confirmer/{token}", get(auth::confirm))
         .route("/connexion", get(auth::login_form).post(auth::login))
         .route("/connexion/code", get(auth::code_form).post(auth::code))

@@ -346,6 +346,54 @@ impl TestApp {
         create_tenant(&self.pool, prefix, name).await
     }
 
+    /// A confirmed, signed-in staff member of `tenant` with `role`, and their address.
+    pub async fn staff_member_at(&self, tenant: &Tenant, role: participe_core::staff::Role) -> (Browser, String) {
+        const PASSWORD: &str = "une phrase de passe du personnel";
+        let address = format!("agent-{}@mairie.test", random_suffix(8));
+        let b = self.browser();
+        let console = "console.localhost";
+        b.submit(
+            console,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Agent"),
+                ("email", &address),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+        let mail = self.mail.wait_for_subject(&address, "Confirmez votre adresse").await;
+        let link = mail.link("http://console.localhost");
+        b.get(console, link.split_once(&format!(":{}", self.addr.port())).unwrap().1)
+            .await;
+        let email = participe_core::domain::Email::parse(&address).unwrap();
+        let staff = participe_core::staff::find_by_email(&self.pool, &email)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut conn = self.pool.acquire().await.unwrap();
+        participe_core::staff::add_member(&mut conn, staff.id, tenant.id, role)
+            .await
+            .unwrap();
+        let signed = b
+            .submit(
+                console,
+                "/connexion",
+                "/connexion",
+                &[("email", &address), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        (b, address)
+    }
+
+    /// Like `staff_member_at`, the browser only.
+    pub async fn staff_member(&self, tenant: &Tenant, role: participe_core::staff::Role) -> Browser {
+        self.staff_member_at(tenant, role).await.0
+    }
+
     /// GET `path` with `Host: host`.
     pub async fn get(&self, host: &str, path: &str) -> Page {
         let response = self

@@ -20,6 +20,8 @@ pub enum Kind {
     ModerationDigest,
     /// Write a tenant's archive to the storage (payload: `{"export": <tenant_export id>}`).
     TenantExport,
+    /// Mail a tenant's admins a change of billing standing (payload: the transition).
+    BillingNotice,
 }
 
 impl Kind {
@@ -28,13 +30,19 @@ impl Kind {
             Kind::Mail => "mail",
             Kind::ModerationDigest => "moderation_digest",
             Kind::TenantExport => "tenant_export",
+            Kind::BillingNotice => "billing_notice",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::Mail, Kind::ModerationDigest, Kind::TenantExport]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Kind::Mail,
+            Kind::ModerationDigest,
+            Kind::TenantExport,
+            Kind::BillingNotice,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -399,6 +399,7 @@ struct MembershipRow {
     schema_name: String,
     status: String,
     status_reason: Option<String>,
+    read_only: bool,
     role: String,
 }
 
@@ -415,6 +416,7 @@ impl TryFrom<MembershipRow> for Membership {
                 schema_name: r.schema_name,
                 status: r.status,
                 status_reason: r.status_reason,
+                read_only: r.read_only,
             })?,
         })
     }
@@ -424,10 +426,11 @@ impl TryFrom<MembershipRow> for Membership {
 pub async fn memberships(pool: &PgPool, staff_id: Uuid) -> Result<Vec<Membership>> {
     sqlx::query_as!(
         MembershipRow,
-        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason, m.role
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.read_only_since is not null as "read_only!", m.role
            from membership m join tenant t on t.id = m.tenant_id
           where m.staff_id = $1
-          order by t.name",
+          order by t.name"#,
         staff_id
     )
     .fetch_all(pool)
@@ -442,9 +445,10 @@ pub async fn memberships(pool: &PgPool, staff_id: Uuid) -> Result<Vec<Membership
 pub async fn membership(pool: &PgPool, staff_id: Uuid, slug: &str) -> Result<Option<Membership>> {
     sqlx::query_as!(
         MembershipRow,
-        "select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason, m.role
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.read_only_since is not null as "read_only!", m.role
            from membership m join tenant t on t.id = m.tenant_id
-          where m.staff_id = $1 and t.slug = $2",
+          where m.staff_id = $1 and t.slug = $2"#,
         staff_id,
         slug
     )

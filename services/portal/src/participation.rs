@@ -38,6 +38,16 @@ fn parse_id(s: &str) -> Result<Uuid> {
 /// accept the new charter, confirm the address, blocked).
 async fn poster(portal: &Portal, tx: &mut TenantTx, back: &str) -> Result<std::result::Result<Citizen, Response>> {
     let citizen = portal.citizen(back)?.clone();
+    if portal.tenant.read_only {
+        let text = "Ce portail est en consultation seule pour le moment : il n'accepte ni contribution, ni commentaire, ni signalement.";
+        return Ok(Err(message(
+            portal,
+            StatusCode::FORBIDDEN,
+            "Publication impossible",
+            text,
+        )
+        .await?));
+    }
     let charter = site::current_charter_version(tx).await?;
     match p::may_post(&citizen, charter) {
         Ok(()) => Ok(Ok(citizen)),

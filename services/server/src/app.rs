@@ -93,6 +93,8 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         public_port,
         trusted_proxies: 0,
         verifier: Default::default(),
+        billing: Default::default(),
+        stripe_webhook_secret: None,
     }
 }
 

@@ -122,6 +122,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTICIPE_PUBLIC_PORT")]
     pub public_port: Option<u16>,
 
+    /// Days a portal stays open once payment is missing (then read-only for citizens).
+    #[arg(long, env = "PARTICIPE_BILLING_GRACE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+    pub billing_grace_days: u16,
+
+    /// Days a portal stays read-only for missing payment before it is suspended.
+    #[arg(long, env = "PARTICIPE_BILLING_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..))]
+    pub billing_retention_days: u16,
+
     /// Do not migrate at start-up (when a deployment job runs `participe migrate`).
     #[arg(long, env = "PARTICIPE_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,

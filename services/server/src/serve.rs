@@ -80,6 +80,15 @@ pub async fn run(
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
+    // A secret: from the environment only (never a flag, which `ps` shows).
+    config.stripe_webhook_secret = ["PARTICIPE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|s| !s.trim().is_empty()))
+        .map(participe_web::Secret::new);
+    config.billing = participe_core::billing::standing::Policy {
+        grace: time::Duration::days(args.billing_grace_days.into()),
+        retention: time::Duration::days(args.billing_retention_days.into()),
+    };
     config.verifier.dns_server = args.dns_server;
     let storage = storage(&args, data_dir)?;
     storage.verify().await.map_err(Error::Storage)?;
@@ -92,6 +101,7 @@ pub async fn run(
     if worker_only || !args.no_worker {
         crate::worker::spawn(&state, db.listener_pool().await?, usize::from(args.worker_concurrency));
         crate::worker::spawn_pruning(db.pool.clone());
+        crate::worker::spawn_billing_sweep(&state);
         tracing::info!(concurrency = args.worker_concurrency, "running background jobs");
     }
 

@@ -103,6 +103,12 @@ async fn handle(
                 .await
                 .map_err(|e| e.to_string())
         }
+        Some(Kind::BillingNotice) => {
+            let transition = serde_json::from_value(payload.clone()).map_err(|e| format!("bad billing notice: {e}"))?;
+            participe_tenant_admin::billing_mail::send_notice(app, &transition)
+                .await
+                .map_err(|e| e.to_string())
+        }
         None => Err(format!("unknown job kind {kind}")),
     }
 }
@@ -119,6 +125,26 @@ pub fn spawn_pruning(pool: PgPool) {
             }
             if let Err(e) = participe_core::traffic::prune(&pool, 90).await {
                 tracing::warn!(error = %e, "pruning tenant traffic");
+            }
+        }
+    });
+}
+
+/// Every hour, each tenant's billing standing is evaluated again: grace periods end and
+/// retention periods run out with time, not with events. Two workers may sweep at once:
+/// each change applies once (`billing::standing::sweep`).
+pub fn spawn_billing_sweep(app: &AppState) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match participe_core::billing::standing::sweep(&app.pool, &app.config.billing, None).await {
+                Ok(changes) if !changes.is_empty() => {
+                    tracing::info!(changes = changes.len(), "billing standings changed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "billing sweep"),
             }
         }
     });

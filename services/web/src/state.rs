@@ -23,6 +23,31 @@ pub struct WebConfig {
     pub trusted_proxies: usize,
     /// Where custom domains' proofs are looked for.
     pub verifier: crate::verify::VerifierConfig,
+    /// How long a portal stays open once payment is missing, then read-only.
+    pub billing: participe_core::billing::standing::Policy,
+    /// The secret Stripe signs webhook events with (`PARTICIPE_STRIPE_WEBHOOK_SECRET`);
+    /// without it, the webhook endpoint does not exist.
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+/// A secret from the environment: its `Debug` never shows it, so no log line can.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
 }
 
 impl WebConfig {

@@ -63,10 +63,13 @@ pub struct Tenant {
     pub schema: SchemaName,
     pub status: TenantStatus,
     pub status_reason: Option<String>,
+    /// Billing made the portal read-only for citizens: everything readable, nothing new.
+    pub read_only: bool,
 }
 
 /// A `tenant` row as queries select it (`id, slug, name, kind, schema_name, status,
-/// status_reason`); turning it into a `Tenant` re-checks what SQL will splice in.
+/// status_reason, read_only_since is not null as read_only`); turning it into a `Tenant`
+/// re-checks what SQL will splice in.
 pub(crate) struct TenantRow {
     pub id: Uuid,
     pub slug: String,
@@ -75,6 +78,7 @@ pub(crate) struct TenantRow {
     pub schema_name: String,
     pub status: String,
     pub status_reason: Option<String>,
+    pub read_only: bool,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -94,6 +98,7 @@ impl TryFrom<TenantRow> for Tenant {
             schema: SchemaName::from_registry(&r.schema_name).map_err(corrupt)?,
             status: r.status.parse().map_err(corrupt)?,
             status_reason: r.status_reason,
+            read_only: r.read_only,
         })
     }
 }

@@ -58,7 +58,7 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> 
 pub(crate) async fn find_by_slug_str(pool: &PgPool, slug: &str) -> Result<Option<Tenant>> {
     sqlx::query_as!(
         TenantRow,
-        "select id, slug, name, kind, schema_name, status, status_reason from tenant where slug = $1",
+        r#"select id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!" from tenant where slug = $1"#,
         slug
     )
     .fetch_optional(pool)
@@ -75,7 +75,7 @@ pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
     sqlx::query_as!(
         TenantRow,
-        "select id, slug, name, kind, schema_name, status, status_reason from tenant where id = $1",
+        r#"select id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!" from tenant where id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -99,6 +99,7 @@ pub struct DomainMatch {
 pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<DomainMatch>> {
     let row = sqlx::query!(
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.read_only_since is not null as "read_only!",
                   d.verified_at is not null as "verified!", d.is_primary, d.verification_token,
                   (select p.host from tenant_domain p
                     where p.tenant_id = t.id and p.is_primary and p.verified_at is not null) as primary_host
@@ -118,6 +119,7 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
                 schema_name: r.schema_name,
                 status: r.status,
                 status_reason: r.status_reason,
+                read_only: r.read_only,
             })?,
             verified: r.verified,
             is_primary: r.is_primary,
@@ -132,7 +134,7 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
 pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
     let r = sqlx::query!(
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
+                  t.read_only_since is not null as "read_only!", t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
                   t.trial_ends_at, t.population,
                   coalesce(
                       (select jsonb_agg(jsonb_build_object('host', d.host, 'is_primary', d.is_primary,
@@ -157,6 +159,7 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
             schema_name: r.schema_name,
             status: r.status,
             status_reason: r.status_reason,
+            read_only: r.read_only,
         })?,
         insee_code: r.insee_code,
         siren: r.siren,

@@ -6,6 +6,9 @@
 use sqlx::PgPool;
 use time::Date;
 
+pub mod standing;
+pub mod stripe_events;
+
 use crate::domain::{Slug, TenantKind};
 use crate::tenancy::registry;
 use crate::{Error, Result};
@@ -66,6 +69,101 @@ impl Stratum {
             _ => Stratum::PlusDe100000,
         })
     }
+}
+
+/// A plan's price for one period.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    pub stratum: String,
+    pub label: &'static str,
+    /// `month` or `year`.
+    pub period: String,
+    pub price_ht_cents: i32,
+    pub price_ttc_cents: i64,
+    /// VAT rate in basis points (2000 = 20 %).
+    pub vat_rate_bp: i32,
+    /// `1 490,00 €`, as French invoices write amounts.
+    pub price_ht: String,
+    pub price_ttc: String,
+}
+
+/// An amount in cents as French writes it: `17 880,00 €` (no-break spaces).
+pub fn euros(cents: i64) -> String {
+    let units = (cents / 100).abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{grouped},{:02}\u{a0}€", (cents % 100).abs())
+}
+
+/// Every plan, by stratum (smallest first), monthly then yearly.
+pub async fn plans(pool: &PgPool) -> Result<Vec<Plan>> {
+    let rows = sqlx::query!("select stratum, period, price_ht_cents, vat_rate_bp from plan")
+        .fetch_all(pool)
+        .await?;
+    let mut plans: Vec<Plan> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let stratum = Stratum::parse(&r.stratum)?;
+            // Rounded to the cent, half up, as an invoice line is.
+            let ttc = (i64::from(r.price_ht_cents) * (10_000 + i64::from(r.vat_rate_bp)) + 5_000) / 10_000;
+            Some(Plan {
+                label: stratum.label(),
+                stratum: r.stratum,
+                period: r.period,
+                price_ht_cents: r.price_ht_cents,
+                price_ttc_cents: ttc,
+                price_ht: euros(r.price_ht_cents.into()),
+                price_ttc: euros(ttc),
+                vat_rate_bp: r.vat_rate_bp,
+            })
+        })
+        .collect();
+    let rank = |p: &Plan| Stratum::ALL.iter().position(|s| s.as_str() == p.stratum);
+    plans.sort_by_key(|p| (rank(p), p.period != "month"));
+    Ok(plans)
+}
+
+/// An invoice as Stripe last described it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Invoice {
+    pub number: Option<String>,
+    pub status: String,
+    pub amount_due: String,
+    pub hosted_url: Option<String>,
+    pub pdf_url: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub created: String,
+    pub due_date: Option<String>,
+}
+
+/// A tenant's latest invoices, newest first.
+pub async fn invoices(pool: &PgPool, tenant_id: uuid::Uuid, limit: i64) -> Result<Vec<Invoice>> {
+    let rows = sqlx::query!(
+        "select number, status, amount_due, hosted_url, pdf_url, created, due_date
+           from invoice where tenant_id = $1 order by created desc limit $2",
+        tenant_id,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Invoice {
+            number: r.number,
+            status: r.status,
+            amount_due: euros(r.amount_due),
+            hosted_url: r.hosted_url,
+            pdf_url: r.pdf_url,
+            created: r.created.date().to_string(),
+            due_date: r.due_date.map(|d| d.to_string()),
+        })
+        .collect())
 }
 
 /// The label of a stored plan code (an unknown code is shown as it is).
@@ -141,6 +239,14 @@ mod tests {
             Some(Stratum::DepartementsEtRegions)
         );
         assert_eq!(Stratum::suggested(TenantKind::Commune, None), None);
+    }
+
+    #[test]
+    fn amounts_are_written_the_french_way() {
+        assert_eq!(euros(3900), "39,00\u{a0}€");
+        assert_eq!(euros(1_788_000), "17\u{a0}880,00\u{a0}€");
+        assert_eq!(euros(4680), "46,80\u{a0}€");
+        assert_eq!(euros(105), "1,05\u{a0}€");
     }
 
     #[test]
