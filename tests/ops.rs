@@ -280,21 +280,8 @@ async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
         assert_eq!(page.status, 303, "{path}");
         assert_eq!(page.header("location"), "/connexion");
     }
-    let staff = app.browser();
-    let address = format!("agent-{}@mairie.test", random_suffix(6));
-    staff
-        .submit(
-            "console.localhost",
-            "/inscription",
-            "/inscription",
-            &[
-                ("display_name", "Agent"),
-                ("email", &address),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-            ],
-        )
-        .await;
+    // A signed-in admin of the very tenant.
+    let staff = app.staff_member(&tenant, participe_core::staff::Role::Admin).await;
     for path in &gets {
         assert_eq!(
             staff.get(OPS, path).await.status,
@@ -576,11 +563,11 @@ async fn operators_set_the_plan_and_paid_until_date_when_billing_is_manual() {
         )
         .await;
     assert_eq!(done.status, 303);
-    let paid = b.get(OPS, &format!("/?q={}&facturation=paid", tenant.slug)).await;
+    let paid = b.get(OPS, &format!("/?q={}&facturation=active", tenant.slug)).await;
     let row = row_of(&paid, tenant.slug.as_str());
     assert!(row.contains("De 3 500 à 20 000 habitants"), "{row}");
     assert!(row.contains("payé jusqu'au 31 décembre 2099"), "{row}");
-    let overdue = b.get(OPS, &format!("/?q={}&facturation=overdue", tenant.slug)).await;
+    let overdue = b.get(OPS, &format!("/?q={}&facturation=unpaid", tenant.slug)).await;
     let listed = |page: &Page| {
         page.body
             .contains(&format!("<span class=\"muted\">{}</span>", tenant.slug))
@@ -596,8 +583,11 @@ async fn operators_set_the_plan_and_paid_until_date_when_billing_is_manual() {
         &[("plan", "de3500_a20000"), ("paid_until", "2020-01-31")],
     )
     .await;
-    let overdue = b.get(OPS, &format!("/?q={}&facturation=overdue", tenant.slug)).await;
-    assert!(row_of(&overdue, tenant.slug.as_str()).contains("échu depuis le 31 janvier 2020"));
+    // Paid until a date long gone: unpaid past the grace period, read-only at once.
+    let unpaid = b.get(OPS, &format!("/?q={}&facturation=unpaid", tenant.slug)).await;
+    let row = row_of(&unpaid, tenant.slug.as_str());
+    assert!(row.contains("impayé — payé jusqu'au 31 janvier 2020"), "{row}");
+    assert!(row.contains("en consultation seule"), "{row}");
     let page = b.get(OPS, &page_path).await;
     assert!(page.text().contains("tenant.billing") && page.text().contains(&format!("operator:{email}")));
     assert!(page.text().contains("2099-12-31"), "the log keeps the previous date");

@@ -24,18 +24,6 @@ create index tenant_traffic_hour_idx on tenant_traffic (hour);
 -- the tenant has paid. The billing issue adds Stripe's state beside these.
 alter table tenant add column paid_until date;
 
--- Where a tenant stands with billing, for the tenants table and its filter.
-create function tenant_billing(paid_until date, trial_ends_at timestamptz) returns text
-language sql stable as $$
-    select case
-        when paid_until >= current_date then 'paid'
-        when paid_until is not null then 'overdue'
-        when trial_ends_at > now() then 'trial'
-        when trial_ends_at is not null then 'trial_over'
-        else 'none'
-    end
-$$;
-
 -- Exports started from the ops console. The worker writes the archive to the storage under
 -- `exports/<tenant id>/<id>.tar.gz`; operators download it from the tenant's page.
 create table tenant_export (

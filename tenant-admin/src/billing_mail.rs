@@ -5,11 +5,9 @@
 
 use participe_core::TenantTx;
 use participe_core::billing::standing::{State, Transition};
-use participe_core::jobs::{self, Kind};
 use participe_core::staff::{self, Role};
 use participe_core::tenancy::registry;
-use participe_mail::Mail;
-use participe_web::{AppState, Error, Result};
+use participe_web::{AppState, Result};
 
 pub async fn send_notice(app: &AppState, transition: &Transition) -> Result<()> {
     let Some(tenant) = registry::find_by_id(&app.pool, transition.tenant_id).await? else {
@@ -23,25 +21,13 @@ pub async fn send_notice(app: &AppState, transition: &Transition) -> Result<()> 
         .collect();
     let state = State::parse(&transition.to).map(State::label).unwrap_or("");
     let link = format!("{}/t/{}/abonnement", app.config.console_origin(), tenant.slug);
+    let subject = format!("Abonnement : {} — {}", state.to_lowercase(), tenant.name);
     for admin in &admins {
-        let text = app
-            .templates
-            .render(
-                "console/mail/billing.txt",
-                minijinja::context! {
-                    name => admin.display_name.as_str(), site_name => tenant.name.as_str(), state,
-                    effect => transition.effect.as_deref(), link => link.as_str(),
-                },
-            )?
-            .0;
-        let mail = Mail {
-            to: admin.email.clone(),
-            subject: format!("Abonnement : {} — {}", state.to_lowercase(), tenant.name),
-            text,
-            from_name: None,
+        let ctx = minijinja::context! {
+            name => admin.display_name.as_str(), site_name => tenant.name.as_str(), state,
+            effect => transition.effect.as_deref(), link => link.as_str(),
         };
-        let payload = serde_json::to_value(&mail).map_err(|e| Error::Unexpected(e.to_string()))?;
-        jobs::enqueue(tx.conn(), Some(tenant.id), Kind::Mail, payload, 0).await?;
+        crate::moderation_mail::queue_to(app, &mut tx, admin, "console/mail/billing.txt", &subject, ctx).await?;
     }
     tx.commit().await?;
     Ok(())

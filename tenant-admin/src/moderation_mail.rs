@@ -29,26 +29,36 @@ pub async fn send_digest(app: &AppState, tenant_id: Uuid) -> Result<()> {
         .filter(|m| m.role.parse::<Role>().is_ok_and(Role::can_moderate))
         .collect();
     let link = format!("{}/t/{}/moderation", app.config.console_origin(), tenant.slug);
+    let subject = format!("{} nouveau(x) signalement(s) — {}", reports.len(), tenant.name);
     for m in &moderators {
-        let text = app
-            .templates
-            .render(
-                "console/mail/reports.txt",
-                minijinja::context! {
-                    name => m.display_name.as_str(), site_name => tenant.name.as_str(),
-                    reports => minijinja::value::Serde(&reports), link => link.as_str(),
-                },
-            )?
-            .0;
-        let mail = Mail {
-            to: m.email.clone(),
-            subject: format!("{} nouveau(x) signalement(s) — {}", reports.len(), tenant.name),
-            text,
-            from_name: None,
+        let ctx = minijinja::context! {
+            name => m.display_name.as_str(), site_name => tenant.name.as_str(),
+            reports => minijinja::value::Serde(&reports), link => link.as_str(),
         };
-        let payload = serde_json::to_value(&mail).map_err(|e| Error::Unexpected(e.to_string()))?;
-        jobs::enqueue(tx.conn(), Some(tenant.id), Kind::Mail, payload, 0).await?;
+        queue_to(app, &mut tx, m, "console/mail/reports.txt", &subject, ctx).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Renders `template` for one staff member and queues it, in the caller's transaction.
+pub(crate) async fn queue_to(
+    app: &AppState,
+    tx: &mut TenantTx,
+    to: &staff::Member,
+    template: &str,
+    subject: &str,
+    ctx: minijinja::Value,
+) -> Result<()> {
+    let text = app.templates.render(template, ctx)?.0;
+    let mail = Mail {
+        to: to.email.clone(),
+        subject: subject.to_string(),
+        text,
+        from_name: None,
+    };
+    let payload = serde_json::to_value(&mail).map_err(|e| Error::Unexpected(e.to_string()))?;
+    let tenant_id = tx.tenant().id;
+    jobs::enqueue(tx.conn(), Some(tenant_id), Kind::Mail, payload, 0).await?;
     Ok(())
 }

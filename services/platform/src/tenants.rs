@@ -8,9 +8,10 @@ use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
+use participe_core::billing::standing::State;
 use participe_core::billing::{self, Stratum};
 use participe_core::domain::{Slug, TenantKind};
-use participe_core::tenancy::registry::{self, BillingFilter, Overview, OverviewFilter};
+use participe_core::tenancy::registry::{self, Overview, OverviewFilter};
 use participe_core::traffic::{self, Summary};
 use participe_core::{FieldErrors, TenantStatus};
 use participe_core::{exports, operators};
@@ -76,7 +77,7 @@ pub async fn list(o: Operating, Query(q): Query<ListQuery>) -> Result<Html<Strin
         status: q.statut.parse::<TenantStatus>().ok(),
         kind: q.type_.parse::<TenantKind>().ok(),
         plan: (q.formule == "none" || Stratum::parse(&q.formule).is_some()).then(|| q.formule.clone()),
-        billing: BillingFilter::parse(&q.facturation),
+        billing: State::parse(&q.facturation),
     };
     let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
     let pool = &o.ops.app.pool;
@@ -91,7 +92,7 @@ pub async fn list(o: Operating, Query(q): Query<ListQuery>) -> Result<Html<Strin
                 tenants => Serde(tenants), total, page, pages, latest, q => Serde(&q),
                 kinds => choices(&TenantKind::ALL, TenantKind::as_str, TenantKind::label),
                 plans => choices(&Stratum::ALL, Stratum::as_str, Stratum::label),
-                billings => choices(&BillingFilter::ALL, BillingFilter::as_str, BillingFilter::label),
+                billings => choices(&State::ALL, State::as_str, State::label),
             },
         )
         .await

@@ -37,16 +37,16 @@ impl State {
         }
     }
 
+    pub const ALL: [State; 5] = [
+        State::Trial,
+        State::Active,
+        State::PastDue,
+        State::Unpaid,
+        State::Cancelled,
+    ];
+
     pub fn parse(s: &str) -> Option<State> {
-        [
-            State::Trial,
-            State::Active,
-            State::PastDue,
-            State::Unpaid,
-            State::Cancelled,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        State::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
     pub fn label(self) -> &'static str {

@@ -404,8 +404,10 @@ pub struct Overview {
     pub plan: Option<String>,
     /// `YYYY-MM-DD`: paid up to this day (manual billing).
     pub paid_until: Option<String>,
-    /// `trial`, `trial_over`, `paid`, `overdue` or `none` ([`BillingFilter`]).
+    /// The billing standing (`billing::standing::State::as_str`), and whether it made the
+    /// portal read-only.
     pub billing: String,
+    pub read_only: bool,
     pub schema_version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -425,51 +427,8 @@ pub struct OverviewFilter {
     pub kind: Option<TenantKind>,
     /// A plan code (`billing::Stratum::as_str`), or `none` for tenants without one.
     pub plan: Option<String>,
-    pub billing: Option<BillingFilter>,
-}
-
-/// Where a tenant stands with billing, as far as the registry knows (manual billing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillingFilter {
-    /// In its trial period.
-    Trial,
-    /// Trial over, never paid.
-    TrialOver,
-    /// Paid up to today or later.
-    Paid,
-    /// Its paid-until date has passed.
-    Overdue,
-}
-
-impl BillingFilter {
-    pub const ALL: [BillingFilter; 4] = [
-        BillingFilter::Trial,
-        BillingFilter::TrialOver,
-        BillingFilter::Paid,
-        BillingFilter::Overdue,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BillingFilter::Trial => "trial",
-            BillingFilter::TrialOver => "trial_over",
-            BillingFilter::Paid => "paid",
-            BillingFilter::Overdue => "overdue",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            BillingFilter::Trial => "En essai",
-            BillingFilter::TrialOver => "Essai terminé",
-            BillingFilter::Paid => "À jour",
-            BillingFilter::Overdue => "Échu",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|b| b.as_str() == s)
-    }
+    /// A billing standing (`billing::standing::State::as_str`).
+    pub billing: Option<crate::billing::standing::State>,
 }
 
 /// One page of the tenants table, in slug order, and how many tenants match in all.
@@ -484,13 +443,13 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
     let status = filter.status.map(TenantStatus::as_str);
     let kind = filter.kind.map(TenantKind::as_str);
     let plan = filter.plan.as_deref();
-    let billing = filter.billing.map(BillingFilter::as_str);
+    let billing = filter.billing.map(crate::billing::standing::State::as_str);
     let total = sqlx::query_scalar!(
         r#"select count(*) as "n!" from tenant t
             where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
               and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)
               and ($4::text is null or coalesce(t.plan, 'none') = $4)
-              and ($5::text is null or tenant_billing(t.paid_until, t.trial_ends_at) = $5)"#,
+              and ($5::text is null or t.billing_state = $5)"#,
         pattern,
         status,
         kind,
@@ -504,12 +463,12 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
         r#"with page as (
              select t.id, t.slug, t.name, t.kind, t.status, t.status_reason, t.plan, t.schema_version,
                     t.created_at, t.trial_ends_at, t.schema_name, to_char(t.paid_until, 'YYYY-MM-DD') as paid_until,
-                    tenant_billing(t.paid_until, t.trial_ends_at) as billing
+                    t.billing_state as billing, t.read_only_since is not null as read_only
                from tenant t
               where ($1::text is null or t.name ilike $1 or t.slug ilike $1)
                 and ($2::text is null or t.status = $2) and ($3::text is null or t.kind = $3)
                 and ($6::text is null or coalesce(t.plan, 'none') = $6)
-                and ($7::text is null or tenant_billing(t.paid_until, t.trial_ends_at) = $7)
+                and ($7::text is null or t.billing_state = $7)
               order by t.slug limit $4 offset $5),
            rels as (
              select n.nspname as schema_name, c.oid, c.relname, c.relkind, c.relpages, c.reltoastrelid
@@ -526,7 +485,7 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
                     sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'contribution')::bigint as contributions
                from rels r where r.relkind = 'r' group by r.schema_name)
            select p.id, p.slug, p.name, p.kind, p.status, p.status_reason, p.plan, p.paid_until,
-                  p.billing as "billing!", p.schema_version, p.created_at, p.trial_ends_at,
+                  p.billing, p.read_only as "read_only!", p.schema_version, p.created_at, p.trial_ends_at,
                   coalesce(s.bytes, 0) as "bytes!", coalesce(c.citizens, 0) as "citizens!",
                   coalesce(c.contributions, 0) as "contributions!"
              from page p left join sizes s using (schema_name) left join counts c using (schema_name)
