@@ -1205,8 +1205,8 @@ async fn the_portal_wears_the_colours_logo_and_texts_staff_choose() {
     fields.push(("remove_logo", "on"));
     let removed = b.submit_multipart(CONSOLE, &path, &path, &fields, None).await;
     assert_eq!(removed.status, 303);
-    let home = visitor.get(&portal, "/").await;
-    assert!(!home.body.contains(r#"<img class="logo""#));
+    app.eventually(|| async { !visitor.get(&portal, "/").await.body.contains(r#"<img class="logo""#) })
+        .await;
     assert_eq!(visitor.get(&portal, "/logo").await.status, 404);
 }
 
@@ -1669,15 +1669,20 @@ async fn a_call_for_contributions_is_drafted_published_and_archived() {
     assert!(text.contains("En cours") && text.contains("<strong>million</strong>"));
     assert!(text.contains("<li>Sport</li>") && text.contains("<li>Culture</li>") && text.contains("<li>Écologie</li>"));
     assert_eq!(text.matches("<li>Sport</li>").count(), 1, "themes are deduplicated");
-    let list = visitor.get(&portal, "/participer").await.text();
-    assert!(
+    // Visitors' pages are cached until the change's notification arrives: a moment.
+    app.eventually(|| async {
+        let list = visitor.get(&portal, "/participer").await.text();
         list.contains("En cours") && list.contains("Budget participatif 2027") && list.contains("Proposez des projets")
-    );
+    })
+    .await;
 
     b.submit(CONSOLE, &edit, &format!("{edit}/statut"), &[("status", "archive")])
         .await;
-    let list = visitor.get(&portal, "/participer").await.text();
-    assert!(list.contains("Terminés") && !list.contains("En cours"));
+    app.eventually(|| async {
+        let list = visitor.get(&portal, "/participer").await.text();
+        list.contains("Terminés") && !list.contains("En cours")
+    })
+    .await;
     let journal = b.get(CONSOLE, &format!("/t/{slug}/journal")).await.text();
     assert!(journal.contains("dispositif.creation") && journal.contains("dispositif.statut"));
 }
