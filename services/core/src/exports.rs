@@ -139,7 +139,7 @@ async fn archive_to_storage(
     archive::export(pool, storage, &slug, &file)
         .await
         .map_err(|e| Error::Failed(format!("export : {e}")))?;
-    let bytes = i64::try_from(std::fs::metadata(&file).map_err(io)?.len()).unwrap_or(i64::MAX);
+    let bytes = i64::try_from(tokio::fs::metadata(&file).await.map_err(io)?.len()).unwrap_or(i64::MAX);
     let key = key(tenant_id, id);
     storage
         .put_file(&key, &file)

@@ -266,14 +266,13 @@ pub async fn set_billing(
         return page(&o, &slug, forms, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let pool = &o.ops.app.pool;
-    match billing::set_manual(pool, &parsed, plan, paid_until, &o.operator.actor()).await {
-        Ok(()) => {}
+    let tenant_id = match billing::set_manual(pool, &parsed, plan, paid_until, &o.operator.actor()).await {
+        Ok(id) => id,
         Err(participe_core::Error::NotFound(_)) => return Err(Error::NotFound),
         Err(e) => return Err(e.into()),
-    }
+    };
     // A payment recorded reopens the portal now, not at the next hourly sweep.
-    let tenant = registry::find_by_slug(pool, &parsed).await?.ok_or(Error::NotFound)?;
-    billing::standing::sweep(pool, &o.ops.app.config.billing, Some(tenant.id)).await?;
+    billing::standing::sweep(pool, &o.ops.app.config.billing, Some(tenant_id)).await?;
     session::flash(&o.ops.session, "La formule et l'échéance sont enregistrées.").await?;
     Ok(Redirect::to(&format!("/portails/{slug}")).into_response())
 }

@@ -158,8 +158,9 @@ pub async fn invoices(pool: &PgPool, tenant_id: uuid::Uuid, limit: i64) -> Resul
             number: r.number,
             status: r.status,
             amount_due: euros(r.amount_due),
-            hosted_url: r.hosted_url,
-            pdf_url: r.pdf_url,
+            // Links from Stripe's events: only `https://` ones become links on the page.
+            hosted_url: r.hosted_url.filter(|u| u.starts_with("https://")),
+            pdf_url: r.pdf_url.filter(|u| u.starts_with("https://")),
             created: r.created.date().to_string(),
             due_date: r.due_date.map(|d| d.to_string()),
         })
@@ -172,14 +173,15 @@ pub fn plan_label(code: &str) -> String {
 }
 
 /// Manual billing: sets a tenant's plan and the date up to which it has paid (either may
-/// be cleared), written to the platform audit log with the previous values.
+/// be cleared), written to the platform audit log with the previous values. Returns the
+/// tenant's id (for the re-evaluation of its standing).
 pub async fn set_manual(
     pool: &PgPool,
     slug: &Slug,
     plan: Option<Stratum>,
     paid_until: Option<Date>,
     actor: &str,
-) -> Result<()> {
+) -> Result<uuid::Uuid> {
     let mut tx = pool.begin().await?;
     let before = sqlx::query!(
         "select id, plan, paid_until from tenant where slug = $1 for update",
@@ -209,7 +211,7 @@ pub async fn set_manual(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(before.id)
 }
 
 #[cfg(test)]
