@@ -19,7 +19,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         "Chromium or axe-core is missing: run scripts/install-test-deps (the README's test command does)"
     );
     let url = fresh_database("a11y").await;
-    let app = TestApp::spawn_on(&url, 4).await;
+    // Stripe configured (never called by these pages): the subscription page shows its form.
+    let app = TestApp::spawn_configured(&url, 4, |c| {
+        c.stripe = Some(participe_web::StripeSettings {
+            secret_key: participe_web::Secret::new("sk_test_a11y"),
+            api_base: Some("http://127.0.0.1:9".into()),
+        })
+    })
+    .await;
     participe_server::demo::seed(&app.pool, &base()).await.unwrap();
     let suspended = app.create_tenant("ferme", "Commune Fermée").await;
     registry::set_status(

@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/pages/{id}/suppression", post(pages::delete))
         .route("/t/{slug}/journal", get(journal::show))
         .route("/t/{slug}/abonnement", get(billing::show))
+        .route("/t/{slug}/abonnement/souscription", post(billing::subscribe))
+        .route("/t/{slug}/abonnement/gestion", post(billing::manage))
         .route("/t/{slug}/moderation", get(moderation::queue))
         .route("/t/{slug}/moderation/decision", post(moderation::decide))
         .route("/t/{slug}/participants", get(moderation::participants))

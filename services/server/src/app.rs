@@ -95,6 +95,7 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         verifier: Default::default(),
         billing: Default::default(),
         stripe_webhook_secret: None,
+        stripe: None,
     }
 }
 

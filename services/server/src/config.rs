@@ -130,6 +130,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTICIPE_BILLING_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..))]
     pub billing_retention_days: u16,
 
+    /// Address of Stripe's API, when not `https://api.stripe.com` (a Stripe-compatible
+    /// server for tests). The key itself comes from `PARTICIPE_STRIPE_SECRET_KEY` only.
+    #[arg(long, env = "PARTICIPE_STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+
     /// Do not migrate at start-up (when a deployment job runs `participe migrate`).
     #[arg(long, env = "PARTICIPE_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,

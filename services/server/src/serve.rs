@@ -80,11 +80,19 @@ pub async fn run(
         .map_err(|e| Error::Usage(e.to_string()))?;
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
-    // A secret: from the environment only (never a flag, which `ps` shows).
-    config.stripe_webhook_secret = ["PARTICIPE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|s| !s.trim().is_empty()))
-        .map(participe_web::Secret::new);
+    // Secrets: from the environment only (never a flag, which `ps` shows).
+    let secret = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|s| !s.trim().is_empty()))
+            .map(participe_web::Secret::new)
+    };
+    config.stripe_webhook_secret = secret(["PARTICIPE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"]);
+    config.stripe =
+        secret(["PARTICIPE_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"]).map(|secret_key| participe_web::StripeSettings {
+            secret_key,
+            api_base: args.stripe_api_base.clone(),
+        });
     config.billing = participe_core::billing::standing::Policy {
         grace: time::Duration::days(args.billing_grace_days.into()),
         retention: time::Duration::days(args.billing_retention_days.into()),

@@ -19,5 +19,5 @@ mod templates;
 pub mod verify;
 
 pub use error::{Error, ErrorPage, Result, UnexpectedError};
-pub use state::{App, AppState, Secret, WebConfig};
+pub use state::{App, AppState, Secret, StripeSettings, WebConfig};
 pub use templates::{LANGUAGES, Templates, add_templates};

@@ -28,6 +28,17 @@ pub struct WebConfig {
     /// The secret Stripe signs webhook events with (`PARTICIPE_STRIPE_WEBHOOK_SECRET`);
     /// without it, the webhook endpoint does not exist.
     pub stripe_webhook_secret: Option<Secret>,
+    /// Stripe's API (`PARTICIPE_STRIPE_SECRET_KEY`): subscribing online or by invoice from
+    /// the console. Without it, billing is manual (operators record payments).
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How to reach Stripe's API.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub secret_key: Secret,
+    /// Another address than `https://api.stripe.com` (a Stripe-compatible test server).
+    pub api_base: Option<String>,
 }
 
 /// A secret from the environment: its `Debug` never shows it, so no log line can.

@@ -71,6 +71,32 @@ impl Stratum {
     }
 }
 
+/// How often a plan is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Month,
+    Year,
+}
+
+impl Period {
+    /// The code stored in `plan.period` and `tenant.billing_period` (Stripe's intervals).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Month => "month",
+            Period::Year => "year",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Period> {
+        match code {
+            "month" => Some(Period::Month),
+            "year" => Some(Period::Year),
+            _ => None,
+        }
+    }
+}
+
 /// A plan's price for one period.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Plan {

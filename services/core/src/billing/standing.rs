@@ -177,13 +177,17 @@ pub struct Summary {
     pub read_only: bool,
     pub read_only_at: Option<String>,
     pub suspended_at: Option<String>,
+    /// A Stripe subscription runs (neither cancelled nor abandoned at payment).
+    pub subscribed: bool,
+    /// Stripe knows the tenant as a customer (its portal can be offered).
+    pub stripe_customer: bool,
 }
 
 /// Where a tenant stands now (as the next sweep will record it).
 pub async fn summary(pool: &PgPool, tenant_id: Uuid, policy: &Policy) -> Result<Option<Summary>> {
     let Some(r) = sqlx::query!(
         "select trial_ends_at, paid_until, subscription_status, subscription_problem_since, billing_mode,
-                plan, billing_period
+                plan, billing_period, stripe_subscription_id, stripe_customer_id
            from tenant where id = $1",
         tenant_id
     )
@@ -211,6 +215,12 @@ pub async fn summary(pool: &PgPool, tenant_id: Uuid, policy: &Policy) -> Result<
         read_only: standing.read_only,
         read_only_at: standing.read_only_at(policy).map(day),
         suspended_at: standing.suspended_at(policy).map(day),
+        subscribed: r.stripe_subscription_id.is_some()
+            && !matches!(
+                facts.subscription_status.as_deref(),
+                None | Some("canceled" | "incomplete_expired")
+            ),
+        stripe_customer: r.stripe_customer_id.is_some(),
     }))
 }
 

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::standing::{self, Policy};
+use super::{Period, Stratum};
 use crate::Result;
 
 /// How far a signature's timestamp may be from now, as Stripe's libraries allow.
@@ -196,7 +197,11 @@ async fn apply(
             Some("send_invoice") => "invoice",
             _ => "online",
         };
-        return set_subscription(tx, tenant, created, status, object["id"].as_str(), Some(mode)).await;
+        let outcome = set_subscription(tx, tenant, created, status, object["id"].as_str(), Some(mode)).await?;
+        if outcome == Outcome::Applied {
+            set_plan(tx, tenant, &object["metadata"]).await?;
+        }
+        return Ok(outcome);
     }
     if kind.starts_with("invoice.") {
         let Some(invoice_id) = object["id"].as_str() else {
@@ -243,6 +248,58 @@ async fn apply(
         return Ok(Outcome::Applied);
     }
     Ok(Outcome::Ignored)
+}
+
+/// The plan a subscription's metadata names (our requests put it there), as the tenant's.
+async fn set_plan(tx: &mut sqlx::PgConnection, tenant: Uuid, metadata: &serde_json::Value) -> Result<()> {
+    let stratum = metadata["stratum"].as_str().and_then(Stratum::parse);
+    let period = metadata["period"].as_str().and_then(Period::parse);
+    if let (Some(stratum), Some(period)) = (stratum, period) {
+        sqlx::query!(
+            "update tenant set plan = $2, billing_period = $3 where id = $1",
+            tenant,
+            stratum.as_str(),
+            period.as_str()
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A subscription just created through the API (by invoice: no payment page to wait for).
+#[derive(Debug)]
+pub struct NewSubscription<'a> {
+    pub tenant: Uuid,
+    pub id: &'a str,
+    pub status: &'a str,
+    /// `online` or `invoice`.
+    pub mode: &'a str,
+    /// When Stripe created it: its own events, if they come later, are not older.
+    pub created: OffsetDateTime,
+    pub plan: Option<(Stratum, Period)>,
+}
+
+/// Records a subscription from the API's answer, as its `customer.subscription.created`
+/// event would, then re-evaluates the tenant's standing.
+pub async fn record_subscription(pool: &PgPool, policy: &Policy, sub: NewSubscription<'_>) -> Result<Outcome> {
+    let mut tx = pool.begin().await?;
+    let outcome = set_subscription(
+        &mut tx,
+        sub.tenant,
+        sub.created,
+        sub.status,
+        Some(sub.id),
+        Some(sub.mode),
+    )
+    .await?;
+    if let (Outcome::Applied, Some((stratum, period))) = (outcome, sub.plan) {
+        let metadata = serde_json::json!({ "stratum": stratum.as_str(), "period": period.as_str() });
+        set_plan(&mut tx, sub.tenant, &metadata).await?;
+    }
+    tx.commit().await?;
+    standing::sweep(pool, policy, Some(sub.tenant)).await?;
+    Ok(outcome)
 }
 
 async fn set_subscription(
