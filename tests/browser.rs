@@ -131,6 +131,57 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         )
         .await;
     let call_path = call.header("location").to_string();
+    let agenda = format!("/t/{slug}/agenda");
+    let meeting = staff
+        .submit(
+            "console.localhost",
+            &format!("{agenda}/nouvelle"),
+            &format!("{agenda}/nouvelle"),
+            &[
+                ("kind", "reunion"),
+                ("title", "Réunion de lancement"),
+                ("starts_at", "2030-09-15T18:00"),
+                ("ends_at", "2030-09-15T20:00"),
+                ("place", "Salle du conseil"),
+                ("registration", "on"),
+                ("capacity", "40"),
+                ("published", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(meeting.status, 303, "{}", meeting.body);
+    let meeting_path = meeting.header("location").to_string();
+    // The demo's coming public meeting on the Nord portal, with a visitor's registration
+    // waiting to be confirmed; its mail's link opens the cancellation page.
+    let nord = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse("nord").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &nord).await.unwrap();
+    let nord_meeting = participe_core::agenda::for_console(&mut tx, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "reunion")
+        .expect("the demo's meeting")
+        .id;
+    participe_core::agenda::register(
+        &mut tx,
+        nord_meeting,
+        &participe_core::agenda::Registrant::Visitor {
+            name: "Visiteuse".into(),
+            email: participe_core::domain::Email::parse("visiteuse@habitant.test").unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let registration_token: String = sqlx::query_scalar(
+        "select payload->>'token' from public.job where kind = 'agenda_mail' order by id desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     let domains = format!("/t/{slug}/domaines");
     staff
         .submit(
@@ -334,7 +385,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "portail : appel à contributions", "url": at("nord", "/participer/colleges-de-demain") },
         { "name": "portail : conseil", "url": at("nord", "/participer/conseil-departemental-des-jeunes") },
         { "name": "portail : dispositif terminé", "url": at("nord", "/participer/mobilites-rurales-2025") },
-        { "name": "portail : agenda", "url": at("roubaix", "/agenda") },
+        { "name": "portail : agenda vide", "url": at("roubaix", "/agenda") },
+        { "name": "portail : agenda", "url": at("nord", "/agenda") },
+        { "name": "portail : agenda, rencontres passées", "url": at("nord", "/agenda?periode=passees") },
+        { "name": "portail : rencontre et inscription", "url": at("nord", &format!("/agenda/{nord_meeting}")) },
+        { "name": "portail : rencontre, inscription refusée", "url": at("nord", &format!("/agenda/{nord_meeting}")), "status": 422,
+          "submit": { "name": "", "email": "pas-une-adresse" } },
+        { "name": "portail : rencontre (connectée)", "url": at("nord", &format!("/agenda/{nord_meeting}")), "cookies": as_citizen },
+        { "name": "portail : annuler une inscription", "url": at("nord", &format!("/agenda/desinscription/{registration_token}")) },
         { "name": "portail : actualités", "url": at("mel", "/actualites") },
         { "name": "portail : documents", "url": at("nord", "/documents") },
         { "name": "portail : page introuvable", "url": at("nord", "/nulle-part"), "status": 404 },
@@ -399,6 +457,11 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
           "status": 422, "submit": { "title": "", "slug": "Pas Valide" } },
         { "name": "console : conseil et sa composition", "url": at("console", &council_path), "cookies": signed_in },
         { "name": "console : appel à contributions", "url": at("console", &call_path), "cookies": signed_in },
+        { "name": "console : agenda", "url": at("console", &agenda), "cookies": signed_in },
+        { "name": "console : nouvelle rencontre", "url": at("console", &format!("{agenda}/nouvelle")), "cookies": signed_in },
+        { "name": "console : nouvelle rencontre, erreurs", "url": at("console", &format!("{agenda}/nouvelle")), "cookies": signed_in,
+          "status": 422, "submit": { "title": "", "starts_at": "", "ends_at": "", "online_url": "pas une adresse" } },
+        { "name": "console : rencontre et inscriptions", "url": at("console", &meeting_path), "cookies": signed_in },
         { "name": "console : domaines", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in },
         { "name": "console : domaines, erreur", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in,
           "status": 422, "submit": { "domain": "https://pas un domaine" } },
@@ -444,5 +507,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 79 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 89 passed, 0 failed"), "{report}");
 }

@@ -12,6 +12,7 @@ use participe_mail::Mail;
 
 fn mail_to(address: &str) -> serde_json::Value {
     serde_json::to_value(Mail {
+        attachments: Vec::new(),
         to: address.into(),
         subject: "Essai".into(),
         text: "Bonjour".into(),

@@ -78,6 +78,7 @@ pub async fn sign_up(console: Console, CsrfForm(form): CsrfForm<SignUpForm>) -> 
                 minijinja::context! { name => staff.display_name, link },
             )?;
             console.send_later(Mail {
+                attachments: Vec::new(),
                 to: staff.email,
                 subject: "Confirmez votre adresse — Participe".into(),
                 text,
@@ -91,6 +92,7 @@ pub async fn sign_up(console: Console, CsrfForm(form): CsrfForm<SignUpForm>) -> 
                 minijinja::context! { name => staff.display_name, link },
             )?;
             console.send_later(Mail {
+                attachments: Vec::new(),
                 to: staff.email,
                 subject: "Votre compte Participe".into(),
                 text,
@@ -221,6 +223,7 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
             minijinja::context! { name => staff.display_name, link },
         )?;
         console.send_later(Mail {
+            attachments: Vec::new(),
             to: staff.email.clone(),
             subject: "Confirmez votre adresse — Participe".into(),
             text,
@@ -379,6 +382,7 @@ pub async fn forgot(console: Console, CsrfForm(form): CsrfForm<ForgotForm>) -> R
             minijinja::context! { name => staff.display_name, link },
         )?;
         console.send_later(Mail {
+            attachments: Vec::new(),
             to: staff.email,
             subject: "Réinitialiser votre mot de passe — Participe".into(),
             text,

@@ -156,6 +156,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
     if role.can_edit_content() {
         nav.push(("dispositifs", "Dispositifs"));
+        nav.push(("agenda", "Agenda"));
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));
     }

@@ -5,6 +5,7 @@
 //! anything else. Billing comes with its own issue, under `/t/<slug>/abonnement`.
 
 mod account;
+mod agenda;
 mod auth;
 mod billing;
 pub mod billing_mail;
@@ -68,6 +69,11 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/domaines/verification", post(domains::check))
         .route("/t/{slug}/domaines/principal", post(domains::primary))
         .route("/t/{slug}/domaines/retrait", post(domains::remove))
+        .route("/t/{slug}/agenda", get(agenda::list))
+        .route("/t/{slug}/agenda/nouvelle", get(agenda::new_form).post(agenda::create))
+        .route("/t/{slug}/agenda/{id}", get(agenda::edit_form).post(agenda::update))
+        .route("/t/{slug}/agenda/{id}/annulation", post(agenda::cancel))
+        .route("/t/{slug}/agenda/{id}/inscrits.csv", get(agenda::registrants_csv))
         .route("/t/{slug}/pages", get(pages::list))
         .route("/t/{slug}/pages/nouvelle", get(pages::new_form).post(pages::create))
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))

@@ -52,6 +52,7 @@ pub(crate) async fn queue_to(
 ) -> Result<()> {
     let text = app.templates.render(template, ctx)?.0;
     let mail = Mail {
+        attachments: Vec::new(),
         to: to.email.clone(),
         subject: subject.to_string(),
         text,

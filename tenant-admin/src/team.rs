@@ -104,6 +104,7 @@ pub async fn invite(t: InTenant, CsrfForm(form): CsrfForm<InviteForm>) -> Result
         },
     )?;
     t.console.send_later(Mail {
+        attachments: Vec::new(),
         to: email.to_string(),
         subject: format!(
             "Invitation à rejoindre l'équipe du portail {} — Participe",

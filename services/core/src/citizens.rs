@@ -415,6 +415,7 @@ pub async fn delete(tx: &mut TenantTx, id: Uuid, with_content: bool) -> Result<(
         .await?;
         crate::participation::recount_for_author(tx, id).await?;
     }
+    crate::agenda::forget_citizen(tx, id).await?;
     sqlx::query!("delete from citizen where id = $1", id)
         .execute(tx.conn())
         .await?;
@@ -444,7 +445,11 @@ pub async fn export(tx: &mut TenantTx, id: Uuid) -> Result<Option<serde_json::Va
              'signalements', coalesce((select json_agg(json_build_object(
                  'contribution', r.contribution_id, 'commentaire', r.comment_id, 'motif', r.reason,
                  'precision', r.detail, 'le', r.created_at) order by r.created_at)
-               from report r where r.reporter_id = $1), '[]')
+               from report r where r.reporter_id = $1), '[]'),
+             'inscriptions', coalesce((select json_agg(json_build_object(
+                 'rencontre', e.title, 'debut', e.starts_at, 'nom', g.name, 'adresse', g.email,
+                 'etat', g.status, 'le', g.created_at) order by g.created_at)
+               from event_registration g join event e on e.id = g.event_id where g.citizen_id = $1), '[]')
            ) as "data!"
           where exists (select 1 from citizen where id = $1)"#,
         id

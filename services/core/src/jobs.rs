@@ -22,6 +22,8 @@ pub enum Kind {
     TenantExport,
     /// Mail a tenant's admins a change of billing standing (payload: the transition).
     BillingNotice,
+    /// Mail an event's registrant (payload: `agenda::MailJob`).
+    AgendaMail,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::ModerationDigest => "moderation_digest",
             Kind::TenantExport => "tenant_export",
             Kind::BillingNotice => "billing_notice",
+            Kind::AgendaMail => "agenda_mail",
         }
     }
 
@@ -40,6 +43,7 @@ impl Kind {
             Kind::ModerationDigest,
             Kind::TenantExport,
             Kind::BillingNotice,
+            Kind::AgendaMail,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

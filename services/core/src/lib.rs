@@ -5,6 +5,7 @@
 //! provisioning of new tenants, and the fleet migration runner. It never renders HTML and
 //! never touches HTTP: the web crates build on it.
 
+pub mod agenda;
 pub mod billing;
 pub mod citizens;
 pub mod db;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,18 @@ pub struct Mail {
     pub text: String,
     /// Display name of the sender, e.g. the collectivité's; the address stays the platform's.
     pub from_name: Option<String>,
+    /// Files sent with the text (an event's `.ics`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A text file attached to a mail.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub filename: String,
+    /// e.g. `text/calendar; charset=utf-8; method=PUBLISH`.
+    pub content_type: String,
+    pub content: String,
 }
 
 #[derive(Clone)]
@@ -85,14 +97,25 @@ impl Mailer {
             Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
             None => self.from.clone(),
         };
-        let message = lettre::Message::builder()
+        let builder = lettre::Message::builder()
             .from(from)
             .to(to)
             .subject(&mail.subject)
-            .message_id(None)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.text.clone())
-            .map_err(|e| Error::Send(e.to_string()))?;
+            .message_id(None);
+        let message = if mail.attachments.is_empty() {
+            builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone())
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone()));
+            for a in &mail.attachments {
+                let content_type = ContentType::parse(&a.content_type)
+                    .map_err(|_| Error::Send(format!("type {:?}", a.content_type)))?;
+                parts = parts.singlepart(
+                    lettre::message::Attachment::new(a.filename.clone()).body(a.content.clone(), content_type),
+                );
+            }
+            builder.multipart(parts)
+        }
+        .map_err(|e| Error::Send(e.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|e| Error::Send(e.to_string()))?;
@@ -119,6 +142,7 @@ mod tests {
         let mailer = Mailer::new(None, dir.path().join("outbox"), "Participe <no-reply@participe.test>").unwrap();
         mailer
             .send(&Mail {
+                attachments: Vec::new(),
                 to: "marie@lenord.fr".into(),
                 subject: "Confirmez votre adresse".into(),
                 text: "Bonjour,\n\nCliquez ici : https://console.participe.test/confirmer/abc\n".into(),

@@ -5,6 +5,7 @@
 use axum::extract::{Path, Query};
 use axum::response::Html;
 use minijinja::value::Serde;
+use participe_core::agenda;
 use participe_core::dispositifs::{self, Kind, Phase};
 use participe_web::{Error, Result};
 
@@ -57,6 +58,12 @@ async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<St
     } else {
         vec![]
     };
+    let coming_events = crate::agenda::rows(&mut tx, agenda::When::Coming, d.id).await?;
+    let past_events = if d.kind() == Kind::Conseil {
+        crate::agenda::rows(&mut tx, agenda::When::Past, d.id).await?
+    } else {
+        vec![]
+    };
     let call = if d.kind() == Kind::Appel {
         Some(call_section(portal, &mut tx, &d, q).await?)
     } else {
@@ -72,7 +79,7 @@ async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<St
                 d => Serde(&d), kind => d.kind().label(), is_council => d.kind() == Kind::Conseil,
                 is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
                 opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
-                themes, members => Serde(members), call,
+                themes, members => Serde(members), call, coming_events, past_events,
             },
         )
         .await

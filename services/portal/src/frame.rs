@@ -207,6 +207,7 @@ impl Portal {
             .render(template, minijinja::context! { site_name => site_name.clone(), ..ctx })?
             .0;
         let mail = Mail {
+            attachments: Vec::new(),
             to,
             subject: format!("{subject} — {site_name}"),
             text,

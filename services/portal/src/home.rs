@@ -1,4 +1,5 @@
-//! The portal's home page.
+//! The portal's home page: the collectivité's welcome, the ways to take part, and the
+//! next events (« dates à retenir »).
 
 use axum::response::Html;
 use participe_web::Result;
@@ -6,5 +7,14 @@ use participe_web::Result;
 use crate::Portal;
 
 pub async fn show(portal: Portal) -> Result<Html<String>> {
-    portal.render("portal/home.html", "/", minijinja::context! {}).await
+    portal.cache_through(|| page(&portal)).await
+}
+
+async fn page(portal: &Portal) -> Result<Html<String>> {
+    let mut tx = portal.begin().await?;
+    let dates = crate::agenda::coming_up(&mut tx).await?;
+    tx.commit().await?;
+    portal
+        .render("portal/home.html", "/", minijinja::context! { dates })
+        .await
 }

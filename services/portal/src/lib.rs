@@ -5,6 +5,8 @@
 //! of later issues); it never reaches the platform tables and never sees another tenant.
 
 mod account;
+mod agenda;
+pub mod agenda_mail;
 mod auth;
 mod dispositifs;
 mod frame;
@@ -76,7 +78,17 @@ pub fn router(state: AppState) -> Router {
         .route("/compte/donnees", get(account::export))
         .route("/compte/suppression", get(account::delete_form).post(account::delete))
         .route("/charte", get(account::charter_form).post(account::accept_charter))
-        .route("/agenda", get(sections::agenda))
+        .route("/agenda", get(agenda::list))
+        .route("/agenda.ics", get(agenda::feed))
+        .route("/agenda/{id}", get(agenda::show))
+        .route("/agenda/{id}/inscription", post(agenda::register))
+        .route("/agenda/{id}/desinscription", post(agenda::cancel_mine))
+        .route("/agenda/confirmation/{token}", get(agenda::confirm))
+        .route(
+            "/agenda/desinscription/{token}",
+            get(agenda::cancel_form).post(agenda::cancel),
+        )
+        .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
         .route("/actualites", get(sections::actualites))
         .route("/documents", get(sections::documents))
         .layer(middleware::from_fn(csrf::same_origin))

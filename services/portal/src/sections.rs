@@ -1,4 +1,4 @@
-//! The sections of the navigation whose components arrive with later work (agenda, news,
+//! The sections of the navigation whose components arrive with later work (news,
 //! documents). Until a tenant has content there, each says so plainly, as an
 //! empty section of a new portal would.
 
@@ -11,16 +11,6 @@ async fn section(portal: &Portal, path: &str, title: &str, empty: &str) -> Resul
     portal
         .render("portal/section.html", path, minijinja::context! { title, empty })
         .await
-}
-
-pub async fn agenda(portal: Portal) -> Result<Html<String>> {
-    section(
-        &portal,
-        "/agenda",
-        "Agenda",
-        "Aucune rencontre n'est annoncée pour le moment. Les réunions, ateliers et restitutions, avec inscription en ligne, seront publiés ici.",
-    )
-    .await
 }
 
 pub async fn actualites(portal: Portal) -> Result<Html<String>> {

@@ -317,6 +317,78 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
             site::update_settings(tx, &settings).await?;
         }
         participation(tx).await?;
+        events(tx).await?;
+    }
+    Ok(())
+}
+
+/// A few meetings around today (two coming, with registration; one past), once.
+async fn events(tx: &mut TenantTx) -> Result<(), Error> {
+    use participe_core::agenda::{self, EventKind, EventWrite};
+    use participe_core::domain::local_time::parse_local;
+    if !agenda::for_console(tx, 1).await?.is_empty() {
+        return Ok(());
+    }
+    let call = dispositifs::by_slug(tx, "colleges-de-demain").await?.map(|d| d.id);
+    let today = time::OffsetDateTime::now_utc().date();
+    let at = |days: i64, hour: &str| {
+        parse_local(&format!("{}T{hour}", today + time::Duration::days(days))).map_err(|e| Error::Usage(e.0))
+    };
+    let events = [
+        (
+            EventKind::Reunion,
+            "Réunion publique : les collèges de demain",
+            "Présentation des premières contributions et échanges avec les élus.\n\nSalle accessible aux personnes à mobilité réduite ; boucle magnétique disponible.",
+            at(10, "18:30")?,
+            at(10, "20:30")?,
+            "Hôtel du Département, 51 rue Gustave Delory, Lille",
+            None,
+            call,
+            Some(120),
+        ),
+        (
+            EventKind::Atelier,
+            "Atelier : la cantine de demain",
+            "Un atelier en petits groupes pour imaginer la restauration scolaire, sur place ou en visioconférence.",
+            at(21, "14:00")?,
+            at(21, "16:30")?,
+            "Collège Jean Jaurès, Lomme",
+            Some("https://visio.lenord.fr/atelier-cantine"),
+            call,
+            Some(25),
+        ),
+        (
+            EventKind::Restitution,
+            "Restitution du budget participatif 2025",
+            "Les projets retenus et le calendrier de leur réalisation.",
+            at(-30, "18:00")?,
+            at(-30, "19:30")?,
+            "Maison des associations, Roubaix",
+            None,
+            None,
+            None,
+        ),
+    ];
+    for (kind, title, description, starts_at, ends_at, place, online_url, dispositif_id, capacity) in events {
+        agenda::create(
+            tx,
+            &EventWrite {
+                kind,
+                title: title.into(),
+                description: description.into(),
+                starts_at,
+                ends_at,
+                place: place.into(),
+                online_url: online_url.map(Into::into),
+                dispositif_id,
+                registration: capacity.is_some(),
+                capacity,
+                registration_opens_at: None,
+                registration_closes_at: None,
+                published: true,
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -109,6 +109,12 @@ async fn handle(
                 .await
                 .map_err(|e| e.to_string())
         }
+        Some(Kind::AgendaMail) => {
+            let tenant = tenant_id.ok_or("agenda mail without a tenant")?;
+            participe_portal::agenda_mail::send(app, tenant, payload)
+                .await
+                .map_err(|e| e.to_string())
+        }
         None => Err(format!("unknown job kind {kind}")),
     }
 }

@@ -53,6 +53,8 @@ pub struct RateLimits {
     pub login: Limit,
     pub sign_up: Limit,
     pub reset: Limit,
+    /// Visitors registering to events by email (each sends a mail to the address given).
+    pub events: Limit,
 }
 
 impl RateLimits {
@@ -62,6 +64,7 @@ impl RateLimits {
             login: Limit::new(30, 10, quarter),
             sign_up: Limit::new(10, 3, quarter),
             reset: Limit::new(10, 3, quarter),
+            events: Limit::new(60, 5, quarter),
         }
     }
 
@@ -70,6 +73,7 @@ impl RateLimits {
         self.login.forget_idle();
         self.sign_up.forget_idle();
         self.reset.forget_idle();
+        self.events.forget_idle();
     }
 }
 

@@ -10,6 +10,8 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, State, UndefinedBehavior};
 use serde::Serialize;
 
+use participe_core::domain::local_time;
+
 use crate::{Error, Result};
 
 /// A crate's contribution to the environment: its embedded templates.
@@ -34,6 +36,11 @@ impl Templates {
             Value::from_safe_string(crate::plaintext::to_html(text))
         });
         env.add_filter("date_fr", date_fr);
+        // Events' times, stored in UTC, read in Paris time: `jeudi 3 décembre 2026`,
+        // `18 h 30`, and the value of a `datetime-local` field.
+        env.add_filter("day_fr", |v: &str| in_paris(v, local_time::day_fr));
+        env.add_filter("hour_fr", |v: &str| in_paris(v, local_time::hour_fr));
+        env.add_filter("local_input", |v: &str| in_paris(v, local_time::to_local_input));
         env.add_global("static_version", crate::static_files::VERSION.as_str());
         for add in bundles {
             add(&mut env);
@@ -116,6 +123,13 @@ const MONTHS: [&str; 12] = [
     "décembre",
 ];
 
+/// An RFC 3339 time through `show`; anything else as it is.
+fn in_paris(value: &str, show: fn(time::OffsetDateTime) -> String) -> String {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map(show)
+        .unwrap_or_else(|_| value.to_string())
+}
+
 /// `2026-11-25T…` → `25 novembre 2026`.
 fn date_fr(value: &str) -> String {
     let date = value.get(..10).unwrap_or(value);
@@ -168,6 +182,11 @@ mod tests {
 
     #[test]
     fn dates_read_in_french() {
+        assert_eq!(
+            in_paris("2026-12-03T17:30:00Z", local_time::hour_fr),
+            "18\u{a0}h\u{a0}30"
+        );
+        assert_eq!(in_paris("demain", local_time::day_fr), "demain");
         assert_eq!(date_fr("2026-11-25T10:00:00Z"), "25 novembre 2026");
         assert_eq!(date_fr("2026-05-01"), "1er mai 2026");
         assert_eq!(date_fr("n/a"), "n/a");

@@ -7,6 +7,7 @@ mod colour;
 mod email;
 mod host;
 mod kind;
+pub mod local_time;
 pub mod password;
 mod slug;
 mod token;

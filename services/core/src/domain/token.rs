@@ -18,6 +18,11 @@ impl Token {
         Token(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// A token received back in a link, to send it again (its hash is already stored).
+    pub fn from_link(token: &str) -> Self {
+        Token(token.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
