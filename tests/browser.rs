@@ -150,6 +150,23 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         )
         .await;
     assert_eq!(meeting.status, 303, "{}", meeting.body);
+    let documents = format!("/t/{slug}/documents");
+    let document = staff
+        .submit_multipart(
+            "console.localhost",
+            &format!("{documents}/nouveau"),
+            &format!("{documents}/nouveau"),
+            &[
+                ("title", "Compte rendu de la réunion de lancement"),
+                ("category", "compte_rendu"),
+                ("document_date", "2030-09-15"),
+                ("published", "on"),
+            ],
+            Some(("file", "compte-rendu.pdf", b"%PDF-1.4\n%%EOF\n".to_vec())),
+        )
+        .await;
+    assert_eq!(document.status, 303, "{}", document.body);
+    let document_path = document.header("location").to_string();
     let meeting_path = meeting.header("location").to_string();
     // The demo's coming public meeting on the Nord portal, with a visitor's registration
     // waiting to be confirmed; its mail's link opens the cancellation page.
@@ -175,6 +192,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     )
     .await
     .unwrap();
+    let nord_post = participe_core::news::latest(&mut tx, 1).await.unwrap()[0].id;
     tx.commit().await.unwrap();
     let registration_token: String = sqlx::query_scalar(
         "select payload->>'token' from public.job where kind = 'agenda_mail' order by id desc limit 1",
@@ -393,8 +411,13 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
           "submit": { "name": "", "email": "pas-une-adresse" } },
         { "name": "portail : rencontre (connectée)", "url": at("nord", &format!("/agenda/{nord_meeting}")), "cookies": as_citizen },
         { "name": "portail : annuler une inscription", "url": at("nord", &format!("/agenda/desinscription/{registration_token}")) },
-        { "name": "portail : actualités", "url": at("mel", "/actualites") },
-        { "name": "portail : documents", "url": at("nord", "/documents") },
+        { "name": "portail : actualités vides", "url": at("mel", "/actualites") },
+        { "name": "portail : actualités", "url": at("nord", "/actualites") },
+        { "name": "portail : une actualité", "url": at("nord", &format!("/actualites/{nord_post}")) },
+        { "name": "portail : recherche", "url": at("nord", "/recherche?q=cantine") },
+        { "name": "portail : recherche sans résultat", "url": at("nord", "/recherche?q=tramway") },
+        { "name": "portail : documents (aucun)", "url": at("nord", "/documents") },
+        { "name": "portail : documents", "url": at(&slug, "/documents") },
         { "name": "portail : page introuvable", "url": at("nord", "/nulle-part"), "status": 404 },
         { "name": "portail suspendu", "url": at(suspended.slug.as_str(), "/"), "status": 503 },
         { "name": "erreur inattendue", "url": at(broken.slug.as_str(), "/"), "status": 500 },
@@ -462,6 +485,15 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : nouvelle rencontre, erreurs", "url": at("console", &format!("{agenda}/nouvelle")), "cookies": signed_in,
           "status": 422, "submit": { "title": "", "starts_at": "", "ends_at": "", "online_url": "pas une adresse" } },
         { "name": "console : rencontre et inscriptions", "url": at("console", &meeting_path), "cookies": signed_in },
+        { "name": "console : actualités", "url": at("console", &format!("/t/{slug}/actualites")), "cookies": signed_in },
+        { "name": "console : nouvelle actualité", "url": at("console", &format!("/t/{slug}/actualites/nouvelle")), "cookies": signed_in },
+        { "name": "console : nouvelle actualité, erreurs", "url": at("console", &format!("/t/{slug}/actualites/nouvelle")), "cookies": signed_in,
+          "status": 422, "submit": { "title": "", "published_at": "" } },
+        { "name": "console : documents", "url": at("console", &documents), "cookies": signed_in },
+        { "name": "console : nouveau document", "url": at("console", &format!("{documents}/nouveau")), "cookies": signed_in },
+        { "name": "console : nouveau document, erreurs", "url": at("console", &format!("{documents}/nouveau")), "cookies": signed_in,
+          "status": 422, "submit": { "title": "", "document_date": "" } },
+        { "name": "console : un document", "url": at("console", &document_path), "cookies": signed_in },
         { "name": "console : domaines", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in },
         { "name": "console : domaines, erreur", "url": at("console", &format!("/t/{slug}/domaines")), "cookies": signed_in,
           "status": 422, "submit": { "domain": "https://pas un domaine" } },
@@ -507,5 +539,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 89 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 101 passed, 0 failed"), "{report}");
 }

@@ -157,6 +157,8 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     if role.can_edit_content() {
         nav.push(("dispositifs", "Dispositifs"));
         nav.push(("agenda", "Agenda"));
+        nav.push(("actualites", "Actualités"));
+        nav.push(("documents", "Documents"));
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));
     }

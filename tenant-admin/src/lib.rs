@@ -12,11 +12,13 @@ pub mod billing_mail;
 mod branding;
 mod dashboard;
 mod dispositifs;
+mod documents;
 mod domains;
 mod frame;
 mod journal;
 mod moderation;
 pub mod moderation_mail;
+mod news;
 mod pages;
 mod settings;
 mod stripe_webhook;
@@ -74,6 +76,20 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/agenda/{id}", get(agenda::edit_form).post(agenda::update))
         .route("/t/{slug}/agenda/{id}/annulation", post(agenda::cancel))
         .route("/t/{slug}/agenda/{id}/inscrits.csv", get(agenda::registrants_csv))
+        .route("/t/{slug}/actualites", get(news::list))
+        .route("/t/{slug}/actualites/nouvelle", get(news::new_form).post(news::create))
+        .route("/t/{slug}/actualites/{id}", get(news::edit_form).post(news::update))
+        .route("/t/{slug}/actualites/{id}/suppression", post(news::delete))
+        .route("/t/{slug}/documents", get(documents::list))
+        .route(
+            "/t/{slug}/documents/nouveau",
+            get(documents::new_form).post(documents::create),
+        )
+        .route(
+            "/t/{slug}/documents/{id}",
+            get(documents::edit_form).post(documents::update),
+        )
+        .route("/t/{slug}/documents/{id}/suppression", post(documents::delete))
         .route("/t/{slug}/pages", get(pages::list))
         .route("/t/{slug}/pages/nouvelle", get(pages::new_form).post(pages::create))
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))

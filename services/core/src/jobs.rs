@@ -24,6 +24,8 @@ pub enum Kind {
     BillingNotice,
     /// Mail an event's registrant (payload: `agenda::MailJob`).
     AgendaMail,
+    /// A scheduled news post's time has come (payload: `{"news": <id>}`).
+    NewsPublished,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::TenantExport => "tenant_export",
             Kind::BillingNotice => "billing_notice",
             Kind::AgendaMail => "agenda_mail",
+            Kind::NewsPublished => "news_published",
         }
     }
 
@@ -44,6 +47,7 @@ impl Kind {
             Kind::TenantExport,
             Kind::BillingNotice,
             Kind::AgendaMail,
+            Kind::NewsPublished,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -121,6 +121,11 @@ async fn page(
         Some(c) => agenda::of_citizen(&mut tx, id, c.id).await?,
         None => None,
     };
+    let documents: Vec<_> = participe_core::documents::of_event(&mut tx, id)
+        .await?
+        .iter()
+        .map(crate::documents::row)
+        .collect();
     tx.commit().await?;
     let now = time::OffsetDateTime::now_utc();
     let availability = e.availability(now);
@@ -129,7 +134,7 @@ async fn page(
         seats_left => e.seats_left(), mine => Serde(mine),
         same_day => participe_core::domain::local_time::same_day(e.starts_at, e.ends_at),
         form => Serde(form), errors => Serde(errors),
-        read_only => portal.tenant.read_only,
+        read_only => portal.tenant.read_only, documents,
     };
     // A form (and so a session) only where one can register.
     let page = if matches!(availability, Availability::Open | Availability::Full) {

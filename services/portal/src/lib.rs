@@ -9,13 +9,15 @@ mod agenda;
 pub mod agenda_mail;
 mod auth;
 mod dispositifs;
+mod documents;
 mod frame;
 mod home;
 mod language;
 mod logo;
+mod news;
 mod pages;
 mod participation;
-mod sections;
+mod search;
 mod theme;
 
 use axum::Router;
@@ -89,8 +91,13 @@ pub fn router(state: AppState) -> Router {
             get(agenda::cancel_form).post(agenda::cancel),
         )
         .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
-        .route("/actualites", get(sections::actualites))
-        .route("/documents", get(sections::documents))
+        .route("/actualites", get(news::list))
+        .route("/actualites.atom", get(news::feed))
+        .route("/actualites/{id}", get(news::show))
+        .route("/actualites/{id}/image", get(news::cover))
+        .route("/recherche", get(search::show))
+        .route("/documents", get(documents::list))
+        .route("/documents/{id}", get(documents::download))
         .layer(middleware::from_fn(csrf::same_origin))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)

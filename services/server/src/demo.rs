@@ -318,6 +318,52 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
         }
         participation(tx).await?;
         events(tx).await?;
+        news(tx).await?;
+    }
+    Ok(())
+}
+
+/// Two news posts, once.
+async fn news(tx: &mut TenantTx) -> Result<(), Error> {
+    use participe_core::news::{self, PostWrite};
+    if !news::for_console(tx, 1).await?.is_empty() {
+        return Ok(());
+    }
+    let call = dispositifs::by_slug(tx, "colleges-de-demain").await?.map(|d| d.id);
+    let now = time::OffsetDateTime::now_utc();
+    let posts = [
+        (
+            "Les collèges de demain : déjà plus de cent contributions",
+            "Merci à toutes et à tous ! L'appel reste ouvert : il est encore temps de donner votre avis.",
+            "Depuis l'ouverture de l'appel, parents, élèves, enseignants et associations ont déposé \
+             plus de cent contributions.\n\n## Et ensuite ?\n\nUne **réunion publique** présentera \
+             les premières tendances ; inscrivez-vous depuis l'agenda.",
+            call,
+            now - time::Duration::days(2),
+        ),
+        (
+            "Le Conseil départemental des jeunes renouvelé",
+            "Quarante-deux collégiennes et collégiens élus pour deux ans.",
+            "Les nouveaux conseillers se réuniront pour la première fois en séance plénière \
+             à l'Hôtel du Département.",
+            None,
+            now - time::Duration::days(9),
+        ),
+    ];
+    for (title, summary, body, dispositif_id, published_at) in posts {
+        news::create(
+            tx,
+            &PostWrite {
+                title: title.into(),
+                summary: summary.into(),
+                body: body.into(),
+                cover_alt: String::new(),
+                dispositif_id,
+                published_at: Some(published_at),
+            },
+            None,
+        )
+        .await?;
     }
     Ok(())
 }

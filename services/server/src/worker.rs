@@ -115,6 +115,14 @@ async fn handle(
                 .await
                 .map_err(|e| e.to_string())
         }
+        Some(Kind::NewsPublished) => {
+            let tenant = tenant_id.ok_or("news job without a tenant")?;
+            let id = payload["news"]
+                .as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or("news job without a post id")?;
+            touch_news(app, tenant, id).await.map_err(|e| e.to_string())
+        }
         None => Err(format!("unknown job kind {kind}")),
     }
 }
@@ -154,4 +162,14 @@ pub fn spawn_billing_sweep(app: &AppState) {
             }
         }
     });
+}
+
+/// A scheduled post's time has come: touching it tells every portal to drop its pages.
+async fn touch_news(app: &AppState, tenant_id: uuid::Uuid, id: uuid::Uuid) -> participe_core::Result<()> {
+    let Some(tenant) = participe_core::tenancy::registry::find_by_id(&app.pool, tenant_id).await? else {
+        return Ok(());
+    };
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await?;
+    participe_core::news::touch_published(&mut tx, id).await?;
+    Ok(tx.commit().await?)
 }

@@ -47,17 +47,24 @@ pub struct RouteLabel(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct SiteLabel(pub &'static str);
 
-/// Largest request body accepted anywhere; upload routes set their own, larger limits.
+/// Largest request body accepted on portals and the ops console.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest request body accepted on the tenant console, where signed-in staff upload
+/// documents (each at most `UPLOAD_MAX`, with the form around it).
+pub const CONSOLE_BODY_LIMIT: usize = 20 * 1024 * 1024;
+/// Largest file staff may upload to the document library.
+pub const UPLOAD_MAX: usize = 15 * 1024 * 1024;
 /// Longest a request may take before the client gets a 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(app: AppState, routers: Routers) -> Router {
     // Limits apply inside the dispatcher so that their 413 and 408 get the host's page too.
-    let prepare = |r: Router| {
+    let prepare = |r: Router, body_limit: usize| {
         r.route_layer(middleware::from_fn(label_route))
             .fallback(|| async { Error::NotFound })
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            .layer(RequestBodyLimitLayer::new(body_limit))
+            // The extractors' own limit (2 MiB by default for forms and multipart) follows.
+            .layer(axum::extract::DefaultBodyLimit::max(body_limit))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
@@ -70,9 +77,9 @@ pub fn router(app: AppState, routers: Routers) -> Router {
     };
     let front = Front {
         app: app.clone(),
-        portal: prepare(routers.portal),
-        console: prepare(routers.console),
-        ops: prepare(routers.ops),
+        portal: prepare(routers.portal, BODY_LIMIT),
+        console: prepare(routers.console, CONSOLE_BODY_LIMIT),
+        ops: prepare(routers.ops, BODY_LIMIT),
     };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
