@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::agenda::{self, EventKind, EventWrite};
-use participe_core::dispositifs;
 use participe_core::domain::local_time;
 use participe_core::staff::Role;
 use participe_web::csrf::CsrfForm;
@@ -16,6 +15,7 @@ use participe_web::{Error, Result};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::choices::{self, Choice};
 use crate::frame::InTenant;
 
 fn can_edit(role: Role) -> bool {
@@ -70,7 +70,7 @@ fn optional_time(errors: &mut FieldErrors, field: &'static str, value: &str) -> 
 }
 
 impl EventForm {
-    fn parse(&self, dispositif_ids: &[Uuid]) -> Result<EventWrite, FieldErrors> {
+    fn parse(&self, dispositifs: &[Choice]) -> Result<EventWrite, FieldErrors> {
         let mut errors = FieldErrors::default();
         let kind = self.kind.parse::<EventKind>().ok();
         if kind.is_none() {
@@ -102,16 +102,7 @@ impl EventForm {
                 None
             }
         };
-        let dispositif_id = match self.dispositif.as_str() {
-            "" => None,
-            id => {
-                let found = Uuid::parse_str(id).ok().filter(|id| dispositif_ids.contains(id));
-                if found.is_none() {
-                    errors.push("dispositif", "choisissez un dispositif de la liste");
-                }
-                found
-            }
-        };
+        let dispositif_id = choices::pick(&mut errors, "dispositif", &self.dispositif, dispositifs);
         let registration = self.registration == "on";
         let capacity = match self.capacity.trim() {
             "" => None,
@@ -179,13 +170,7 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
-    let mut tx = t.begin().await?;
-    let all = dispositifs::all(&mut tx).await?;
-    tx.commit().await?;
-    let options: Vec<_> = all
-        .iter()
-        .map(|d| minijinja::context! { value => d.id.to_string(), label => d.title.clone() })
-        .collect();
+    let options = choices::options(&choices::dispositifs(t).await?);
     let kinds: Vec<_> = EventKind::ALL
         .iter()
         .map(|k| minijinja::context! { value => k.as_str(), label => k.label() })
@@ -201,13 +186,6 @@ async fn render_form(
         )
         .await?;
     Ok((status, page).into_response())
-}
-
-async fn dispositif_ids(t: &InTenant) -> Result<Vec<Uuid>> {
-    let mut tx = t.begin().await?;
-    let ids = dispositifs::all(&mut tx).await?.iter().map(|d| d.id).collect();
-    tx.commit().await?;
-    Ok(ids)
 }
 
 pub async fn new_form(t: InTenant) -> Result<Response> {
@@ -226,7 +204,7 @@ fn back(t: &InTenant, id: Uuid) -> Response {
 
 pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<EventForm>) -> Result<Response> {
     t.require(can_edit)?;
-    let write = match form.parse(&dispositif_ids(&t).await?) {
+    let write = match form.parse(&choices::dispositifs(&t).await?) {
         Ok(w) => w,
         Err(errors) => return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
@@ -280,7 +258,7 @@ pub async fn update(
     CsrfForm(form): CsrfForm<EventForm>,
 ) -> Result<Response> {
     t.require(can_edit)?;
-    let ids = dispositif_ids(&t).await?;
+    let ids = choices::dispositifs(&t).await?;
     let mut tx = t.begin().await?;
     let existing = agenda::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     let registrants = agenda::registrants(&mut tx, id).await?;

@@ -159,6 +159,15 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
+    let booklet = match existing {
+        Some(d) if d.kind() == Kind::Appel => {
+            let mut tx = t.begin().await?;
+            let b = participe_core::booklets::latest(&mut tx, d.id).await?;
+            tx.commit().await?;
+            b
+        }
+        _ => None,
+    };
     let page = t
         .render(
             "console/tenant/dispositif_form.html",
@@ -167,6 +176,7 @@ async fn render_form(
                 form => Serde(form), errors => Serde(errors), kinds => kinds(),
                 existing => existing.map(Serde), members => Serde(members),
                 portal_path => existing.map(|d| format!("/participer/{}", d.slug)),
+                booklet => booklet.map(Serde),
             },
         )
         .await?;
@@ -401,4 +411,46 @@ pub async fn remove_member(
     tx.commit().await?;
     t.console.flash("Le membre est retiré de la composition.").await?;
     Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}#composition", t.tenant().slug)).into_response())
+}
+
+/// Asks for a new « livret d'expression » of a call (made in the background).
+pub async fn request_booklet(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(_): CsrfForm<participe_web::csrf::Empty>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut tx = t.begin().await?;
+    let d = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    if d.kind() != Kind::Appel {
+        return Err(Error::NotFound);
+    }
+    let booklet = participe_core::booklets::request(&mut tx, id, &t.staff().email.to_string()).await?;
+    t.audit(
+        &mut tx,
+        "livret.demande",
+        &d.title,
+        serde_json::json!({ "booklet": booklet }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console
+        .flash("Le livret d'expression est en préparation : sa progression s'affiche ci-dessous (actualisez la page).")
+        .await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}#livret", t.tenant().slug)).into_response())
+}
+
+/// A booklet's file, for staff (the portal offers only the latest ready one).
+pub async fn booklet_file(
+    t: InTenant,
+    Path((_, id, booklet, format)): Path<(String, Uuid, Uuid, String)>,
+) -> Result<Response> {
+    t.require(can_edit)?;
+    let mut tx = t.begin().await?;
+    let b = participe_core::booklets::by_id(&mut tx, booklet)
+        .await?
+        .filter(|b| b.dispositif_id == id)
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    participe_web::booklet_file::serve(&t.console.app.storage, &b, &format).await
 }

@@ -10,13 +10,13 @@ use participe_core::FieldErrors;
 use participe_core::documents::{self, Category, DocumentWrite, FileKind, StoredFile};
 use participe_core::domain::Invalid;
 use participe_core::staff::Role;
-use participe_core::{agenda, dispositifs};
 use participe_web::csrf::{CsrfForm, CsrfMultipart, Empty};
 use participe_web::dispatch::UPLOAD_MAX;
 use participe_web::{Error, Result};
 use time::Date;
 use uuid::Uuid;
 
+use crate::choices::{self, Choice};
 use crate::frame::InTenant;
 
 fn can_edit(role: Role) -> bool {
@@ -89,50 +89,25 @@ fn date(input: &str) -> Result<Date, Invalid> {
 
 /// The choices a form offers: the tenant's dispositifs and meetings.
 struct Choices {
-    dispositifs: Vec<(Uuid, String)>,
-    events: Vec<(Uuid, String)>,
+    dispositifs: Vec<Choice>,
+    events: Vec<Choice>,
 }
 
-async fn choices(t: &InTenant) -> Result<Choices> {
-    let mut tx = t.begin().await?;
-    let dispositifs = dispositifs::all(&mut tx)
-        .await?
-        .into_iter()
-        .map(|d| (d.id, d.title))
-        .collect();
-    let events = agenda::for_console(&mut tx, 500)
-        .await?
-        .into_iter()
-        .map(|e| {
-            let when = participe_core::domain::local_time::day_fr(e.starts_at);
-            (e.id, format!("{} — {when}", e.title))
-        })
-        .collect();
-    tx.commit().await?;
-    Ok(Choices { dispositifs, events })
+async fn load_choices(t: &InTenant) -> Result<Choices> {
+    Ok(Choices {
+        dispositifs: choices::dispositifs(t).await?,
+        events: choices::events(t).await?,
+    })
 }
 
-fn pick(errors: &mut FieldErrors, field: &'static str, value: &str, among: &[(Uuid, String)]) -> Option<Uuid> {
-    if value.is_empty() {
-        return None;
-    }
-    let found = Uuid::parse_str(value)
-        .ok()
-        .filter(|id| among.iter().any(|(x, _)| x == id));
-    if found.is_none() {
-        errors.push(field, "choisissez dans la liste");
-    }
-    found
-}
-
-fn parse(form: &DocumentForm, choices: &Choices, errors: &mut FieldErrors) -> Option<DocumentWrite> {
+fn parse(form: &DocumentForm, available: &Choices, errors: &mut FieldErrors) -> Option<DocumentWrite> {
     let category = form.category.parse::<Category>().ok();
     if category.is_none() {
         errors.push("category", "choisissez le type de document");
     }
     let document_date = errors.check("document_date", date(&form.document_date));
-    let dispositif_id = pick(errors, "dispositif", &form.dispositif, &choices.dispositifs);
-    let event_id = pick(errors, "event", &form.event, &choices.events);
+    let dispositif_id = choices::pick(errors, "dispositif", &form.dispositif, &available.dispositifs);
+    let event_id = choices::pick(errors, "event", &form.event, &available.events);
     let write = DocumentWrite {
         title: form.title.clone(),
         description: form.description.clone(),
@@ -217,8 +192,7 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
-    let choices = choices(t).await?;
-    let option = |(id, label): &(Uuid, String)| minijinja::context! { value => id.to_string(), label => label.clone() };
+    let available = load_choices(t).await?;
     let categories: Vec<_> = Category::ALL
         .iter()
         .map(|c| minijinja::context! { value => c.as_str(), label => c.label() })
@@ -229,8 +203,8 @@ async fn render_form(
             "documents",
             minijinja::context! {
                 form => Serde(form), errors => Serde(errors), existing => existing.map(Serde), categories,
-                dispositifs => choices.dispositifs.iter().map(option).collect::<Vec<_>>(),
-                events => choices.events.iter().map(option).collect::<Vec<_>>(),
+                dispositifs => choices::options(&available.dispositifs),
+                events => choices::options(&available.events),
                 max_mb => UPLOAD_MAX / (1024 * 1024),
                 format => existing.map(|d| d.format_label()),
             },
@@ -258,7 +232,7 @@ pub async fn create(t: InTenant, multipart: CsrfMultipart) -> Result<Response> {
     t.require(can_edit)?;
     let form = DocumentForm::from(&multipart);
     let mut errors = FieldErrors::default();
-    let write = parse(&form, &choices(&t).await?, &mut errors);
+    let write = parse(&form, &load_choices(&t).await?, &mut errors);
     let file = uploaded(&multipart, &mut errors, true);
     let (Some(write), Some(file), true) = (write, file, errors.is_empty()) else {
         return render_form(&t, &form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -306,7 +280,7 @@ pub async fn update(t: InTenant, Path((_, id)): Path<(String, Uuid)>, multipart:
     tx.commit().await?;
     let form = DocumentForm::from(&multipart);
     let mut errors = FieldErrors::default();
-    let write = parse(&form, &choices(&t).await?, &mut errors);
+    let write = parse(&form, &load_choices(&t).await?, &mut errors);
     let file = uploaded(&multipart, &mut errors, false);
     let (Some(write), true) = (write, errors.is_empty()) else {
         return render_form(&t, &form, Some(&existing), errors, StatusCode::UNPROCESSABLE_ENTITY).await;

@@ -10,6 +10,7 @@ mod auth;
 mod billing;
 pub mod billing_mail;
 mod branding;
+mod choices;
 mod dashboard;
 mod dispositifs;
 mod documents;
@@ -62,6 +63,11 @@ pub fn router(state: AppState) -> Router {
             get(dispositifs::edit_form).post(dispositifs::update),
         )
         .route("/t/{slug}/dispositifs/{id}/statut", post(dispositifs::set_status))
+        .route("/t/{slug}/dispositifs/{id}/livret", post(dispositifs::request_booklet))
+        .route(
+            "/t/{slug}/dispositifs/{id}/livret/{booklet}/{format}",
+            get(dispositifs::booklet_file),
+        )
         .route("/t/{slug}/dispositifs/{id}/membres", post(dispositifs::add_member))
         .route(
             "/t/{slug}/dispositifs/{id}/membres/retrait",

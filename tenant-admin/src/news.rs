@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::FieldErrors;
-use participe_core::dispositifs;
 use participe_core::domain::local_time;
 use participe_core::news::{self, Cover, PostWrite};
 use participe_core::staff::Role;
@@ -17,6 +16,7 @@ use participe_web::{Error, Result};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::choices::{self, Choice};
 use crate::frame::InTenant;
 
 /// Largest cover image accepted: enough for a photo, small enough for a phone to load.
@@ -84,17 +84,8 @@ impl PostForm {
         }
     }
 
-    fn parse(&self, errors: &mut FieldErrors, dispositif_ids: &[Uuid]) -> PostWrite {
-        let dispositif_id = match self.dispositif.as_str() {
-            "" => None,
-            id => {
-                let found = Uuid::parse_str(id).ok().filter(|id| dispositif_ids.contains(id));
-                if found.is_none() {
-                    errors.push("dispositif", "choisissez un dispositif de la liste");
-                }
-                found
-            }
-        };
+    fn parse(&self, errors: &mut FieldErrors, dispositifs: &[Choice]) -> PostWrite {
+        let dispositif_id = choices::pick(errors, "dispositif", &self.dispositif, dispositifs);
         let published_at = match (self.published == "on", self.published_at.trim()) {
             (false, _) => None,
             (true, "") => Some(OffsetDateTime::now_utc()),
@@ -118,13 +109,7 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
-    let mut tx = t.begin().await?;
-    let all = dispositifs::all(&mut tx).await?;
-    tx.commit().await?;
-    let options: Vec<_> = all
-        .iter()
-        .map(|d| minijinja::context! { value => d.id.to_string(), label => d.title.clone() })
-        .collect();
+    let options = choices::options(&choices::dispositifs(t).await?);
     let page = t
         .render(
             "console/tenant/news_form.html",
@@ -137,13 +122,6 @@ async fn render_form(
         )
         .await?;
     Ok((status, page).into_response())
-}
-
-async fn dispositif_ids(t: &InTenant) -> Result<Vec<Uuid>> {
-    let mut tx = t.begin().await?;
-    let ids = dispositifs::all(&mut tx).await?.iter().map(|d| d.id).collect();
-    tx.commit().await?;
-    Ok(ids)
 }
 
 pub async fn new_form(t: InTenant) -> Result<Response> {
@@ -198,7 +176,7 @@ pub async fn create(t: InTenant, multipart: CsrfMultipart) -> Result<Response> {
     t.require(can_edit)?;
     let form = PostForm::from(&multipart);
     let mut errors = FieldErrors::default();
-    let write = form.parse(&mut errors, &dispositif_ids(&t).await?);
+    let write = form.parse(&mut errors, &choices::dispositifs(&t).await?);
     let cover = uploaded_cover(&multipart, &mut errors);
     if let Err(more) = write.check(cover.is_some()) {
         errors.0.extend(more.0);
@@ -234,7 +212,7 @@ pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Resu
 
 pub async fn update(t: InTenant, Path((_, id)): Path<(String, Uuid)>, multipart: CsrfMultipart) -> Result<Response> {
     t.require(can_edit)?;
-    let ids = dispositif_ids(&t).await?;
+    let ids = choices::dispositifs(&t).await?;
     let mut tx = t.begin().await?;
     let existing = news::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;

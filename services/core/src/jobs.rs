@@ -26,6 +26,8 @@ pub enum Kind {
     AgendaMail,
     /// A scheduled news post's time has come (payload: `{"news": <id>}`).
     NewsPublished,
+    /// Compile a « livret d'expression » (payload: `{"booklet": <id>}`).
+    Booklet,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Kind::BillingNotice => "billing_notice",
             Kind::AgendaMail => "agenda_mail",
             Kind::NewsPublished => "news_published",
+            Kind::Booklet => "booklet",
         }
     }
 
@@ -48,6 +51,7 @@ impl Kind {
             Kind::BillingNotice,
             Kind::AgendaMail,
             Kind::NewsPublished,
+            Kind::Booklet,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

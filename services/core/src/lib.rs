@@ -7,6 +7,7 @@
 
 pub mod agenda;
 pub mod billing;
+pub mod booklets;
 pub mod citizens;
 pub mod db;
 pub mod dispositifs;

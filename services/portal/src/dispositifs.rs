@@ -64,6 +64,11 @@ async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<St
     } else {
         vec![]
     };
+    let booklet = if d.kind() == Kind::Appel {
+        participe_core::booklets::latest_ready(&mut tx, d.id).await?
+    } else {
+        None
+    };
     let call = if d.kind() == Kind::Appel {
         Some(call_section(portal, &mut tx, &d, q).await?)
     } else {
@@ -80,7 +85,21 @@ async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<St
                 is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
                 opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
                 themes, members => Serde(members), call, coming_events, past_events,
+                booklet => booklet.map(Serde),
             },
         )
         .await
+}
+
+/// The latest ready « livret d'expression » of a call: `pdf`, `csv` or `json`.
+pub async fn booklet(portal: Portal, Path((slug, format)): Path<(String, String)>) -> Result<axum::response::Response> {
+    let mut tx = portal.begin().await?;
+    let d = dispositifs::public_by_slug(&mut tx, &slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let b = participe_core::booklets::latest_ready(&mut tx, d.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    participe_web::booklet_file::serve(&portal.app.storage, &b, &format).await
 }

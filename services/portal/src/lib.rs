@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             get(agenda::cancel_form).post(agenda::cancel),
         )
         .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
+        .route("/participer/{slug}/livret/{format}", get(dispositifs::booklet))
         .route("/actualites", get(news::list))
         .route("/actualites.atom", get(news::feed))
         .route("/actualites/{id}", get(news::show))

@@ -123,6 +123,16 @@ async fn handle(
                 .ok_or("news job without a post id")?;
             touch_news(app, tenant, id).await.map_err(|e| e.to_string())
         }
+        Some(Kind::Booklet) => {
+            let tenant = tenant_id.ok_or("booklet job without a tenant")?;
+            let id = payload["booklet"]
+                .as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or("booklet job without a booklet id")?;
+            participe_booklet::run(&app.pool, &app.storage, tenant, id, last_attempt)
+                .await
+                .map_err(|e| e.to_string())
+        }
         None => Err(format!("unknown job kind {kind}")),
     }
 }

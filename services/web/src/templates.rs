@@ -108,21 +108,6 @@ fn translate(state: &State, text: &str, kwargs: Kwargs) -> std::result::Result<S
     Ok(out)
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
 /// An RFC 3339 time through `show`; anything else as it is.
 fn in_paris(value: &str, show: fn(time::OffsetDateTime) -> String) -> String {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
@@ -141,7 +126,7 @@ fn date_fr(value: &str) -> String {
     ) {
         (Some(y), Some(m @ 1..=12), Some(d)) => {
             let day = if d == 1 { "1er".to_string() } else { d.to_string() };
-            format!("{day} {} {y}", MONTHS[m - 1])
+            format!("{day} {} {y}", local_time::MONTHS[m - 1])
         }
         _ => value.to_string(),
     }

@@ -14,7 +14,8 @@ static PARIS: LazyLock<TimeZone> =
     LazyLock::new(|| TimeZone::get("Europe/Paris").expect("Europe/Paris is in the bundled time zone database"));
 
 const WEEKDAYS: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
-const MONTHS: [&str; 12] = [
+/// The months, as French writes them in dates.
+pub const MONTHS: [&str; 12] = [
     "janvier",
     "février",
     "mars",

@@ -1,0 +1,306 @@
+//! The « livret d'expression » through the real HTTP service and the job queue: staff ask
+//! for it in the console, a worker compiles it a batch at a time, and the portal offers it
+//! as a real PDF (read back with `pdftotext`), a CSV and a JSON file, with every published
+//! contribution by theme and nothing moderated; another tenant reaches none of it.
+
+mod common;
+
+use common::*;
+use participe_core::citizens::{self, NewCitizen, Profile};
+use participe_core::dispositifs::{self, DispositifWrite, Kind};
+use participe_core::domain::{Email, NewPassword};
+use participe_core::participation::{self as p, ContributionInput, Decision, Target};
+use participe_core::staff::Role;
+use participe_core::{Tenant, TenantTx};
+use uuid::Uuid;
+
+const CONSOLE: &str = "console.localhost";
+
+async fn citizen(tx: &mut TenantTx, name: &str) -> Uuid {
+    let email = Email::parse(&format!("{}-{}@habitant.test", random_suffix(6), random_suffix(4))).unwrap();
+    let password = NewPassword::parse("une phrase de passe assez longue", "une phrase de passe assez longue").unwrap();
+    match citizens::sign_up(
+        tx,
+        &NewCitizen {
+            email: &email,
+            display_name: name,
+            profile: Profile::Citoyen,
+            password: &password,
+            charter_version: None,
+        },
+    )
+    .await
+    .unwrap()
+    {
+        citizens::SignUp::Created { citizen, .. } => citizen.id,
+        citizens::SignUp::AlreadyRegistered { citizen } => citizen.id,
+    }
+}
+
+async fn contribute(tx: &mut TenantTx, call: Uuid, author: Uuid, theme: Option<Uuid>, title: &str, body: &str) -> Uuid {
+    p::create_contribution(
+        tx,
+        call,
+        author,
+        &ContributionInput {
+            title: title.into(),
+            body: body.into(),
+            theme_id: theme,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A call with two themes and its contributions: three on energy, three on canteens (one
+/// moderated, one by an account since deleted), one without theme, and `extra` more on
+/// energy.
+async fn call_with_contributions(app: &TestApp, tenant: &Tenant, extra: usize) -> Uuid {
+    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let call = dispositifs::create(
+        &mut tx,
+        &DispositifWrite {
+            slug: "colleges".into(),
+            kind: Kind::Appel,
+            title: "Les collèges de demain".into(),
+            summary: String::new(),
+            description: String::new(),
+            opens_on: Some(today),
+            closes_on: None,
+            rules: String::new(),
+            themes: vec!["Énergie".into(), "Cantine".into()],
+        },
+    )
+    .await
+    .unwrap();
+    dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+    let themes = p::themes(&mut tx, call).await.unwrap();
+    let energy = themes.iter().find(|t| t.name == "Énergie").unwrap().id;
+    let canteen = themes.iter().find(|t| t.name == "Cantine").unwrap().id;
+    let amelie = citizen(&mut tx, "Amélie").await;
+    let karim = citizen(&mut tx, "Karim B.").await;
+    let gone = citizen(&mut tx, "Compte supprimé").await;
+    contribute(
+        &mut tx,
+        call,
+        amelie,
+        Some(energy),
+        "Des panneaux solaires",
+        "Sur les toits du collège.",
+    )
+    .await;
+    contribute(
+        &mut tx,
+        call,
+        karim,
+        Some(energy),
+        "Isoler les fenêtres",
+        "Le froid passe l'hiver.\n\nEt la chaleur l'été.",
+    )
+    .await;
+    contribute(
+        &mut tx,
+        call,
+        amelie,
+        Some(energy),
+        "Un cœur d'école à énergie positive",
+        "Produire plus qu'on ne consomme.",
+    )
+    .await;
+    contribute(
+        &mut tx,
+        call,
+        karim,
+        Some(canteen),
+        "Plus de produits locaux",
+        "Les fermes voisines.",
+    )
+    .await;
+    let moderated = contribute(
+        &mut tx,
+        call,
+        karim,
+        Some(canteen),
+        "Propos injurieux",
+        "Retiré par la modération.",
+    )
+    .await;
+    p::decide(
+        &mut tx,
+        Target::Contribution(moderated),
+        &Decision::Moderate("Injurieux".into()),
+    )
+    .await
+    .unwrap();
+    contribute(
+        &mut tx,
+        call,
+        amelie,
+        None,
+        "Une idée sans thème",
+        "Des casiers pour tous.",
+    )
+    .await;
+    contribute(
+        &mut tx,
+        call,
+        gone,
+        Some(canteen),
+        "Moins de gaspillage",
+        "Peser les restes.",
+    )
+    .await;
+    citizens::delete(&mut tx, gone, false).await.unwrap();
+    for i in 0..extra {
+        contribute(
+            &mut tx,
+            call,
+            amelie,
+            Some(energy),
+            &format!("Proposition {i:03}"),
+            "Une de plus.",
+        )
+        .await;
+    }
+    tx.commit().await.unwrap();
+    call
+}
+
+#[tokio::test]
+async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("livret", "Département du Livret").await;
+    let other = app.create_tenant("voisin", "Département Voisin").await;
+    // 450 more than the seven: the job reads them in three batches.
+    let call = call_with_contributions(&app, &tenant, 450).await;
+    let editor = app.staff_member(&tenant, Role::Editor).await;
+    let page = format!("/t/{}/dispositifs/{call}", tenant.slug);
+    assert!(editor.get(CONSOLE, &page).await.text().contains("Préparer le livret"));
+
+    // Another tenant's staff cannot ask for it; a moderator of this one cannot either.
+    let stranger = app.staff_member(&other, Role::Admin).await;
+    let token = stranger
+        .get(CONSOLE, &format!("/t/{}/dispositifs", other.slug))
+        .await
+        .csrf();
+    let theirs = format!("/t/{}/dispositifs/{call}/livret", other.slug);
+    assert_eq!(
+        stranger.post_raw(CONSOLE, &theirs, &[("csrf", &token)]).await.status,
+        404
+    );
+    let moderator = app.staff_member(&tenant, Role::Moderator).await;
+    let token = moderator
+        .get(CONSOLE, &format!("/t/{}/moderation", tenant.slug))
+        .await
+        .csrf();
+    assert_eq!(
+        moderator
+            .post_raw(CONSOLE, &format!("{page}/livret"), &[("csrf", &token)])
+            .await
+            .status,
+        403
+    );
+
+    let asked = editor.submit(CONSOLE, &page, &format!("{page}/livret"), &[]).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    // Asking again while it is being made does not start a second one.
+    editor.submit(CONSOLE, &page, &format!("{page}/livret"), &[]).await;
+    let mut ready = false;
+    for _ in 0..300 {
+        let text = editor.get(CONSOLE, &page).await.text();
+        if text.contains("Livret du") {
+            assert!(text.contains("456 contribution(s), 3 thème(s)"), "{text}");
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the booklet within 30 s");
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let made: i64 = sqlx::query_scalar("select count(*) from booklet")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(made, 1);
+
+    // The portal offers it from the call's page.
+    let h = format!("{}.localhost", tenant.slug);
+    let visitor = app.browser();
+    app.eventually(|| async {
+        visitor
+            .get(&h, "/participer/colleges")
+            .await
+            .text()
+            .contains("Livret d'expression")
+    })
+    .await;
+    let (status, content_type, pdf) = visitor.get_bytes(&h, "/participer/colleges/livret/pdf").await;
+    assert_eq!((status, content_type.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(file.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/install-test-deps installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Livret d'expression") && text.contains("Les collèges de demain"),
+        "{text}"
+    );
+    assert!(text.contains("456 contributions en 3 thèmes"));
+    assert!(text.contains("Énergie (453 contributions)") && text.contains("Cantine (2 contributions)"));
+    assert!(text.contains("Sans thème (1 contribution)"));
+    assert!(text.contains("Un cœur d'école à énergie positive"));
+    assert!(text.contains("Karim B., le") && text.contains("Participant·e supprimé·e, le"));
+    assert!(text.contains("Et la chaleur l'été."));
+    assert!(text.contains("Proposition 449"));
+    assert!(
+        !text.contains("Propos injurieux"),
+        "moderated contributions are left out"
+    );
+    assert!(text.find("Énergie (453").unwrap() < text.find("Cantine (2").unwrap());
+
+    let (status, content_type, csv) = visitor.get_bytes(&h, "/participer/colleges/livret/csv").await;
+    assert_eq!((status, content_type.as_str()), (200, "text/csv; charset=utf-8"));
+    let csv = String::from_utf8(csv).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 456);
+    assert!(
+        rows.iter()
+            .any(|r| &r[0] == "Sans thème" && &r[1] == "Une idée sans thème")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| &r[1] == "Isoler les fenêtres" && &r[2] == "Le froid passe l'hiver.\n\nEt la chaleur l'été.")
+    );
+
+    let (status, _, json) = visitor.get_bytes(&h, "/participer/colleges/livret/json").await;
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["contributions"], 456);
+    let themes: Vec<&str> = json["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["theme"].as_str().unwrap())
+        .collect();
+    assert_eq!(themes, ["Énergie", "Cantine", "Sans thème"]);
+    // Written in the same transaction, the two canteen contributions share their date.
+    let canteen = json["themes"][1]["contributions"].as_array().unwrap();
+    assert_eq!(canteen.len(), 2);
+    assert!(canteen.iter().any(|c| c["author"] == "Participant·e supprimé·e"));
+    assert_eq!(visitor.get_bytes(&h, "/participer/colleges/livret/docx").await.0, 404);
+
+    // Another portal has no such booklet, even for a call of the same address.
+    call_with_contributions(&app, &other, 0).await;
+    let oh = format!("{}.localhost", other.slug);
+    assert_eq!(visitor.get_bytes(&oh, "/participer/colleges/livret/pdf").await.0, 404);
+}
