@@ -415,6 +415,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "portail : actualités", "url": at("nord", "/actualites") },
         { "name": "portail : une actualité", "url": at("nord", &format!("/actualites/{nord_post}")) },
         { "name": "portail : recherche", "url": at("nord", "/recherche?q=cantine") },
+        { "name": "portail : données ouvertes", "url": at("nord", "/donnees") },
         { "name": "portail : recherche sans résultat", "url": at("nord", "/recherche?q=tramway") },
         { "name": "portail : documents (aucun)", "url": at("nord", "/documents") },
         { "name": "portail : documents", "url": at(&slug, "/documents") },
@@ -539,5 +540,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 101 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 102 passed, 0 failed"), "{report}");
 }

@@ -18,6 +18,7 @@ pub mod exports;
 pub mod jobs;
 pub mod migrations;
 pub mod news;
+pub mod open_data;
 pub mod operators;
 pub mod participation;
 pub mod search;

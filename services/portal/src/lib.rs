@@ -7,6 +7,7 @@
 mod account;
 mod agenda;
 pub mod agenda_mail;
+mod api;
 mod auth;
 mod dispositifs;
 mod documents;
@@ -97,6 +98,10 @@ pub fn router(state: AppState) -> Router {
         .route("/actualites/{id}", get(news::show))
         .route("/actualites/{id}/image", get(news::cover))
         .route("/recherche", get(search::show))
+        .route("/donnees", get(api::page))
+        .route("/api/v1/", get(api::index))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/{resource}", get(api::resource))
         .route("/documents", get(documents::list))
         .route("/documents/{id}", get(documents::download))
         .layer(middleware::from_fn(csrf::same_origin))
