@@ -193,6 +193,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     .await
     .unwrap();
     let nord_post = participe_core::news::latest(&mut tx, 1).await.unwrap()[0].id;
+    let mut settings = participe_core::site::settings(&mut tx).await.unwrap();
+    settings.stats_public = true;
+    participe_core::site::update_settings(&mut tx, &settings).await.unwrap();
     tx.commit().await.unwrap();
     let registration_token: String = sqlx::query_scalar(
         "select payload->>'token' from public.job where kind = 'agenda_mail' order by id desc limit 1",
@@ -416,6 +419,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "portail : une actualité", "url": at("nord", &format!("/actualites/{nord_post}")) },
         { "name": "portail : recherche", "url": at("nord", "/recherche?q=cantine") },
         { "name": "portail : données ouvertes", "url": at("nord", "/donnees") },
+        { "name": "portail : statistiques publiques", "url": at("nord", "/statistiques") },
         { "name": "portail : recherche sans résultat", "url": at("nord", "/recherche?q=tramway") },
         { "name": "portail : documents (aucun)", "url": at("nord", "/documents") },
         { "name": "portail : documents", "url": at(&slug, "/documents") },
@@ -490,6 +494,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : nouvelle actualité", "url": at("console", &format!("/t/{slug}/actualites/nouvelle")), "cookies": signed_in },
         { "name": "console : nouvelle actualité, erreurs", "url": at("console", &format!("/t/{slug}/actualites/nouvelle")), "cookies": signed_in,
           "status": 422, "submit": { "title": "", "published_at": "" } },
+        { "name": "console : statistiques", "url": at("console", &format!("/t/{slug}/statistiques")), "cookies": signed_in },
         { "name": "console : documents", "url": at("console", &documents), "cookies": signed_in },
         { "name": "console : nouveau document", "url": at("console", &format!("{documents}/nouveau")), "cookies": signed_in },
         { "name": "console : nouveau document, erreurs", "url": at("console", &format!("{documents}/nouveau")), "cookies": signed_in,
@@ -540,5 +545,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 102 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 104 passed, 0 failed"), "{report}");
 }

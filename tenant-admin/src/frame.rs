@@ -159,6 +159,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
         nav.push(("agenda", "Agenda"));
         nav.push(("actualites", "Actualités"));
         nav.push(("documents", "Documents"));
+        nav.push(("statistiques", "Statistiques"));
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));
     }

@@ -6,6 +6,7 @@
 
 mod account;
 mod agenda;
+mod audience;
 mod auth;
 mod billing;
 pub mod billing_mail;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/pages/{id}", get(pages::edit_form).post(pages::update))
         .route("/t/{slug}/pages/{id}/suppression", post(pages::delete))
         .route("/t/{slug}/journal", get(journal::show))
+        .route("/t/{slug}/statistiques", get(audience::show))
         .route("/t/{slug}/abonnement", get(billing::show))
         .route("/t/{slug}/abonnement/souscription", post(billing::subscribe))
         .route("/t/{slug}/abonnement/gestion", post(billing::manage))

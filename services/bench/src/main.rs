@@ -180,6 +180,7 @@ async fn run(args: Args, root: String) {
             limits: s.limits.clone(),
             config: s.config.clone(),
             traffic: Default::default(),
+            audience: Default::default(),
         })
     };
     app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;

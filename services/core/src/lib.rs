@@ -6,6 +6,7 @@
 //! never touches HTTP: the web crates build on it.
 
 pub mod agenda;
+pub mod audience;
 pub mod billing;
 pub mod booklets;
 pub mod citizens;

@@ -8,6 +8,7 @@ mod account;
 mod agenda;
 pub mod agenda_mail;
 mod api;
+mod audience;
 mod auth;
 mod dispositifs;
 mod documents;
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/actualites/{id}/image", get(news::cover))
         .route("/recherche", get(search::show))
         .route("/donnees", get(api::page))
+        .route("/statistiques", get(audience::show))
         .route("/api/v1/", get(api::index))
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/{resource}", get(api::resource))

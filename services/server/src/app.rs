@@ -37,6 +37,7 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) 
         limits: Default::default(),
         config,
         traffic: Default::default(),
+        audience: Default::default(),
     })
 }
 
@@ -51,6 +52,9 @@ pub fn spawn_traffic_flush(state: &AppState) {
             tick.tick().await;
             if let Err(e) = state.traffic.flush(&state.pool).await {
                 tracing::warn!(error = %e, "tenant traffic not saved; kept for the next minute");
+            }
+            if let Err(e) = state.audience.flush(&state.pool).await {
+                tracing::warn!(error = %e, "audience statistics not saved");
             }
         }
     });

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -144,6 +144,23 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         span.record("tenant.slug", tenant.slug.as_str());
     }
     req.extensions_mut().insert(site.clone());
+    // A portal page asked for: who (as the audience statistics count them) and what.
+    let viewer = match &site {
+        Site::Portal(_) if req.method() == axum::http::Method::GET => {
+            let (mut parts, body) = req.into_parts();
+            let ip = crate::client::ClientIp::from_request_parts(&mut parts, &front.app).await;
+            let agent = parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let path = parts.uri.path().to_string();
+            req = Request::from_parts(parts, body);
+            ip.ok().map(|ip| (ip.0, agent, path))
+        }
+        _ => None,
+    };
     let response = match &site {
         Site::Portal(t) if t.status == TenantStatus::Suspended => suspended(&front.app, t.name.as_str()),
         Site::Portal(_) => front.portal.clone().oneshot(req).await?,
@@ -167,6 +184,19 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         // The time to the response's head, as the HTTP metrics measure it.
         let failed = response.status().is_server_error();
         front.app.traffic.record(t.id, failed, started.elapsed());
+        let page = response.status() == StatusCode::OK
+            && response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+        if let (true, Some((ip, agent, path))) = (page, viewer) {
+            let now = time::OffsetDateTime::now_utc();
+            match front.app.audience.prepare(&front.app.pool, now.date()).await {
+                Ok(()) => front.app.audience.record(t.id, ip, &agent, &path, now),
+                Err(e) => tracing::warn!(error = %e, "audience salt unavailable; view not counted"),
+            }
+        }
     }
     Ok(response)
 }

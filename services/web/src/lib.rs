@@ -3,6 +3,7 @@
 //! a request to the portal, console or ops router by its `Host`, the security headers, the
 //! embedded static files and the request metrics. It holds no feature of its own.
 
+pub mod audience_page;
 pub mod booklet_file;
 pub mod client;
 pub mod csrf;

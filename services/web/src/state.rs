@@ -96,6 +96,8 @@ pub struct App {
     pub config: WebConfig,
     /// Each tenant's requests, errors and latency since the last flush (`core::traffic`).
     pub traffic: participe_core::traffic::Traffic,
+    /// Portal page views, counted without cookies (`core::audience`).
+    pub audience: participe_core::audience::Audience,
 }
 
 impl AppState {
