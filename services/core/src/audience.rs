@@ -172,14 +172,19 @@ fn iso_date<S: serde::Serializer>(date: &Date, s: S) -> std::result::Result<S::O
 pub async fn days(tx: &mut TenantTx, days: i32) -> Result<Vec<Day>> {
     Ok(sqlx::query_as!(
         Day,
-        r#"select d::date as "day!",
-                  coalesce((select count(*) from audience_visitor v where v.day = d::date), 0) as "visitors!",
-                  coalesce((select sum(visits) from audience_visitor v where v.day = d::date), 0)::bigint as "visits!",
-                  coalesce((select sum(views) from audience_visitor v where v.day = d::date), 0)::bigint as "views!",
-                  (select count(*) from citizen c where c.created_at::date = d::date) as "registrations!",
-                  (select count(*) from contribution c where c.created_at::date = d::date) as "contributions!"
-             from generate_series(current_date - ($1::int - 1), current_date, interval '1 day') as d
-            order by d"#,
+        r#"with span as (select d::date as day
+                           from generate_series(current_date - ($1::int - 1), current_date, interval '1 day') as d),
+                seen as (select day, count(*) as visitors, sum(visits)::bigint as visits, sum(views)::bigint as views
+                           from audience_visitor where day >= current_date - ($1::int - 1) group by day),
+                joined as (select created_at::date as day, count(*) as n from citizen
+                            where created_at >= current_date - ($1::int - 1) group by 1),
+                posted as (select created_at::date as day, count(*) as n from contribution
+                            where created_at >= current_date - ($1::int - 1) group by 1)
+           select span.day as "day!", coalesce(seen.visitors, 0) as "visitors!", coalesce(seen.visits, 0) as "visits!",
+                  coalesce(seen.views, 0) as "views!", coalesce(joined.n, 0) as "registrations!",
+                  coalesce(posted.n, 0) as "contributions!"
+             from span left join seen using (day) left join joined using (day) left join posted using (day)
+            order by span.day"#,
         days
     )
     .fetch_all(tx.conn())

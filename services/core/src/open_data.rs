@@ -158,25 +158,34 @@ const DOCUMENT_FIELDS: &[Field] = &[
     f("rencontre", "string", UUID, true),
 ];
 
+/// A row as every query below selects it, with the total of the whole list.
+struct Row {
+    row: serde_json::Value,
+    total: i64,
+}
+
 /// A page of rows (`limit` from `offset`) and the total.
 pub async fn rows(tx: &mut TenantTx, r: Resource, limit: i64, offset: i64) -> Result<(Vec<serde_json::Value>, i64)> {
-    let out: Vec<(serde_json::Value, i64)> = match r {
-        Resource::Dispositifs => sqlx::query!(
-            r#"select json_build_object('id', id, 'slug', slug, 'type', kind, 'titre', title, 'resume', summary,
+    let out: Vec<Row> =
+        match r {
+            Resource::Dispositifs => {
+                sqlx::query_as!(
+                    Row,
+                    r#"select json_build_object('id', id, 'slug', slug, 'type', kind, 'titre', title, 'resume', summary,
                       'ouverture', opens_on, 'cloture', closes_on, 'statut', status) as "row!",
                       count(*) over () as "total!"
                  from dispositif where status in ('publie', 'archive')
                 order by created_at, id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-        Resource::Contributions => sqlx::query!(
-            r#"select json_build_object('id', c.id, 'dispositif', d.slug, 'theme', t.name, 'titre', c.title,
+                    limit,
+                    offset
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+            Resource::Contributions => {
+                sqlx::query_as!(
+                    Row,
+                    r#"select json_build_object('id', c.id, 'dispositif', d.slug, 'theme', t.name, 'titre', c.title,
                       'texte', c.body, 'auteur', z.display_name, 'publiee_le', c.created_at,
                       'commentaires', c.comment_count) as "row!",
                       count(*) over () as "total!"
@@ -185,16 +194,15 @@ pub async fn rows(tx: &mut TenantTx, r: Resource, limit: i64, offset: i64) -> Re
                  left join citizen z on z.id = c.author_id
                 where c.state = 'publie' and d.status in ('publie', 'archive')
                 order by c.created_at, c.id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-        Resource::Comments => sqlx::query!(
-            r#"select json_build_object('id', m.id, 'contribution', m.contribution_id, 'en_reponse_a', m.parent_id,
+                    limit,
+                    offset
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+            Resource::Comments => sqlx::query_as!(
+                Row,
+                r#"select json_build_object('id', m.id, 'contribution', m.contribution_id, 'en_reponse_a', m.parent_id,
                       'texte', m.body, 'auteur', z.display_name, 'publie_le', m.created_at) as "row!",
                       count(*) over () as "total!"
                  from comment m join contribution c on c.id = m.contribution_id
@@ -202,47 +210,44 @@ pub async fn rows(tx: &mut TenantTx, r: Resource, limit: i64, offset: i64) -> Re
                  left join citizen z on z.id = m.author_id
                 where m.state = 'publie' and c.state = 'publie' and d.status in ('publie', 'archive')
                 order by m.created_at, m.id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-        Resource::Events => sqlx::query!(
-            r#"select json_build_object('id', e.id, 'type', e.kind, 'titre', e.title, 'description', e.description,
+                limit,
+                offset
+            )
+            .fetch_all(tx.conn())
+            .await?,
+            Resource::Events => sqlx::query_as!(
+                Row,
+                r#"select json_build_object('id', e.id, 'type', e.kind, 'titre', e.title, 'description', e.description,
                       'debut', e.starts_at, 'fin', e.ends_at, 'lieu', e.place, 'lien', e.online_url,
                       'dispositif', d.slug, 'places', e.capacity, 'annulee', e.status = 'annule') as "row!",
                       count(*) over () as "total!"
                  from event e left join dispositif d on d.id = e.dispositif_id and d.status in ('publie', 'archive')
                 where e.status <> 'brouillon'
                 order by e.starts_at, e.id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-        Resource::News => sqlx::query!(
-            r#"select json_build_object('id', n.id, 'titre', n.title, 'chapeau', n.summary, 'texte', n.body,
+                limit,
+                offset
+            )
+            .fetch_all(tx.conn())
+            .await?,
+            Resource::News => {
+                sqlx::query_as!(
+                    Row,
+                    r#"select json_build_object('id', n.id, 'titre', n.title, 'chapeau', n.summary, 'texte', n.body,
                       'publiee_le', n.published_at, 'dispositif', d.slug) as "row!",
                       count(*) over () as "total!"
                  from news n left join dispositif d on d.id = n.dispositif_id and d.status in ('publie', 'archive')
                 where n.published_at <= now()
                 order by n.published_at, n.id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-        Resource::Documents => sqlx::query!(
-            r#"select json_build_object('id', doc.id, 'titre', doc.title, 'description', doc.description,
+                    limit,
+                    offset
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+            Resource::Documents => {
+                sqlx::query_as!(
+                    Row,
+                    r#"select json_build_object('id', doc.id, 'titre', doc.title, 'description', doc.description,
                       'type', doc.category, 'date', doc.document_date, 'format', doc.content_type,
                       'taille', doc.size_bytes, 'dispositif', d.slug, 'rencontre', e.id) as "row!",
                       count(*) over () as "total!"
@@ -251,15 +256,13 @@ pub async fn rows(tx: &mut TenantTx, r: Resource, limit: i64, offset: i64) -> Re
                  left join event e on e.id = doc.event_id and e.status <> 'brouillon'
                 where doc.published
                 order by doc.document_date, doc.id limit $1 offset $2"#,
-            limit,
-            offset
-        )
-        .fetch_all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|x| (x.row, x.total))
-        .collect(),
-    };
-    let total = out.first().map_or(0, |(_, t)| *t);
-    Ok((out.into_iter().map(|(row, _)| row).collect(), total))
+                    limit,
+                    offset
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+        };
+    let total = out.first().map_or(0, |r| r.total);
+    Ok((out.into_iter().map(|r| r.row).collect(), total))
 }

@@ -15,10 +15,7 @@ use uuid::Uuid;
 
 use crate::Portal;
 use crate::auth::message;
-
-fn parse_id(s: &str) -> Result<Uuid> {
-    Uuid::parse_str(s).map_err(|_| Error::NotFound)
-}
+use crate::participation::parse_id;
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

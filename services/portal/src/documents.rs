@@ -8,7 +8,6 @@ use minijinja::value::Serde;
 use participe_core::dispositifs;
 use participe_core::documents::{self, Category, Filter};
 use participe_web::{Error, Result};
-use uuid::Uuid;
 
 use crate::Portal;
 
@@ -82,7 +81,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
 /// Downloads a published document: its type as found at upload, `attachment` with its
 /// name (RFC 6266, UTF-8 and an ASCII fallback), never sniffed as anything else.
 pub async fn download(portal: Portal, Path(id): Path<String>) -> Result<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::NotFound)?;
+    let id = crate::participation::parse_id(&id)?;
     let mut tx = portal.begin().await?;
     let doc = documents::public_by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;

@@ -10,13 +10,10 @@ use participe_web::{Error, Result};
 use uuid::Uuid;
 
 use crate::Portal;
+use crate::participation::parse_id;
 
 /// Posts in the feed.
 const FEED_SIZE: i64 = 30;
-
-fn parse_id(s: &str) -> Result<Uuid> {
-    Uuid::parse_str(s).map_err(|_| Error::NotFound)
-}
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

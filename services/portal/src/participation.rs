@@ -30,7 +30,8 @@ async fn call(tx: &mut TenantTx, slug: &str) -> Result<Dispositif> {
     Ok(d)
 }
 
-fn parse_id(s: &str) -> Result<Uuid> {
+/// An id from a path: anything else is a page that does not exist.
+pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::NotFound)
 }
 
