@@ -93,6 +93,9 @@ pub struct Citizen {
     pub blocked: bool,
     pub blocked_reason: String,
     pub session_epoch: i32,
+    /// Created or linked through an identity provider that vouched for the person
+    /// (FranceConnect, …): « identité vérifiée ».
+    pub identity_verified: bool,
 }
 
 impl Citizen {
@@ -112,6 +115,7 @@ struct CitizenRow {
     blocked_at: Option<OffsetDateTime>,
     blocked_reason: String,
     session_epoch: i32,
+    identity_verified_at: Option<OffsetDateTime>,
 }
 
 impl From<CitizenRow> for Citizen {
@@ -127,6 +131,7 @@ impl From<CitizenRow> for Citizen {
             blocked: r.blocked_at.is_some(),
             blocked_reason: r.blocked_reason,
             session_epoch: r.session_epoch,
+            identity_verified: r.identity_verified_at.is_some(),
         }
     }
 }
@@ -135,7 +140,7 @@ pub async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Option<Citizen>> {
     Ok(sqlx::query_as!(
         CitizenRow,
         "select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                blocked_at, blocked_reason, session_epoch
+                blocked_at, blocked_reason, session_epoch, identity_verified_at
            from citizen where id = $1",
         id
     )
@@ -148,7 +153,7 @@ pub async fn find_by_email(tx: &mut TenantTx, email: &Email) -> Result<Option<Ci
     Ok(sqlx::query_as!(
         CitizenRow,
         "select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                blocked_at, blocked_reason, session_epoch
+                blocked_at, blocked_reason, session_epoch, identity_verified_at
            from citizen where email = $1",
         email.as_str()
     )
@@ -181,7 +186,7 @@ pub async fn sign_up(tx: &mut TenantTx, new: &NewCitizen<'_>) -> Result<SignUp> 
          values ($1, $2, $3, $4, $5, case when $5::int is null then null else now() end)
          on conflict (email) do nothing
          returning id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                   blocked_at, blocked_reason, session_epoch",
+                   blocked_at, blocked_reason, session_epoch, identity_verified_at",
         new.email.as_str(),
         new.display_name,
         new.profile.as_str(),
@@ -431,8 +436,11 @@ pub async fn export(tx: &mut TenantTx, id: Uuid) -> Result<Option<serde_json::Va
                  'adresse_confirmee_le', email_confirmed_at, 'nouvelle_adresse_en_attente', pending_email,
                  'charte_version_acceptee', charter_version, 'charte_acceptee_le', charter_accepted_at,
                  'bloque_le', blocked_at, 'motif_blocage', nullif(blocked_reason, ''),
-                 'cree_le', created_at)
+                 'identite_verifiee_le', identity_verified_at, 'cree_le', created_at)
                from citizen where id = $1),
+             'identites', coalesce((select json_agg(json_build_object(
+                 'fournisseur', p.label, 'identifiant', i.subject, 'reliee_le', i.created_at) order by i.created_at)
+               from citizen_identity i join identity_provider p on p.id = i.provider_id where i.citizen_id = $1), '[]'),
              'contributions', coalesce((select json_agg(json_build_object(
                  'id', c.id, 'dispositif', d.title, 'theme', t.name, 'titre', c.title, 'texte', c.body,
                  'etat', c.state, 'creee_le', c.created_at, 'modifiee_le', c.edited_at) order by c.created_at)

@@ -16,6 +16,7 @@ pub mod documents;
 pub mod domain;
 mod error;
 pub mod exports;
+pub mod identity;
 pub mod jobs;
 pub mod migrations;
 pub mod news;

@@ -930,6 +930,7 @@ mod tests {
             blocked: false,
             blocked_reason: String::new(),
             session_epoch: 0,
+            identity_verified: false,
         }
     }
 

@@ -161,6 +161,23 @@ pub async fn sign_up(pool: &PgPool, email: &Email, display_name: &str, password:
     Ok(SignUp::Created { staff, confirm })
 }
 
+/// The staff account of an address an identity provider verified (ProConnect): found, its
+/// address marked confirmed, or created without a password (an empty hash never verifies;
+/// its owner can choose one with « mot de passe oublié »).
+pub async fn verified_account(pool: &PgPool, email: &Email, display_name: &str) -> Result<Staff> {
+    let row = sqlx::query_as!(
+        StaffRow,
+        "insert into staff (email, display_name, password_hash, email_confirmed_at) values ($1, $2, '', now())
+         on conflict (email) do update set email_confirmed_at = coalesce(staff.email_confirmed_at, now())
+         returning id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch",
+        email.as_str(),
+        display_name
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Staff::from(row))
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum TokenPurpose {
     Confirm,

@@ -9,6 +9,7 @@ mod host;
 mod kind;
 pub mod local_time;
 pub mod password;
+pub mod sealed;
 mod slug;
 mod token;
 
