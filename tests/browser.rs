@@ -7,8 +7,12 @@ mod common;
 
 use std::process::Command;
 
+use common::oidc::{FC_SECRET, Idp, PORTAL_SECRET, console_provider};
 use common::*;
+use participe_core::domain::sealed::SecretKey;
 use participe_core::tenancy::registry;
+
+const PLATFORM_KEY: &str = "la clé de plateforme des tests d'accessibilité, assez longue";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_type_passes_axe_core_in_headless_chromium() {
@@ -19,12 +23,22 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         "Chromium or axe-core is missing: run scripts/install-test-deps (the README's test command does)"
     );
     let url = fresh_database("a11y").await;
+    // A real OpenID Connect provider: FranceConnect for the portal, ProConnect for the console.
+    let idp = Idp::start(serde_json::json!({
+        "marianne": { "email": "marianne.a11y@exemple.fr", "email_verified": true, "given_name": "Marianne", "family_name": "Dupont" },
+        "paul": { "email": "paul.a11y@exemple.fr", "email_verified": true, "given_name": "Paul", "family_name": "Martin" },
+    }))
+    .await;
+    let issuer = idp.issuer.clone();
     // Stripe configured (never called by these pages): the subscription page shows its form.
-    let app = TestApp::spawn_configured(&url, 4, |c| {
+    let app = TestApp::spawn_configured(&url, 4, move |c| {
         c.stripe = Some(participe_web::StripeSettings {
             secret_key: participe_web::Secret::new("sk_test_a11y"),
             api_base: Some("http://127.0.0.1:9".into()),
-        })
+        });
+        c.secret_key = Some(SecretKey::from_env_value(PLATFORM_KEY).unwrap());
+        c.franceconnect_issuer = issuer.clone();
+        c.console_oidc = Some(console_provider(issuer));
     })
     .await;
     participe_server::demo::seed(&app.pool, &base()).await.unwrap();
@@ -273,6 +287,86 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     let commented = items.iter().max_by_key(|c| c.comment_count).unwrap().id;
     tx.commit().await.unwrap();
     let contribution = format!("/participer/colleges-de-demain/contributions/{commented}");
+
+    // FranceConnect on Nord's portal; one visitor back from it with no account yet, another
+    // whose address has an account to link.
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &nord).await.unwrap();
+    let fc_fields = participe_core::identity::ProviderFields {
+        kind: "franceconnect",
+        client_id: "fc",
+        secret: FC_SECRET,
+        enabled: true,
+        ..Default::default()
+    };
+    let fc_input = participe_core::identity::ProviderInput::parse(&fc_fields, true).unwrap();
+    let fc = participe_core::identity::create(&mut tx, &SecretKey::from_env_value(PLATFORM_KEY).unwrap(), &fc_input)
+        .await
+        .unwrap();
+    let paul = participe_core::domain::Email::parse("paul.a11y@exemple.fr").unwrap();
+    let paul_password = participe_core::domain::NewPassword::parse(password, password).unwrap();
+    participe_core::citizens::sign_up(
+        &mut tx,
+        &participe_core::citizens::NewCitizen {
+            email: &paul,
+            display_name: "Paul",
+            profile: participe_core::citizens::Profile::Citoyen,
+            password: &paul_password,
+            charter_version: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let back_from_franceconnect = |login: &'static str| {
+        let app = &app;
+        let idp = &idp;
+        async move {
+            let b = app.browser();
+            let form = b.get("nord.localhost", "/connexion").await;
+            let cookie = form
+                .header("set-cookie")
+                .split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_string();
+            let start = b
+                .post_raw(
+                    "nord.localhost",
+                    &format!("/connexion/fournisseur/{fc}"),
+                    &[("csrf", &form.csrf())],
+                )
+                .await;
+            let back = idp.login(&idp.agent(), start.header("location"), login).await;
+            let path = back.split_once(&format!(":{port}")).unwrap().1.to_string();
+            assert_eq!(b.get("nord.localhost", &path).await.status, 303);
+            serde_json::json!([{ "name": "participe_session", "value": cookie, "url": format!("http://nord.localhost:{port}") }])
+        }
+    };
+    let awaiting_account = back_from_franceconnect("marianne").await;
+    // A provider already set up on the staff member's portal, for the console's list.
+    let own = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(&slug).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
+    let fields = participe_core::identity::ProviderFields {
+        kind: "oidc",
+        label: "Mon compte Région",
+        issuer: &idp.issuer,
+        client_id: "portal",
+        secret: PORTAL_SECRET,
+        scopes: "email profile",
+        enabled: true,
+    };
+    let input = participe_core::identity::ProviderInput::parse(&fields, true).unwrap();
+    participe_core::identity::create(&mut tx, &SecretKey::from_env_value(PLATFORM_KEY).unwrap(), &input)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let awaiting_link = back_from_franceconnect("paul").await;
     let as_citizen = serde_json::json!([{ "name": "participe_session", "value": citizen_cookie, "url": format!("http://nord.localhost:{port}") }]);
 
     // Something to moderate in the staff member's own portal.
@@ -507,6 +601,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : abonnement", "url": at("console", &format!("/t/{slug}/abonnement")), "cookies": signed_in },
         { "name": "portail : en anglais", "url": at("nord", "/langue/en?suite=/participer"), "lang": "en" },
         { "name": "console : participants", "url": at("console", &format!("/t/{slug}/participants")), "cookies": signed_in },
+        { "name": "portail : terminer un compte FranceConnect", "url": at("nord", "/connexion/fournisseur/inscription"), "cookies": awaiting_account },
+        { "name": "portail : terminer un compte FranceConnect, erreurs", "url": at("nord", "/connexion/fournisseur/inscription"), "cookies": awaiting_account,
+          "status": 422, "submit": { "display_name": " " } },
+        { "name": "portail : relier un compte", "url": at("nord", "/connexion/fournisseur/relier"), "cookies": awaiting_link },
+        { "name": "portail : connexion par fournisseur impossible", "url": at("nord", "/connexion/fournisseur/retour?code=x&state=y"), "status": 400 },
+        { "name": "console : connexion des citoyens", "url": at("console", &format!("/t/{slug}/connexion-citoyens")), "cookies": signed_in },
+        { "name": "console : connexion des citoyens, erreurs", "url": at("console", &format!("/t/{slug}/connexion-citoyens")), "cookies": signed_in,
+          "status": 422, "submit": { "client_id": "portail", "issuer": "http://pas-https.exemple.fr" } },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
         { "name": "exploitation : connexion", "url": at("ops", "/") },
         { "name": "exploitation : connexion refusée", "url": at("ops", "/connexion"), "status": 422,
@@ -545,5 +647,5 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "accessibility check failed:\n{report}");
-    assert!(report.contains("a11y: 104 passed, 0 failed"), "{report}");
+    assert!(report.contains("a11y: 110 passed, 0 failed"), "{report}");
 }

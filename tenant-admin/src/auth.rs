@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::frame::Console;
 
 const PENDING_TOTP: &str = "pending_totp";
-const NEXT: &str = "next";
+pub(crate) const NEXT: &str = "next";
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -174,7 +174,10 @@ pub async fn login_form(console: Console, Query(q): Query<NextQuery>) -> Result<
     Ok(console
         .render(
             "console/auth/login.html",
-            minijinja::context! { form => minijinja::value::Serde(LoginForm::default()), errors => Vec::<()>::new() },
+            minijinja::context! {
+                form => minijinja::value::Serde(LoginForm::default()), errors => Vec::<()>::new(),
+                oidc => console.app.config.console_oidc.as_ref().map(|c| c.label.clone()),
+            },
         )
         .await?
         .into_response())
@@ -240,6 +243,12 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
         )
         .await;
     }
+    after_password(&console, &staff).await
+}
+
+/// Once the account is proven (password, or the console's identity provider): the second
+/// factor when enabled, else the session.
+pub(crate) async fn after_password(console: &Console, staff: &staff::Staff) -> Result<Response> {
     if staff.totp_enabled {
         console.session.cycle_id().await.map_err(session::session_error)?;
         console
@@ -249,7 +258,7 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
             .map_err(session::session_error)?;
         return Ok(Redirect::to("/connexion/code").into_response());
     }
-    finish_login(&console, &staff).await
+    finish_login(console, staff).await
 }
 
 async fn finish_login(console: &Console, staff: &staff::Staff) -> Result<Response> {
@@ -273,7 +282,10 @@ async fn rerender_login(
     let page = console
         .render(
             "console/auth/login.html",
-            minijinja::context! { form => minijinja::value::Serde(form), errors => minijinja::value::Serde(errors) },
+            minijinja::context! {
+                form => minijinja::value::Serde(form), errors => minijinja::value::Serde(errors),
+                oidc => console.app.config.console_oidc.as_ref().map(|c| c.label.clone()),
+            },
         )
         .await?;
     Ok((status, page).into_response())
@@ -341,8 +353,9 @@ pub async fn code(console: Console, CsrfForm(form): CsrfForm<CodeForm>) -> Resul
 }
 
 pub async fn logout(console: Console, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
+    let then = crate::oidc::logout_url(&console).await?;
     console.session.flush().await.map_err(session::session_error)?;
-    Ok(Redirect::to("/").into_response())
+    Ok(Redirect::to(&then).into_response())
 }
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]

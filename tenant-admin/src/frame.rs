@@ -170,6 +170,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     if role == Role::Admin {
         nav.push(("equipe", "Équipe"));
         nav.push(("domaines", "Domaines"));
+        nav.push(("connexion-citoyens", "Connexion des citoyens"));
         nav.push(("parametres", "Paramètres"));
         nav.push(("abonnement", "Abonnement"));
     }

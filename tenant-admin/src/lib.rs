@@ -17,10 +17,12 @@ mod dispositifs;
 mod documents;
 mod domains;
 mod frame;
+mod identity;
 mod journal;
 mod moderation;
 pub mod moderation_mail;
 mod news;
+mod oidc;
 mod pages;
 mod settings;
 mod stripe_webhook;
@@ -45,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/connexion", get(auth::login_form).post(auth::login))
         .route("/connexion/code", get(auth::code_form).post(auth::code))
         .route("/deconnexion", post(auth::logout))
+        .route("/connexion/fournisseur", post(oidc::start))
+        .route(participe_web::oidc::CALLBACK_PATH, get(oidc::callback))
+        .route("/invitation/{token}/fournisseur", post(oidc::start_invitation))
         .route("/mot-de-passe-oublie", get(auth::forgot_form).post(auth::forgot))
         .route("/reinitialiser/{token}", get(auth::reset_form).post(auth::reset))
         .route("/compte", get(account::show))
@@ -78,6 +83,15 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/domaines/verification", post(domains::check))
         .route("/t/{slug}/domaines/principal", post(domains::primary))
         .route("/t/{slug}/domaines/retrait", post(domains::remove))
+        .route(
+            "/t/{slug}/connexion-citoyens",
+            get(identity::show).post(identity::create),
+        )
+        .route(
+            "/t/{slug}/connexion-citoyens/{id}",
+            get(identity::edit_form).post(identity::update),
+        )
+        .route("/t/{slug}/connexion-citoyens/{id}/suppression", post(identity::delete))
         .route("/t/{slug}/agenda", get(agenda::list))
         .route("/t/{slug}/agenda/nouvelle", get(agenda::new_form).post(agenda::create))
         .route("/t/{slug}/agenda/{id}", get(agenda::edit_form).post(agenda::update))

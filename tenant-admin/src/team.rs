@@ -216,13 +216,14 @@ pub async fn invitation(console: Console, Path(token): Path<String>) -> Result<R
             minijinja::context! {
                 invitation => Serde(&invitation), role => invitation.role.label(), mismatch,
                 here => format!("/invitation/{token}"),
+                oidc => console.app.config.console_oidc.as_ref().map(|c| c.label.clone()),
             },
         )
         .await?;
     Ok(page.into_response())
 }
 
-async fn expired(console: &Console) -> Result<Response> {
+pub(crate) async fn expired(console: &Console) -> Result<Response> {
     let page = crate::auth::message(
         console,
         "Invitation invalide ou expirée",
@@ -238,8 +239,14 @@ pub async fn accept(
     CsrfForm(_): CsrfForm<csrf::Empty>,
 ) -> Result<Response> {
     let staff = console.staff()?.clone();
-    let Some(invitation) = staff::invitation_by_token(&console.app.pool, &token).await? else {
-        return expired(&console).await;
+    join(&console, &staff, &token).await
+}
+
+/// `staff` (signed in, or just identified by the console's provider) joins the team the
+/// invitation `token` is for.
+pub(crate) async fn join(console: &Console, staff: &participe_core::staff::Staff, token: &str) -> Result<Response> {
+    let Some(invitation) = staff::invitation_by_token(&console.app.pool, token).await? else {
+        return expired(console).await;
     };
     if invitation.email != staff.email {
         return Err(Error::Forbidden);
@@ -248,10 +255,10 @@ pub async fn accept(
         .await?
         .ok_or(Error::NotFound)?;
     let mut tx = TenantTx::begin(&console.app.pool, &tenant).await?;
-    let role = match staff::accept_invitation(&mut tx, invitation.id, &staff).await {
+    let role = match staff::accept_invitation(&mut tx, invitation.id, staff).await {
         Ok(role) => role,
         // Accepted twice at once, or revoked meanwhile.
-        Err(participe_core::Error::NotFound(_)) => return expired(&console).await,
+        Err(participe_core::Error::NotFound(_)) => return expired(console).await,
         Err(e) => return Err(e.into()),
     };
     participe_core::site::audit(

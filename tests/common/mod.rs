@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod oidc;
 pub mod smtp;
 
 use std::sync::OnceLock;

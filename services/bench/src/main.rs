@@ -181,6 +181,7 @@ async fn run(args: Args, root: String) {
             config: s.config.clone(),
             traffic: Default::default(),
             audience: Default::default(),
+            oidc: s.oidc.clone(),
         })
     };
     app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;

@@ -29,13 +29,22 @@ pub struct AccountForm {
 
 async fn account_page(portal: &Portal, form: AccountForm, errors: FieldErrors, status: StatusCode) -> Result<Response> {
     let profile = portal.citizen.as_ref().map(|c| c.profile_label()).unwrap_or_default();
+    let linked = match &portal.citizen {
+        Some(c) => {
+            let mut tx = portal.begin().await?;
+            let linked = participe_core::identity::linked(&mut tx, c.id).await?;
+            tx.commit().await?;
+            linked
+        }
+        None => Vec::new(),
+    };
     form_page(
         portal,
         "portal/compte/compte.html",
         form,
         errors,
         status,
-        minijinja::context! { profile },
+        minijinja::context! { profile, linked => Serde(linked) },
     )
     .await
 }

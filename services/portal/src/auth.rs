@@ -51,7 +51,7 @@ pub async fn message(portal: &Portal, status: StatusCode, title: &str, text: &st
     Ok((status, page).into_response())
 }
 
-fn profiles() -> Vec<minijinja::Value> {
+pub(crate) fn profiles() -> Vec<minijinja::Value> {
     Profile::ALL
         .iter()
         .map(|p| minijinja::context! { value => p.as_str(), label => p.label() })
@@ -89,7 +89,7 @@ async fn sign_up_page(
         form,
         errors,
         status,
-        minijinja::context! { profiles => profiles() },
+        minijinja::context! { profiles => profiles(), providers => crate::oidc::offered(portal).await? },
     )
     .await
 }
@@ -203,7 +203,7 @@ async fn login_page(portal: &Portal, mut form: LoginForm, errors: FieldErrors, s
         form,
         errors,
         status,
-        minijinja::context! {},
+        minijinja::context! { providers => crate::oidc::offered(portal).await? },
     )
     .await
 }
@@ -280,8 +280,9 @@ pub async fn login(portal: Portal, CsrfForm(form): CsrfForm<LoginForm>) -> Resul
 }
 
 pub async fn logout(portal: Portal, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
+    let then = crate::oidc::logout_url(&portal).await?;
     portal.session.flush().await.map_err(session::session_error)?;
-    Ok(Redirect::to("/").into_response())
+    Ok(Redirect::to(&then).into_response())
 }
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]

@@ -17,6 +17,7 @@ mod home;
 mod language;
 mod logo;
 mod news;
+mod oidc;
 mod pages;
 mod participation;
 mod search;
@@ -72,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/confirmer/{token}", get(auth::confirm))
         .route("/connexion", get(auth::login_form).post(auth::login))
         .route("/deconnexion", post(auth::logout))
+        .route("/connexion/fournisseur/{id}", post(oidc::start))
+        .route(participe_web::oidc::CALLBACK_PATH, get(oidc::callback))
+        .route(
+            "/connexion/fournisseur/inscription",
+            get(oidc::sign_up_form).post(oidc::sign_up),
+        )
+        .route("/connexion/fournisseur/relier", get(oidc::link_form).post(oidc::link))
         .route("/mot-de-passe-oublie", get(auth::forgot_form).post(auth::forgot))
         .route("/reinitialiser/{token}", get(auth::reset_form).post(auth::reset))
         .route("/compte", get(account::show))

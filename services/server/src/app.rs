@@ -26,6 +26,7 @@ pub fn templates() -> Templates {
 
 pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) -> AppState {
     let resolver = Resolver::new(pool.clone(), config.base.clone());
+    let oidc = participe_oidc::Oidc::new(config.oidc_timeout);
     AppState::new(App {
         pool,
         templates: templates(),
@@ -38,6 +39,7 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) 
         config,
         traffic: Default::default(),
         audience: Default::default(),
+        oidc,
     })
 }
 
@@ -100,6 +102,10 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         billing: Default::default(),
         stripe_webhook_secret: None,
         stripe: None,
+        secret_key: None,
+        franceconnect_issuer: participe_web::FRANCECONNECT_ISSUER.to_string(),
+        console_oidc: None,
+        oidc_timeout: participe_oidc::DEFAULT_TIMEOUT,
     }
 }
 

@@ -135,6 +135,41 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTICIPE_STRIPE_API_BASE")]
     pub stripe_api_base: Option<String>,
 
+    /// FranceConnect's issuer: production by default; the integration platform
+    /// (`https://fcp-low.sbx.dev-franceconnect.fr/api/v2`) while qualifying a service.
+    #[arg(long, env = "PARTICIPE_FRANCECONNECT_ISSUER", default_value = participe_web::FRANCECONNECT_ISSUER)]
+    pub franceconnect_issuer: String,
+
+    /// The issuer staff sign in to the console with, e.g. ProConnect's
+    /// `https://auth.agentconnect.gouv.fr/api/v2`; with `PARTICIPE_CONSOLE_OIDC_CLIENT_ID` and,
+    /// from the environment only, `PARTICIPE_CONSOLE_OIDC_CLIENT_SECRET`.
+    #[arg(long, env = "PARTICIPE_CONSOLE_OIDC_ISSUER")]
+    pub console_oidc_issuer: Option<String>,
+
+    #[arg(long, env = "PARTICIPE_CONSOLE_OIDC_CLIENT_ID")]
+    pub console_oidc_client_id: Option<String>,
+
+    /// The console provider's button name.
+    #[arg(long, env = "PARTICIPE_CONSOLE_OIDC_LABEL", default_value = "ProConnect")]
+    pub console_oidc_label: String,
+
+    /// Scopes besides `openid` (ProConnect's by default).
+    #[arg(
+        long,
+        env = "PARTICIPE_CONSOLE_OIDC_SCOPES",
+        default_value = "email given_name usual_name"
+    )]
+    pub console_oidc_scopes: String,
+
+    /// The console provider gives verified addresses only, without an `email_verified`
+    /// claim (true of ProConnect); otherwise that claim must say so.
+    #[arg(long, env = "PARTICIPE_CONSOLE_OIDC_EMAILS_VERIFIED")]
+    pub console_oidc_emails_verified: bool,
+
+    /// Seconds an identity provider has to answer one request.
+    #[arg(long, env = "PARTICIPE_OIDC_TIMEOUT", default_value_t = 10)]
+    pub oidc_timeout: u64,
+
     /// Do not migrate at start-up (when a deployment job runs `participe migrate`).
     #[arg(long, env = "PARTICIPE_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,

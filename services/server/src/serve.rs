@@ -81,18 +81,44 @@ pub async fn run(
     let mut config = app::web_config(base, &args.public_scheme, public_port);
     config.trusted_proxies = args.trusted_proxies;
     // Secrets: from the environment only (never a flag, which `ps` shows).
-    let secret = |names: [&str; 2]| {
+    let secret = |names: &[&str]| {
         names
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|s| !s.trim().is_empty()))
             .map(participe_web::Secret::new)
     };
-    config.stripe_webhook_secret = secret(["PARTICIPE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"]);
+    config.stripe_webhook_secret = secret(&["PARTICIPE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"]);
     config.stripe =
-        secret(["PARTICIPE_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"]).map(|secret_key| participe_web::StripeSettings {
+        secret(&["PARTICIPE_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"]).map(|secret_key| participe_web::StripeSettings {
             secret_key,
             api_base: args.stripe_api_base.clone(),
         });
+    config.secret_key = match std::env::var("PARTICIPE_SECRET_KEY")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        Some(value) => {
+            Some(participe_core::domain::sealed::SecretKey::from_env_value(&value).map_err(|e| Error::Usage(e.0))?)
+        }
+        None => {
+            tracing::warn!("PARTICIPE_SECRET_KEY is not set: sign-in providers cannot be configured");
+            None
+        }
+    };
+    config.franceconnect_issuer = args.franceconnect_issuer.trim_end_matches('/').to_string();
+    config.oidc_timeout = std::time::Duration::from_secs(args.oidc_timeout.max(1));
+    config.console_oidc = match (&args.console_oidc_issuer, &args.console_oidc_client_id) {
+        (Some(issuer), Some(client_id)) => Some(participe_web::ConsoleOidc {
+            label: args.console_oidc_label.clone(),
+            issuer: issuer.trim_end_matches('/').to_string(),
+            client_id: client_id.clone(),
+            client_secret: secret(&["PARTICIPE_CONSOLE_OIDC_CLIENT_SECRET"])
+                .ok_or_else(|| Error::Usage("PARTICIPE_CONSOLE_OIDC_CLIENT_SECRET is missing".into()))?,
+            scopes: args.console_oidc_scopes.clone(),
+            emails_verified: args.console_oidc_emails_verified,
+        }),
+        _ => None,
+    };
     config.billing = participe_core::billing::standing::Policy {
         grace: time::Duration::days(args.billing_grace_days.into()),
         retention: time::Duration::days(args.billing_retention_days.into()),

@@ -11,6 +11,7 @@ pub mod dispatch;
 mod error;
 pub mod markdown;
 pub mod metrics;
+pub mod oidc;
 pub mod plaintext;
 pub mod ratelimit;
 pub mod security;
@@ -21,5 +22,5 @@ mod templates;
 pub mod verify;
 
 pub use error::{Error, ErrorPage, Result, UnexpectedError};
-pub use state::{App, AppState, Secret, StripeSettings, WebConfig};
+pub use state::{App, AppState, ConsoleOidc, FRANCECONNECT_ISSUER, Secret, StripeSettings, WebConfig};
 pub use templates::{LANGUAGES, Templates, add_templates};

@@ -31,6 +31,47 @@ pub struct WebConfig {
     /// Stripe's API (`PARTICIPE_STRIPE_SECRET_KEY`): subscribing online or by invoice from
     /// the console. Without it, billing is manual (operators record payments).
     pub stripe: Option<StripeSettings>,
+    /// Seals secrets stored in the database, such as identity providers' client secrets
+    /// (`PARTICIPE_SECRET_KEY`). Without it, staff cannot configure sign-in providers.
+    pub secret_key: Option<participe_core::domain::sealed::SecretKey>,
+    /// FranceConnect's issuer (`PARTICIPE_FRANCECONNECT_ISSUER`): production by default, the
+    /// integration platform while a tenant's service is being qualified.
+    pub franceconnect_issuer: String,
+    /// The provider staff may sign in to the console with (ProConnect, or another), set by
+    /// the operator (`PARTICIPE_CONSOLE_OIDC_*`).
+    pub console_oidc: Option<ConsoleOidc>,
+    /// How long an identity provider has to answer one request.
+    pub oidc_timeout: std::time::Duration,
+}
+
+/// FranceConnect's production issuer (v2).
+pub const FRANCECONNECT_ISSUER: &str = "https://oidc.franceconnect.gouv.fr/api/v2";
+
+/// The console's identity provider, as the operator configured it.
+#[derive(Debug, Clone)]
+pub struct ConsoleOidc {
+    /// The button's name, e.g. « ProConnect ».
+    pub label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Scopes besides `openid`, separated by spaces.
+    pub scopes: String,
+    /// The provider only gives verified addresses without saying so (`email_verified` absent):
+    /// ProConnect. Otherwise an address counts only with `email_verified: true`.
+    pub emails_verified: bool,
+}
+
+impl ConsoleOidc {
+    pub fn provider(&self) -> participe_oidc::ProviderConfig {
+        participe_oidc::ProviderConfig {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.expose().to_string(),
+            scopes: self.scopes.split_whitespace().map(str::to_string).collect(),
+            acr_values: None,
+        }
+    }
 }
 
 /// How to reach Stripe's API.
@@ -98,6 +139,8 @@ pub struct App {
     pub traffic: participe_core::traffic::Traffic,
     /// Portal page views, counted without cookies (`core::audience`).
     pub audience: participe_core::audience::Audience,
+    /// Sign-in through identity providers (discovery and keys cached per issuer).
+    pub oidc: participe_oidc::Oidc,
 }
 
 impl AppState {
