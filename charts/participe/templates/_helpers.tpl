@@ -101,6 +101,27 @@ through secretKeyRef.
       name: {{ . }}
       key: {{ $.Values.secretKey.key }}
 {{- end }}
+- name: PARTICIPE_FRANCECONNECT_ISSUER
+  value: {{ .Values.oidc.franceconnectIssuer | quote }}
+{{- with .Values.oidc.console }}
+{{- if .issuer }}
+- name: PARTICIPE_CONSOLE_OIDC_ISSUER
+  value: {{ .issuer | quote }}
+- name: PARTICIPE_CONSOLE_OIDC_CLIENT_ID
+  value: {{ required "oidc.console.clientId is required with oidc.console.issuer" .clientId | quote }}
+- name: PARTICIPE_CONSOLE_OIDC_LABEL
+  value: {{ .label | quote }}
+- name: PARTICIPE_CONSOLE_OIDC_SCOPES
+  value: {{ .scopes | quote }}
+- name: PARTICIPE_CONSOLE_OIDC_EMAILS_VERIFIED
+  value: {{ .emailsVerified | quote }}
+- name: PARTICIPE_CONSOLE_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "oidc.console.existingSecret is required with oidc.console.issuer" .existingSecret }}
+      key: {{ .clientSecretKey }}
+{{- end }}
+{{- end }}
 {{- with .Values.smtp.existingSecret }}
 - name: PARTICIPE_SMTP_URL
   valueFrom:
