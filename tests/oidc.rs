@@ -360,6 +360,42 @@ async fn staff_set_up_franceconnect_and_a_citizen_signs_up_signs_out_everywhere_
     assert_eq!(again.status, 303);
     assert_eq!(again.header("location"), "/");
     assert!(signed_in(&b, &h).await);
+
+    // Without a password, the account page says how to choose one, and deleting the account
+    // is confirmed with its address.
+    let account = b.get(&h, "/compte").await;
+    assert!(account.plain().contains("Votre compte n'a pas de mot de passe"));
+    assert!(!account.body.contains(r#"name="current_password""#));
+    let wrong = b
+        .submit(
+            &h,
+            "/compte/suppression",
+            "/compte/suppression",
+            &[("password", "quelquun@exemple.fr")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(
+        wrong.field_error("password").as_deref(),
+        Some("ce n'est pas l'adresse de ce compte")
+    );
+    let gone = b
+        .submit(
+            &h,
+            "/compte/suppression",
+            "/compte/suppression",
+            &[("password", "marianne.dupont@exemple.fr")],
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let left: i64 = sqlx::query_scalar(&format!(
+        "select (select count(*) from {s}.citizen) + (select count(*) from {s}.citizen_identity)",
+        s = tenant.schema.as_str()
+    ))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the account and its link are gone");
     assert_no_secret_in_logs();
 }
 

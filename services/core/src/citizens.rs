@@ -96,6 +96,8 @@ pub struct Citizen {
     /// Created or linked through an identity provider that vouched for the person
     /// (FranceConnect, …): « identité vérifiée ».
     pub identity_verified: bool,
+    /// Accounts created through a provider have none until their owner chooses one.
+    pub has_password: bool,
 }
 
 impl Citizen {
@@ -116,6 +118,7 @@ struct CitizenRow {
     blocked_reason: String,
     session_epoch: i32,
     identity_verified_at: Option<OffsetDateTime>,
+    has_password: bool,
 }
 
 impl From<CitizenRow> for Citizen {
@@ -132,6 +135,7 @@ impl From<CitizenRow> for Citizen {
             blocked_reason: r.blocked_reason,
             session_epoch: r.session_epoch,
             identity_verified: r.identity_verified_at.is_some(),
+            has_password: r.has_password,
         }
     }
 }
@@ -139,9 +143,9 @@ impl From<CitizenRow> for Citizen {
 pub async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Option<Citizen>> {
     Ok(sqlx::query_as!(
         CitizenRow,
-        "select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                blocked_at, blocked_reason, session_epoch, identity_verified_at
-           from citizen where id = $1",
+        r#"select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
+                blocked_at, blocked_reason, session_epoch, identity_verified_at, password_hash <> '' as "has_password!"
+           from citizen where id = $1"#,
         id
     )
     .fetch_optional(tx.conn())
@@ -152,9 +156,9 @@ pub async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Option<Citizen>> {
 pub async fn find_by_email(tx: &mut TenantTx, email: &Email) -> Result<Option<Citizen>> {
     Ok(sqlx::query_as!(
         CitizenRow,
-        "select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                blocked_at, blocked_reason, session_epoch, identity_verified_at
-           from citizen where email = $1",
+        r#"select id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
+                blocked_at, blocked_reason, session_epoch, identity_verified_at, password_hash <> '' as "has_password!"
+           from citizen where email = $1"#,
         email.as_str()
     )
     .fetch_optional(tx.conn())
@@ -182,11 +186,11 @@ pub enum SignUp {
 pub async fn sign_up(tx: &mut TenantTx, new: &NewCitizen<'_>) -> Result<SignUp> {
     let inserted = sqlx::query_as!(
         CitizenRow,
-        "insert into citizen (email, display_name, profile, password_hash, charter_version, charter_accepted_at)
+        r#"insert into citizen (email, display_name, profile, password_hash, charter_version, charter_accepted_at)
          values ($1, $2, $3, $4, $5, case when $5::int is null then null else now() end)
          on conflict (email) do nothing
          returning id, email, display_name, profile, email_confirmed_at, pending_email, charter_version,
-                   blocked_at, blocked_reason, session_epoch, identity_verified_at",
+                   blocked_at, blocked_reason, session_epoch, identity_verified_at, password_hash <> '' as "has_password!""#,
         new.email.as_str(),
         new.display_name,
         new.profile.as_str(),

@@ -931,6 +931,7 @@ mod tests {
             blocked_reason: String::new(),
             session_epoch: 0,
             identity_verified: false,
+            has_password: true,
         }
     }
 

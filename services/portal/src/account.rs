@@ -238,10 +238,20 @@ pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Res
     }
     let mut tx = portal.begin().await?;
     let email = Email::parse(&c.email).map_err(|e| Error::Unexpected(e.0))?;
-    if citizens::check_password(&mut tx, &email, &form.password)
-        .await?
-        .is_none()
-    {
+    // An account without a password (created through a provider) confirms with its address.
+    let confirmed = if c.has_password {
+        citizens::check_password(&mut tx, &email, &form.password)
+            .await?
+            .is_some()
+    } else {
+        Email::parse(&form.password).is_ok_and(|typed| typed == email)
+    };
+    if !confirmed {
+        let wrong = if c.has_password {
+            "mot de passe incorrect"
+        } else {
+            "ce n'est pas l'adresse de ce compte"
+        };
         return form_page(
             &portal,
             "portal/compte/suppression.html",
@@ -249,7 +259,7 @@ pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Res
                 password: String::new(),
                 ..form
             },
-            FieldErrors::one("password", "mot de passe incorrect"),
+            FieldErrors::one("password", wrong),
             StatusCode::UNPROCESSABLE_ENTITY,
             minijinja::context! {},
         )
