@@ -39,6 +39,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         c.secret_key = Some(SecretKey::from_env_value(PLATFORM_KEY).unwrap());
         c.franceconnect_issuer = issuer.clone();
         c.console_oidc = Some(console_provider(issuer));
+        c.oidc_loopback = true;
     })
     .await;
     participe_server::demo::seed(&app.pool, &base()).await.unwrap();
@@ -298,7 +299,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         enabled: true,
         ..Default::default()
     };
-    let fc_input = participe_core::identity::ProviderInput::parse(&fc_fields, true).unwrap();
+    let fc_input = participe_core::identity::ProviderInput::parse(&fc_fields, true, true).unwrap();
     let fc = participe_core::identity::create(&mut tx, &SecretKey::from_env_value(PLATFORM_KEY).unwrap(), &fc_input)
         .await
         .unwrap();
@@ -361,7 +362,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         scopes: "email profile",
         enabled: true,
     };
-    let input = participe_core::identity::ProviderInput::parse(&fields, true).unwrap();
+    let input = participe_core::identity::ProviderInput::parse(&fields, true, true).unwrap();
     participe_core::identity::create(&mut tx, &SecretKey::from_env_value(PLATFORM_KEY).unwrap(), &input)
         .await
         .unwrap();

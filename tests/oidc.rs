@@ -80,6 +80,7 @@ fn accounts_with(agent: &str, unknown: &str) -> serde_json::Value {
         "marianne": { "email": "marianne.dupont@exemple.fr", "email_verified": true, "given_name": "Marianne", "family_name": "Dupont" },
         "paul": { "email": "paul.martin@exemple.fr", "email_verified": true, "given_name": "Paul", "family_name": "Martin" },
         "sans-adresse": { "given_name": "Jeanne", "family_name": "Sansmail" },
+        "sans-adresse-2": { "given_name": "Jean", "family_name": "Sansmail" },
         "agente": { "email": agent, "given_name": "Alice", "usual_name": "Agent" },
         "inconnue": { "email": unknown, "given_name": "Ines", "usual_name": "Connue" },
     })
@@ -100,6 +101,7 @@ async fn spawn(idp: &Idp, timeout: Duration) -> TestApp {
         c.franceconnect_issuer = issuer.clone();
         c.oidc_timeout = timeout;
         c.console_oidc = Some(console_provider(issuer));
+        c.oidc_loopback = true;
     })
     .await
 }
@@ -138,7 +140,7 @@ async fn generic_provider(app: &TestApp, tenant: &Tenant, issuer: &str) -> Uuid 
         scopes: "email profile",
         enabled: true,
     };
-    let input = ProviderInput::parse(&fields, true).unwrap();
+    let input = ProviderInput::parse(&fields, true, true).unwrap();
     let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
     let id = identity::create(&mut tx, &key(), &input).await.unwrap();
     tx.commit().await.unwrap();
@@ -460,9 +462,15 @@ async fn an_existing_account_is_linked_only_after_its_password_is_given() {
     assert_eq!(answer.header("location"), "/");
     assert!(signed_in(&other, &h).await);
 
-    // Someone without an address at the provider gives one, to be confirmed by mail.
+    // Someone without an address at the provider gives one: nothing is linked nor signed in
+    // until the mail sent to that address is followed.
     let b = app.browser();
-    let answer = through_provider(&b, &h, &idp, provider, "sans-adresse").await;
+    let agent = idp.agent();
+    let start = b
+        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
+        .await;
+    let back = idp.login(&agent, start.header("location"), "sans-adresse").await;
+    let answer = b.get(&h, &path_of(&back)).await;
     assert_eq!(answer.header("location"), "/connexion/fournisseur/inscription");
     let form = b.get(&h, "/connexion/fournisseur/inscription").await;
     assert!(
@@ -471,31 +479,85 @@ async fn an_existing_account_is_linked_only_after_its_password_is_given() {
     );
     let version = charter_version(&form);
     let address = format!("jeanne-{}@habitant.test", random_suffix(6));
-    let created = b
+    let fields = |address: &'static str| {
+        [
+            ("display_name", "Jeanne"),
+            ("email", address),
+            ("profile", "association"),
+            ("charter", "on"),
+        ]
+    };
+    let typed: &'static str = Box::leak(address.clone().into_boxed_str());
+    let mut all = fields(typed).to_vec();
+    all.push(("charter_version", &version));
+    let sent = b
         .submit(
             &h,
             "/connexion/fournisseur/inscription",
             "/connexion/fournisseur/inscription",
-            &[
-                ("display_name", "Jeanne"),
-                ("email", &address),
-                ("profile", "association"),
-                ("charter", "on"),
-                ("charter_version", &version),
-            ],
+            &all,
         )
         .await;
-    assert_eq!(created.status, 303, "{}", created.body);
-    app.mail.wait_for_subject(&address, "Confirmez votre adresse").await;
-    let confirmed: bool = sqlx::query_scalar(&format!(
-        "select email_confirmed_at is not null from {}.citizen where email = $1",
-        tenant.schema.as_str()
-    ))
-    .bind(&address)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(!confirmed, "a typed address waits for its confirmation");
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.plain().contains("Vérifiez votre messagerie"));
+    assert!(
+        !signed_in(&b, &h).await,
+        "an address nobody vouched for opens nothing yet"
+    );
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert!(
+        identity::citizen_for(&mut tx, provider, "sans-adresse")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit().await.unwrap();
+    let mail = app.mail.wait_for_subject(&address, "Confirmez votre adresse").await;
+    let confirm = mail.link(&format!("http://{h}:{}/confirmer/", app.addr.port()));
+    assert_eq!(b.get(&h, &path_of(&confirm)).await.status, 303);
+    let again = b
+        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
+        .await;
+    let back = idp.login(&agent, again.header("location"), "sans-adresse").await;
+    let answer = b.get(&h, &path_of(&back)).await;
+    assert_eq!(answer.header("location"), "/", "linked once the address was confirmed");
+    assert!(b.get(&h, "/compte").await.plain().contains("Identité vérifiée"));
+
+    // Typing the address of someone else's account gets the same answer, and nothing.
+    let b = app.browser();
+    let start = b
+        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
+        .await;
+    let back = idp
+        .login(&idp.agent(), start.header("location"), "sans-adresse-2")
+        .await;
+    b.get(&h, &path_of(&back)).await;
+    let form = b.get(&h, "/connexion/fournisseur/inscription").await;
+    let version = charter_version(&form);
+    let mut all = fields("paul.martin@exemple.fr").to_vec();
+    all.push(("charter_version", &version));
+    let same = b
+        .submit(
+            &h,
+            "/connexion/fournisseur/inscription",
+            "/connexion/fournisseur/inscription",
+            &all,
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert!(same.plain().contains("Vérifiez votre messagerie"));
+    app.mail
+        .wait_for_subject("paul.martin@exemple.fr", "Votre compte")
+        .await;
+    assert!(!signed_in(&b, &h).await);
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert!(
+        identity::citizen_for(&mut tx, provider, "sans-adresse-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit().await.unwrap();
     assert_no_secret_in_logs();
 }
 
@@ -761,17 +823,6 @@ async fn a_tenants_provider_never_serves_another_tenant() {
 
     // B's admin neither sees nor changes A's provider.
     let admin_b = app.staff_member(&b_tenant, Role::Admin).await;
-    sqlx::query(&format!("delete from {}.identity_provider", b_tenant.schema.as_str()))
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let page = admin_b
-        .get(
-            "console.localhost",
-            &format!("/t/{}/connexion-citoyens/{provider_a}", b_tenant.slug),
-        )
-        .await;
-    assert_eq!(page.status, 404);
     let page = admin_b
         .get(
             "console.localhost",
@@ -879,6 +930,22 @@ async fn staff_accept_an_invitation_and_sign_in_with_proconnect_and_sign_out_of_
         )
         .await;
     assert_eq!(sent.status, 303, "{}", sent.body);
+    // Someone signed up with the agent's address beforehand (unconfirmed: they do not own it).
+    let squatter = app.browser();
+    let squat = squatter
+        .submit(
+            console,
+            "/inscription",
+            "/inscription",
+            &[
+                ("display_name", "Squatteur"),
+                ("email", &agent_address),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(squat.status, 200, "{}", squat.body);
     let mail = app.mail.wait_for_subject(&agent_address, "Invitation").await;
     let link = mail.link("http://console.localhost");
     let invitation = path_of(&link);
@@ -903,6 +970,16 @@ async fn staff_accept_an_invitation_and_sign_in_with_proconnect_and_sign_out_of_
         .unwrap();
     assert!(staff.confirmed);
     assert_eq!(staff.display_name, "Alice Agent");
+    // The squatter's password no longer opens the account the agent now owns.
+    let refused = squatter
+        .submit(
+            console,
+            "/connexion",
+            "/connexion",
+            &[("email", &agent_address), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
     let role = participe_core::staff::membership(&app.pool, staff.id, tenant.slug.as_str())
         .await
         .unwrap()
@@ -982,4 +1059,34 @@ async fn an_invitation_for_another_address_is_not_accepted_through_the_provider(
             .is_none(),
         "no account created"
     );
+}
+
+#[tokio::test]
+async fn staff_are_not_matched_by_an_address_the_provider_did_not_verify() {
+    let agent_address = format!("agente-{}@mairie.test", random_suffix(6));
+    let idp = Idp::start(accounts_with(&agent_address, "personne@mairie.test")).await;
+    logs();
+    let issuer = idp.issuer.clone();
+    // A provider that does not promise verified addresses: `email_verified` must say so.
+    let app = TestApp::spawn_configured(&database_url(), 8, move |c| {
+        c.secret_key = Some(key());
+        c.console_oidc = Some(participe_web::ConsoleOidc {
+            emails_verified: false,
+            ..console_provider(issuer)
+        });
+        c.oidc_loopback = true;
+    })
+    .await;
+    let tenant = tenant(&app, "nonverif").await;
+    let (_, address) = app.staff_member_at(&tenant, Role::Admin).await;
+    assert_ne!(address, agent_address);
+    let b = app.browser();
+    let start = b
+        .submit("console.localhost", "/connexion", "/connexion/fournisseur", &[])
+        .await;
+    let back = idp.login(&idp.agent(), start.header("location"), "agente").await;
+    let page = b.get("console.localhost", &path_of(&back)).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.plain().contains("adresse électronique vérifiée"));
+    assert_eq!(b.get("console.localhost", "/compte").await.status, 303, "no session");
 }

@@ -36,3 +36,10 @@ create table citizen_identity (
 -- will ask for. Accounts created this way have no password (an empty password_hash never
 -- verifies) until their owner sets one.
 alter table citizen add column identity_verified_at timestamptz;
+
+-- A sign-up through a provider that did not vouch for the address: the identity is linked
+-- only once the confirmation link sent to that address is followed (whoever typed someone
+-- else's address gets nothing from it).
+alter table citizen_token
+    add column provider_id uuid references identity_provider (id) on delete cascade,
+    add column subject text check (subject is null or length(subject) between 1 and 255);

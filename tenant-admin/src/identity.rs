@@ -38,7 +38,7 @@ pub struct ProviderForm {
 }
 
 impl ProviderForm {
-    fn parse(&self, new: bool) -> Result<ProviderInput, FieldErrors> {
+    fn parse(&self, new: bool, loopback: bool) -> Result<ProviderInput, FieldErrors> {
         let fields = ProviderFields {
             kind: &self.kind,
             label: &self.label,
@@ -48,7 +48,7 @@ impl ProviderForm {
             scopes: &self.scopes,
             enabled: self.enabled.is_some(),
         };
-        ProviderInput::parse(&fields, new)
+        ProviderInput::parse(&fields, new, loopback)
     }
 }
 
@@ -132,7 +132,7 @@ async fn reachable(t: &InTenant, input: &ProviderInput) -> Option<FieldErrors> {
 pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<ProviderForm>) -> Result<Response> {
     t.require(is_admin)?;
     let key = t.console.app.config.secret_key.clone().ok_or(Error::NotFound)?;
-    let input = match form.parse(true) {
+    let input = match form.parse(true, t.console.app.config.oidc_loopback) {
         Ok(input) => input,
         Err(errors) => return render(&t, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
@@ -196,7 +196,7 @@ pub async fn update(
     tx.commit().await?;
     // The kind does not change once created.
     form.kind = provider.kind.clone();
-    let input = match form.parse(false) {
+    let input = match form.parse(false, t.console.app.config.oidc_loopback) {
         Ok(input) => input,
         Err(errors) => return render(&t, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
@@ -204,8 +204,14 @@ pub async fn update(
         return render(&t, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let mut tx = t.begin().await?;
-    if !identity::update(&mut tx, &key, id, &input).await? {
-        return Err(Error::NotFound);
+    match identity::update(&mut tx, &key, id, &input).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Error::NotFound),
+        Err(participe_core::Error::Invalid(errors)) => {
+            drop(tx);
+            return render(&t, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(e) => return Err(e.into()),
     }
     t.audit(
         &mut tx,

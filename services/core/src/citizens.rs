@@ -276,10 +276,23 @@ async fn use_token(tx: &mut TenantTx, token: &str, purpose: TokenPurpose) -> Res
 }
 
 /// Confirms the address behind a confirmation link; `None` for an invalid or used link.
+/// A link made by a sign-up through an identity provider waits for this confirmation.
 pub async fn confirm_email(tx: &mut TenantTx, token: &str) -> Result<Option<Uuid>> {
-    let Some(id) = use_token(tx, token, TokenPurpose::Confirm).await? else {
+    let Some(used) = sqlx::query!(
+        "update citizen_token set used_at = now()
+          where token_hash = $1 and purpose = 'confirm' and used_at is null and expires_at > now()
+          returning citizen_id, provider_id, subject",
+        hash_token(token)
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    else {
         return Ok(None);
     };
+    let id = used.citizen_id;
+    if let (Some(provider), Some(subject)) = (used.provider_id, used.subject) {
+        crate::identity::link(tx, provider, &subject, id).await?;
+    }
     sqlx::query!(
         "update citizen set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1",
         id

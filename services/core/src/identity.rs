@@ -101,7 +101,9 @@ pub struct ProviderInput {
 
 impl ProviderInput {
     /// Checks a form; a new provider needs its secret, an edited one keeps it when left empty.
-    pub fn parse(form: &ProviderFields<'_>, new: bool) -> Result<ProviderInput, FieldErrors> {
+    /// `loopback`: the platform allows issuers on this machine (`http://127.0.0.1…`), for
+    /// development and tests only.
+    pub fn parse(form: &ProviderFields<'_>, new: bool, loopback: bool) -> Result<ProviderInput, FieldErrors> {
         let ProviderFields {
             kind,
             label,
@@ -130,7 +132,7 @@ impl ProviderInput {
             (_, l) => l.to_string(),
         };
         let issuer = match kind {
-            Some(Kind::Oidc) => errors.check("issuer", parse_issuer(issuer)),
+            Some(Kind::Oidc) => errors.check("issuer", parse_issuer(issuer, loopback)),
             _ => None,
         };
         let client_id = client_id.trim();
@@ -162,15 +164,17 @@ impl ProviderInput {
     }
 }
 
-/// An issuer address: `https://`, or `http://` on this machine only (a provider run locally).
-pub fn parse_issuer(input: &str) -> Result<String, Invalid> {
+/// An issuer address: `https://`; `http://` on this machine only when `loopback` is allowed
+/// (a provider run locally, in development and tests). Addresses on private networks are
+/// the transport's to refuse, after name resolution.
+pub fn parse_issuer(input: &str, loopback: bool) -> Result<String, Invalid> {
     let input = input.trim().trim_end_matches('/');
     let url = url::Url::parse(input).map_err(|_| {
         Invalid::new("indiquez l'adresse de l'émetteur, par exemple https://connexion.exemple.fr/realms/citoyens")
     })?;
     let local = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
         || url.host_str().is_some_and(|h| h.ends_with(".localhost"));
-    let secure = url.scheme() == "https" || (url.scheme() == "http" && local);
+    let secure = (url.scheme() == "https" && !local) || (loopback && local && matches!(url.scheme(), "http" | "https"));
     if !secure || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(Invalid::new(
             "l'adresse de l'émetteur doit commencer par https:// et ne contenir ni paramètre ni fragment",
@@ -291,8 +295,34 @@ pub async fn create(tx: &mut TenantTx, key: &SecretKey, input: &ProviderInput) -
 }
 
 /// Changes a provider (its kind stays); `false` when there is no such provider here.
+///
+/// Another issuer is another provider whose identifiers (`sub`) mean other people: the links
+/// to the old one are dropped (their citizens link again), and its secret must be given anew.
 pub async fn update(tx: &mut TenantTx, key: &SecretKey, id: Uuid, input: &ProviderInput) -> Result<bool> {
     let sealed = input.secret.as_deref().map(|s| key.seal(&place(tx.tenant().id, id), s));
+    let moved = sqlx::query_scalar!(
+        "select (issuer is distinct from $2 or client_id <> $3) as \"moved!\" from identity_provider where id = $1",
+        id,
+        input.issuer,
+        input.client_id
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    match moved {
+        None => return Ok(false),
+        Some(true) if sealed.is_none() => {
+            return Err(Error::invalid(
+                "secret",
+                "l'émetteur ou l'identifiant client change : indiquez le secret client qui va avec",
+            ));
+        }
+        Some(true) => {
+            sqlx::query!("delete from citizen_identity where provider_id = $1", id)
+                .execute(tx.conn())
+                .await?;
+        }
+        Some(false) => {}
+    }
     let done = sqlx::query!(
         "update identity_provider
             set label = $2, issuer = case when kind = 'oidc' then $3 else null end, client_id = $4,
@@ -357,42 +387,74 @@ pub async fn link(tx: &mut TenantTx, provider_id: Uuid, subject: &str, citizen_i
     Ok(inserted.rows_affected() == 1)
 }
 
-/// An account created from a provider's identity, once the citizen gave what was missing.
-pub struct NewVerifiedCitizen<'a> {
+/// An account from a provider's identity, once the citizen gave what was missing.
+pub struct NewProviderCitizen<'a> {
     pub email: &'a Email,
-    /// The provider vouched for the address: no confirmation mail is needed.
-    pub email_confirmed: bool,
     pub display_name: &'a str,
     pub profile: Profile,
     pub charter_version: Option<i32>,
 }
 
-/// Creates the account without a password, linked to the identity. `None` when the address
-/// has an account already (it must be linked, after its owner proves it is theirs).
-pub async fn create_citizen(
-    tx: &mut TenantTx,
-    new: &NewVerifiedCitizen<'_>,
-    provider_id: Uuid,
-    subject: &str,
-) -> Result<Option<Citizen>> {
-    let id = sqlx::query_scalar!(
+/// Inserts the account, without a password; `None` when the address has one already.
+async fn insert_citizen(tx: &mut TenantTx, new: &NewProviderCitizen<'_>, confirmed: bool) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar!(
         "insert into citizen (email, display_name, profile, password_hash, charter_version, charter_accepted_at,
-                              email_confirmed_at, identity_verified_at)
-         values ($1, $2, $3, '', $4, case when $4::int is null then null else now() end,
-                 case when $5 then now() end, now())
+                              email_confirmed_at)
+         values ($1, $2, $3, '', $4, case when $4::int is null then null else now() end, case when $5 then now() end)
          on conflict (email) do nothing
          returning id",
         new.email.as_str(),
         new.display_name,
         new.profile.as_str(),
         new.charter_version,
-        new.email_confirmed
+        confirmed
     )
     .fetch_optional(tx.conn())
-    .await?;
-    let Some(id) = id else { return Ok(None) };
+    .await?)
+}
+
+/// The provider vouched for the address: the account is created confirmed and linked to the
+/// identity. `None` when the address has an account already (it is linked only after its
+/// owner proves it is theirs).
+pub async fn create_citizen(
+    tx: &mut TenantTx,
+    new: &NewProviderCitizen<'_>,
+    provider_id: Uuid,
+    subject: &str,
+) -> Result<Option<Citizen>> {
+    let Some(id) = insert_citizen(tx, new, true).await? else {
+        return Ok(None);
+    };
     link(tx, provider_id, subject, id).await?;
     citizens::find(tx, id).await
+}
+
+/// The provider did not vouch for the address (none given, or not verified): the account is
+/// created unconfirmed and *not* linked; the confirmation link returned, once followed by
+/// the address's owner, links it (`citizens::confirm_email`). `None` when the address has
+/// an account already.
+pub async fn create_unconfirmed(
+    tx: &mut TenantTx,
+    new: &NewProviderCitizen<'_>,
+    provider_id: Uuid,
+    subject: &str,
+) -> Result<Option<(Citizen, crate::domain::Token)>> {
+    let Some(id) = insert_citizen(tx, new, false).await? else {
+        return Ok(None);
+    };
+    let token = citizens::issue_token(tx, id, citizens::TokenPurpose::Confirm).await?;
+    sqlx::query!(
+        "update citizen_token set provider_id = $2, subject = $3 where token_hash = $1",
+        token.hash(),
+        provider_id,
+        subject
+    )
+    .execute(tx.conn())
+    .await?;
+    let citizen = citizens::find(tx, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("compte".into()))?;
+    Ok(Some((citizen, token)))
 }
 
 /// The providers a citizen's account is linked to, for their account page and data export.
@@ -422,10 +484,15 @@ mod tests {
     #[test]
     fn issuers_must_be_https_unless_local() {
         assert_eq!(
-            parse_issuer("https://idp.example.fr/realms/x/").unwrap(),
+            parse_issuer("https://idp.example.fr/realms/x/", false).unwrap(),
             "https://idp.example.fr/realms/x"
         );
-        assert!(parse_issuer("http://127.0.0.1:4000").is_ok());
+        assert!(parse_issuer("http://127.0.0.1:4000", true).is_ok());
+        assert!(
+            parse_issuer("http://127.0.0.1:4000", false).is_err(),
+            "not in production"
+        );
+        assert!(parse_issuer("https://localhost", false).is_err());
         for bad in [
             "http://idp.example.fr",
             "ftp://x",
@@ -433,7 +500,7 @@ mod tests {
             "pas une adresse",
             "https://u@x.fr",
         ] {
-            assert!(parse_issuer(bad).is_err(), "{bad}");
+            assert!(parse_issuer(bad, true).is_err(), "{bad}");
         }
     }
 
@@ -455,9 +522,9 @@ mod tests {
             enabled: true,
             ..Default::default()
         };
-        let errors = ProviderInput::parse(&region, true).unwrap_err();
+        let errors = ProviderInput::parse(&region, true, false).unwrap_err();
         assert!(errors.get("secret").is_some());
-        let kept = ProviderInput::parse(&region, false).unwrap();
+        let kept = ProviderInput::parse(&region, false, false).unwrap();
         assert!(kept.secret.is_none());
         let fc = ProviderFields {
             kind: "franceconnect",
@@ -465,7 +532,7 @@ mod tests {
             secret: "s",
             ..Default::default()
         };
-        let fc = ProviderInput::parse(&fc, true).unwrap();
+        let fc = ProviderInput::parse(&fc, true, false).unwrap();
         assert_eq!(fc.label, "FranceConnect");
         assert_eq!(fc.issuer, None);
         assert_eq!(fc.scopes, Kind::FRANCECONNECT_SCOPES);

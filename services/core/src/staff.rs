@@ -163,12 +163,20 @@ pub async fn sign_up(pool: &PgPool, email: &Email, display_name: &str, password:
 
 /// The staff account of an address an identity provider verified (ProConnect): found, its
 /// address marked confirmed, or created without a password (an empty hash never verifies;
-/// its owner can choose one with « mot de passe oublié »).
+/// its owner can choose one with « mot de passe oublié »). An account that was never
+/// confirmed was not proven to belong to this person: whoever signed it up may know its
+/// password, so its password, second factor and sessions are dropped, as a reset would.
 pub async fn verified_account(pool: &PgPool, email: &Email, display_name: &str) -> Result<Staff> {
     let row = sqlx::query_as!(
         StaffRow,
         "insert into staff (email, display_name, password_hash, email_confirmed_at) values ($1, $2, '', now())
-         on conflict (email) do update set email_confirmed_at = coalesce(staff.email_confirmed_at, now())
+         on conflict (email) do update set
+             display_name = case when staff.email_confirmed_at is null then excluded.display_name else staff.display_name end,
+             password_hash = case when staff.email_confirmed_at is null then '' else staff.password_hash end,
+             totp_secret = case when staff.email_confirmed_at is null then null else staff.totp_secret end,
+             totp_enabled_at = case when staff.email_confirmed_at is null then null else staff.totp_enabled_at end,
+             session_epoch = staff.session_epoch + case when staff.email_confirmed_at is null then 1 else 0 end,
+             email_confirmed_at = coalesce(staff.email_confirmed_at, now())
          returning id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch",
         email.as_str(),
         display_name

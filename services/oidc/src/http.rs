@@ -32,10 +32,24 @@ pub enum HttpError {
 pub struct Transport {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    /// Plain `http://` to this machine (development and tests); otherwise HTTPS only, so
+    /// that a discovery document cannot send the client secret or our requests in clear.
+    loopback: bool,
+}
+
+/// Whether `url` may be asked: HTTPS to another machine, or this machine when allowed.
+fn allowed(url: &http::Uri, loopback: bool) -> bool {
+    let host = url.host().unwrap_or_default();
+    let local = matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") || host.ends_with(".localhost");
+    match url.scheme_str() {
+        Some("https") => !local || loopback,
+        Some("http") => local && loopback,
+        _ => false,
+    }
 }
 
 impl Transport {
-    pub fn new(timeout: Duration) -> Self {
+    pub fn new(timeout: Duration, loopback: bool) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -49,10 +63,20 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Transport { client, timeout }
+        Transport {
+            client,
+            timeout,
+            loopback,
+        }
     }
 
     pub async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        if !allowed(request.uri(), self.loopback) {
+            return Err(HttpError::Unreachable(format!(
+                "{} is not an HTTPS address of another machine",
+                request.uri()
+            )));
+        }
         let exchange = async {
             let (parts, body) = request.into_parts();
             let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));

@@ -160,9 +160,11 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    pub fn new(timeout: Duration) -> Self {
+    /// `loopback`: providers on this machine over plain HTTP are allowed (development and
+    /// tests); otherwise every request is HTTPS to another machine.
+    pub fn new(timeout: Duration, loopback: bool) -> Self {
         Oidc {
-            transport: http::Transport::new(timeout),
+            transport: http::Transport::new(timeout, loopback),
             metadata: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(METADATA_TTL)
@@ -274,6 +276,9 @@ impl Oidc {
             other => (client, other),
         };
         let claims = claims.map_err(|e| Error::InvalidToken(e.to_string()))?;
+        if claims.subject().len() > 255 {
+            return Err(Error::InvalidToken("subject longer than 255 bytes".into()));
+        }
         let mut identity = Identity {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),
@@ -304,8 +309,11 @@ impl Oidc {
                 other => Error::InvalidUserInfo(other.to_string()),
             })?;
         if let Some(email) = info.email() {
+            // Another address than the ID token's counts as verified only if userinfo says so.
+            let same = identity.email.as_deref() == Some(email.as_str());
+            let inherited = same && identity.email_verified;
             identity.email = Some(email.to_string());
-            identity.email_verified = info.email_verified().unwrap_or(identity.email_verified);
+            identity.email_verified = info.email_verified().unwrap_or(inherited);
         }
         if let Some(given) = info.given_name().and_then(|n| n.get(None)) {
             identity.given_name = Some(given.to_string());

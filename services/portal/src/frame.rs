@@ -144,6 +144,10 @@ impl Portal {
         self.session.cycle_id().await.map_err(session::session_error)?;
         session::bind(&self.session, &self.host).await?;
         let s = &self.session;
+        // A provider identity left waiting in this browser is not this citizen's to take.
+        s.remove_value(crate::oidc::AWAITING)
+            .await
+            .map_err(session::session_error)?;
         s.insert(TENANT_KEY, self.tenant.id)
             .await
             .map_err(session::session_error)?;

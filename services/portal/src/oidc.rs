@@ -28,8 +28,10 @@ use crate::auth::{form_page, message, profiles};
 use crate::participation::parse_id;
 
 const NEXT: &str = "next";
-/// A provider's identity waiting for its account: created (`/inscription`) or linked (`/relier`).
-const AWAITING: &str = "oidc_identity";
+/// A provider's identity waiting for its account: created (`/inscription`) or linked
+/// (`/relier`). Dropped after a quarter of an hour, and by any sign-in.
+pub(crate) const AWAITING: &str = "oidc_identity";
+const AWAITING_LIFETIME: i64 = 15 * 60;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Purpose {
@@ -43,6 +45,11 @@ struct Awaiting {
     label: String,
     identity: Identity,
     next: Option<String>,
+    since: i64,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The provider's configuration with its secret opened, or why it cannot be used.
@@ -132,6 +139,7 @@ pub async fn callback(portal: Portal, Query(answer): Query<Callback>) -> Result<
         label: provider.label.clone(),
         identity,
         next: purpose.next,
+        since: now(),
     };
     portal
         .session
@@ -160,7 +168,8 @@ async fn signed_in(
 }
 
 async fn awaiting(portal: &Portal) -> Result<Option<Awaiting>> {
-    portal.session.get(AWAITING).await.map_err(session::session_error)
+    let found: Option<Awaiting> = portal.session.get(AWAITING).await.map_err(session::session_error)?;
+    Ok(found.filter(|a| now() - a.since <= AWAITING_LIFETIME))
 }
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
@@ -243,37 +252,53 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
     let (Some(name), Some(email), Some(profile), true) = (name, email, profile, errors.is_empty()) else {
         return sign_up_page(&portal, &waiting, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let confirmed = given.is_some() && waiting.identity.email_verified;
-    let new = identity::NewVerifiedCitizen {
+    let new = identity::NewProviderCitizen {
         email: &email,
-        email_confirmed: confirmed,
         display_name: &name,
         profile,
         charter_version: current,
     };
+    if given.is_none() || !waiting.identity.email_verified {
+        // Nobody vouched for this address: its owner links it by following the mail.
+        let key = format!("{}:{}", portal.tenant.slug, email.as_str());
+        if !portal.app.limits.sign_up.check(portal.ip.0, Some(&key)) {
+            let errors = FieldErrors::one(if given.is_none() { "email" } else { "display_name" }, TOO_MANY);
+            return sign_up_page(&portal, &waiting, form, errors, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+        let created = identity::create_unconfirmed(&mut tx, &new, waiting.provider, &waiting.identity.subject).await?;
+        tx.commit().await?;
+        portal
+            .session
+            .remove::<Awaiting>(AWAITING)
+            .await
+            .map_err(session::session_error)?;
+        // The same answer whether the address had an account or not; its owner is told which.
+        match created {
+            Some((citizen, token)) => portal.send_later(
+                citizen.email.clone(),
+                "Confirmez votre adresse".into(),
+                "portal/mail/confirm.txt",
+                minijinja::context! { name => citizen.display_name, link => portal.link(&format!("/confirmer/{}", token.as_str())) },
+            )?,
+            None => portal.send_later(
+                email.to_string(),
+                "Votre compte".into(),
+                "portal/mail/already.txt",
+                minijinja::context! { name => name.clone(), link => portal.link("/mot-de-passe-oublie") },
+            )?,
+        }
+        let text = format!(
+            "Un courriel vient d'être envoyé à {email}. Suivez le lien qu'il contient pour confirmer votre adresse : votre compte sera alors relié à {}, avec lequel vous pourrez vous connecter. Le lien reste valable 48 heures.",
+            waiting.label
+        );
+        return message(&portal, StatusCode::OK, "Vérifiez votre messagerie", &text).await;
+    }
     let Some(citizen) = identity::create_citizen(&mut tx, &new, waiting.provider, &waiting.identity.subject).await?
     else {
-        // The address has an account (typed, or created meanwhile): it is linked instead.
+        // An account was created meanwhile for this address: it is linked instead.
         tx.commit().await?;
-        if given.is_none() {
-            let errors = FieldErrors::one(
-                "email",
-                "un compte utilise déjà cette adresse : connectez-vous avec son mot de passe, puis reliez-le",
-            );
-            return sign_up_page(&portal, &waiting, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
         return Ok(Redirect::to("/connexion/fournisseur/relier").into_response());
     };
-    if !confirmed {
-        let token = citizens::issue_token(&mut tx, citizen.id, citizens::TokenPurpose::Confirm).await?;
-        let link = portal.link(&format!("/confirmer/{}", token.as_str()));
-        portal.send_later(
-            citizen.email.clone(),
-            "Confirmez votre adresse".into(),
-            "portal/mail/confirm.txt",
-            minijinja::context! { name => citizen.display_name.clone(), link },
-        )?;
-    }
     tx.commit().await?;
     portal
         .session
@@ -282,11 +307,7 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
         .map_err(session::session_error)?;
     let response = signed_in(&portal, &citizen, waiting.provider, &waiting.identity, waiting.next).await?;
     portal
-        .flash(if confirmed {
-            "Votre compte est créé, avec votre identité vérifiée."
-        } else {
-            "Votre compte est créé. Confirmez votre adresse avec le lien qui vient de vous être envoyé pour pouvoir participer."
-        })
+        .flash("Votre compte est créé, avec votre identité vérifiée.")
         .await?;
     Ok(response)
 }
@@ -341,7 +362,19 @@ pub async fn link(portal: Portal, CsrfForm(form): CsrfForm<LinkForm>) -> Result<
         let errors = FieldErrors::one("password", "mot de passe incorrect");
         return link_page(&portal, &waiting, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    identity::link(&mut tx, waiting.provider, &waiting.identity.subject, citizen.id).await?;
+    if !identity::link(&mut tx, waiting.provider, &waiting.identity.subject, citizen.id).await? {
+        drop(tx);
+        portal
+            .session
+            .remove::<Awaiting>(AWAITING)
+            .await
+            .map_err(session::session_error)?;
+        let text = format!(
+            "Ce compte est déjà relié à une autre identité {} : connectez-vous avec celle-ci, ou avec votre adresse et votre mot de passe.",
+            waiting.label
+        );
+        return message(&portal, StatusCode::CONFLICT, "Compte déjà relié", &text).await;
+    }
     let citizen = citizens::find(&mut tx, citizen.id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
     portal

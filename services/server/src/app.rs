@@ -26,7 +26,7 @@ pub fn templates() -> Templates {
 
 pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) -> AppState {
     let resolver = Resolver::new(pool.clone(), config.base.clone());
-    let oidc = participe_oidc::Oidc::new(config.oidc_timeout);
+    let oidc = participe_oidc::Oidc::new(config.oidc_timeout, config.oidc_loopback);
     AppState::new(App {
         pool,
         templates: templates(),
@@ -106,6 +106,7 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
         franceconnect_issuer: participe_web::FRANCECONNECT_ISSUER.to_string(),
         console_oidc: None,
         oidc_timeout: participe_oidc::DEFAULT_TIMEOUT,
+        oidc_loopback: false,
     }
 }
 

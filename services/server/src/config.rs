@@ -166,6 +166,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PARTICIPE_CONSOLE_OIDC_EMAILS_VERIFIED")]
     pub console_oidc_emails_verified: bool,
 
+    /// Accept identity providers on this machine over plain HTTP (development only).
+    #[arg(long, env = "PARTICIPE_OIDC_ALLOW_LOOPBACK")]
+    pub oidc_allow_loopback: bool,
+
     /// Seconds an identity provider has to answer one request.
     #[arg(long, env = "PARTICIPE_OIDC_TIMEOUT", default_value_t = 10)]
     pub oidc_timeout: u64,

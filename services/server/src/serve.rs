@@ -107,6 +107,7 @@ pub async fn run(
     };
     config.franceconnect_issuer = args.franceconnect_issuer.trim_end_matches('/').to_string();
     config.oidc_timeout = std::time::Duration::from_secs(args.oidc_timeout.max(1));
+    config.oidc_loopback = args.oidc_allow_loopback;
     config.console_oidc = match (&args.console_oidc_issuer, &args.console_oidc_client_id) {
         (Some(issuer), Some(client_id)) => Some(participe_web::ConsoleOidc {
             label: args.console_oidc_label.clone(),

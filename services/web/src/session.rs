@@ -102,8 +102,14 @@ pub async fn take_flash(session: &Session) -> Result<Vec<String>> {
 /// A path to go back to after signing in, when it stays on this host (no `//evil`, no
 /// `https://…`, no backslash tricks).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_string)
+    // Browsers drop tabs and newlines from URLs: `/\t/evil.fr` is `//evil.fr` to them.
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+    .map(str::to_string)
 }
 
 /// `path` as a `suite=` query value, for a trip to the sign-in page and back.
@@ -118,7 +124,15 @@ mod tests {
     #[test]
     fn only_paths_of_this_host_are_followed_after_sign_in() {
         assert_eq!(safe_next(Some("/t/nord/")).as_deref(), Some("/t/nord/"));
-        for bad in ["https://evil.fr", "//evil.fr", "/\\evil.fr", "evil"] {
+        for bad in [
+            "https://evil.fr",
+            "//evil.fr",
+            "/\\evil.fr",
+            "evil",
+            "/\t/evil.fr",
+            "/\n/evil.fr",
+            "/ /evil.fr",
+        ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad}");
         }
         assert_eq!(next_query("/a b?c=d"), "suite=%2Fa+b%3Fc%3Dd");

@@ -42,6 +42,9 @@ pub struct WebConfig {
     pub console_oidc: Option<ConsoleOidc>,
     /// How long an identity provider has to answer one request.
     pub oidc_timeout: std::time::Duration,
+    /// Identity providers on this machine over plain HTTP are accepted (development and
+    /// tests, `PARTICIPE_OIDC_ALLOW_LOOPBACK`); otherwise HTTPS to other machines only.
+    pub oidc_loopback: bool,
 }
 
 /// FranceConnect's production issuer (v2).
