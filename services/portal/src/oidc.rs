@@ -82,11 +82,7 @@ async fn configured(portal: &Portal, id: Uuid) -> Result<(Provider, ProviderConf
 /// The page of a failed provider sign-in: why, in words, and no session.
 async fn failure(portal: &Portal, e: participe_oidc::Error) -> Result<Response> {
     let status = flow::failure_status(&e);
-    portal
-        .session
-        .remove::<Awaiting>(AWAITING)
-        .await
-        .map_err(session::session_error)?;
+    forget(portal).await?;
     message(portal, status, "Connexion impossible", e.explain()).await
 }
 
@@ -165,6 +161,16 @@ async fn signed_in(
     portal.sign_in(citizen).await?;
     flow::remember_logout(&portal.session, provider, &identity.id_token).await?;
     Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
+}
+
+/// Drops the identity waiting for its account (signing in drops it too).
+async fn forget(portal: &Portal) -> Result<()> {
+    portal
+        .session
+        .remove::<Awaiting>(AWAITING)
+        .await
+        .map_err(session::session_error)?;
+    Ok(())
 }
 
 async fn awaiting(portal: &Portal) -> Result<Option<Awaiting>> {
@@ -267,11 +273,7 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
         }
         let created = identity::create_unconfirmed(&mut tx, &new, waiting.provider, &waiting.identity.subject).await?;
         tx.commit().await?;
-        portal
-            .session
-            .remove::<Awaiting>(AWAITING)
-            .await
-            .map_err(session::session_error)?;
+        forget(&portal).await?;
         // The same answer whether the address had an account or not; its owner is told which.
         match created {
             Some((citizen, token)) => portal.send_later(
@@ -300,11 +302,6 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
         return Ok(Redirect::to("/connexion/fournisseur/relier").into_response());
     };
     tx.commit().await?;
-    portal
-        .session
-        .remove::<Awaiting>(AWAITING)
-        .await
-        .map_err(session::session_error)?;
     let response = signed_in(&portal, &citizen, waiting.provider, &waiting.identity, waiting.next).await?;
     portal
         .flash("Votre compte est créé, avec votre identité vérifiée.")
@@ -364,11 +361,7 @@ pub async fn link(portal: Portal, CsrfForm(form): CsrfForm<LinkForm>) -> Result<
     };
     if !identity::link(&mut tx, waiting.provider, &waiting.identity.subject, citizen.id).await? {
         drop(tx);
-        portal
-            .session
-            .remove::<Awaiting>(AWAITING)
-            .await
-            .map_err(session::session_error)?;
+        forget(&portal).await?;
         let text = format!(
             "Ce compte est déjà relié à une autre identité {} : connectez-vous avec celle-ci, ou avec votre adresse et votre mot de passe.",
             waiting.label
@@ -377,11 +370,6 @@ pub async fn link(portal: Portal, CsrfForm(form): CsrfForm<LinkForm>) -> Result<
     }
     let citizen = citizens::find(&mut tx, citizen.id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
-    portal
-        .session
-        .remove::<Awaiting>(AWAITING)
-        .await
-        .map_err(session::session_error)?;
     let response = signed_in(&portal, &citizen, waiting.provider, &waiting.identity, waiting.next).await?;
     portal
         .flash(format!(
