@@ -147,13 +147,19 @@ async fn generic_provider(app: &TestApp, tenant: &Tenant, issuer: &str) -> Uuid 
     id
 }
 
-/// From the sign-in page through the provider and back: the portal's answer to the return.
-async fn through_provider(b: &Browser, h: &str, idp: &Idp, provider: Uuid, login: &str) -> Page {
+/// From the sign-in page through the provider (signing `login` in with `agent`'s cookies):
+/// where the provider sends the browser back.
+async fn returned(b: &Browser, h: &str, idp: &Idp, agent: &reqwest::Client, provider: Uuid, login: &str) -> String {
     let start = b
         .submit(h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
         .await;
     assert_eq!(start.status, 303, "{}", start.body);
-    let back = idp.login(&idp.agent(), start.header("location"), login).await;
+    idp.login(agent, start.header("location"), login).await
+}
+
+/// From the sign-in page through the provider and back: the portal's answer to the return.
+async fn through_provider(b: &Browser, h: &str, idp: &Idp, provider: Uuid, login: &str) -> Page {
+    let back = returned(b, h, idp, &idp.agent(), provider, login).await;
     b.get(h, &path_of(&back)).await
 }
 
@@ -466,10 +472,7 @@ async fn an_existing_account_is_linked_only_after_its_password_is_given() {
     // until the mail sent to that address is followed.
     let b = app.browser();
     let agent = idp.agent();
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp.login(&agent, start.header("location"), "sans-adresse").await;
+    let back = returned(&b, &h, &idp, &agent, provider, "sans-adresse").await;
     let answer = b.get(&h, &path_of(&back)).await;
     assert_eq!(answer.header("location"), "/connexion/fournisseur/inscription");
     let form = b.get(&h, "/connexion/fournisseur/inscription").await;
@@ -525,12 +528,7 @@ async fn an_existing_account_is_linked_only_after_its_password_is_given() {
 
     // Typing the address of someone else's account gets the same answer, and nothing.
     let b = app.browser();
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp
-        .login(&idp.agent(), start.header("location"), "sans-adresse-2")
-        .await;
+    let back = returned(&b, &h, &idp, &idp.agent(), provider, "sans-adresse-2").await;
     b.get(&h, &path_of(&back)).await;
     let form = b.get(&h, "/connexion/fournisseur/inscription").await;
     let version = charter_version(&form);
@@ -572,10 +570,7 @@ async fn a_wrong_missing_or_replayed_answer_opens_no_session() {
 
     // A state that is not the one sent.
     let b = app.browser();
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp.login(&idp.agent(), start.header("location"), "paul").await;
+    let back = returned(&b, &h, &idp, &idp.agent(), provider, "paul").await;
     let state = back
         .split("state=")
         .nth(1)
@@ -592,10 +587,7 @@ async fn a_wrong_missing_or_replayed_answer_opens_no_session() {
     refused(&b, &h, &page, 400, "ne correspond à aucune connexion en cours").await;
 
     // No state at all.
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp.login(&idp.agent(), start.header("location"), "paul").await;
+    let back = returned(&b, &h, &idp, &idp.agent(), provider, "paul").await;
     let without = path_of(&back).replace(
         &format!(
             "state={}",
@@ -613,10 +605,7 @@ async fn a_wrong_missing_or_replayed_answer_opens_no_session() {
     .await;
 
     // An answer arriving in a browser that started nothing (a link sent to someone else).
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp.login(&idp.agent(), start.header("location"), "paul").await;
+    let back = returned(&b, &h, &idp, &idp.agent(), provider, "paul").await;
     let stranger = app.browser();
     refused(
         &stranger,
@@ -629,10 +618,7 @@ async fn a_wrong_missing_or_replayed_answer_opens_no_session() {
 
     // A code used once: replayed in the same browser, then slipped into a new sign-in.
     let b = app.browser();
-    let start = b
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let back = idp.login(&idp.agent(), start.header("location"), "paul").await;
+    let back = returned(&b, &h, &idp, &idp.agent(), provider, "paul").await;
     let ok = b.get(&h, &path_of(&back)).await;
     assert_eq!(ok.status, 303);
     assert!(signed_in(&b, &h).await);
@@ -653,10 +639,7 @@ async fn a_wrong_missing_or_replayed_answer_opens_no_session() {
         .next()
         .unwrap()
         .to_string();
-    let start = replayer
-        .submit(&h, "/connexion", &format!("/connexion/fournisseur/{provider}"), &[])
-        .await;
-    let fresh = idp.login(&idp.agent(), start.header("location"), "paul").await;
+    let fresh = returned(&replayer, &h, &idp, &idp.agent(), provider, "paul").await;
     let fresh_code = fresh
         .split("code=")
         .nth(1)
