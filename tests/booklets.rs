@@ -114,7 +114,8 @@ async fn call_with_contributions(app: &TestApp, tenant: &Tenant, extra: usize) -
         karim,
         Some(canteen),
         "Plus de produits locaux",
-        "Les fermes voisines.",
+        // A formula, as an attacker would type it: the CSV must not let a spreadsheet run it.
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
     )
     .await;
     let moderated = contribute(
@@ -280,6 +281,16 @@ async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
     assert!(
         rows.iter()
             .any(|r| &r[1] == "Isoler les fenêtres" && &r[2] == "Le froid passe l'hiver.\n\nEt la chaleur l'été.")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| &r[1] == "Plus de produits locaux" && &r[2] == "'=HYPERLINK(\"http://evil.example\",\"x\")")
+    );
+    assert!(
+        rows.iter()
+            .flat_map(|r| r.iter())
+            .all(|c| !c.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+        "no cell a spreadsheet runs"
     );
 
     let (status, _, json) = visitor.get_bytes(&h, "/participer/colleges/livret/json").await;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::agenda::{self, EventKind, EventWrite};
+use participe_core::csv_sheet::CsvSheet;
 use participe_core::domain::local_time;
 use participe_core::staff::Role;
 use participe_web::csrf::CsrfForm;
@@ -367,12 +368,7 @@ pub async fn registrants_csv(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -
     )
     .await?;
     tx.commit().await?;
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let failed = |e: csv::Error| Error::Unexpected(e.to_string());
-    out.write_record(["nom", "adresse", "etat", "compte", "inscrit_le"])
-        .map_err(failed)?;
+    let mut sheet = CsvSheet::new(["nom", "adresse", "etat", "compte", "inscrit_le"]);
     for r in &rows {
         let status = match r.status.as_str() {
             "inscrit" => "inscrit",
@@ -381,16 +377,15 @@ pub async fn registrants_csv(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -
             _ => "annulé",
         };
         let when = local_time::to_local_input(r.created_at).replace('T', " ");
-        out.write_record([
+        sheet.row([
             r.name.as_str(),
             r.email.as_str(),
             status,
             if r.account { "oui" } else { "non" },
             when.as_str(),
-        ])
-        .map_err(failed)?;
+        ]);
     }
-    let bytes = out.into_inner().map_err(|e| Error::Unexpected(e.to_string()))?;
+    let bytes = sheet.finish();
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -9,6 +9,7 @@
 pub mod pdf;
 
 use participe_core::booklets::{self, Entry};
+use participe_core::csv_sheet::CsvSheet;
 use participe_core::domain::local_time;
 use participe_core::tenancy::registry;
 use participe_core::{Tenant, TenantTx, dispositifs};
@@ -129,7 +130,7 @@ async fn make(pool: &PgPool, storage: &Storage, tenant: &Tenant, id: Uuid) -> Re
     let made_at = OffsetDateTime::now_utc();
     let groups = sections(&entries);
     let pdf = render_pdf(&site, &d.title, &groups, entries.len(), made_at);
-    let csv = render_csv(&entries).map_err(|e| Failed(format!("csv: {e}")))?;
+    let csv = render_csv(&entries);
     let json = render_json(&site, &d.title, &groups, entries.len(), made_at);
 
     let folder = format!("tenants/{}/booklets/{id}", tenant.id);
@@ -245,27 +246,23 @@ fn render_pdf(site: &str, call: &str, groups: &[Section<'_>], count: usize, made
     w.finish()
 }
 
-fn render_csv(entries: &[Entry]) -> Result<Vec<u8>, csv::Error> {
-    // UTF-8 with a byte order mark and `;`: what a spreadsheet in French opens as columns.
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
-    out.write_record(["theme", "titre", "texte", "auteur", "date", "commentaires"])?;
+fn render_csv(entries: &[Entry]) -> Vec<u8> {
+    let mut sheet = CsvSheet::new(["theme", "titre", "texte", "auteur", "date", "commentaires"]);
     for e in entries {
         let date = e
             .created_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        out.write_record([
+        sheet.row([
             theme_name(&e.theme),
             &e.title,
             &e.body,
             &e.author,
             &date,
             &e.comments.to_string(),
-        ])?;
+        ]);
     }
-    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    sheet.finish()
 }
 
 fn render_json(site: &str, call: &str, groups: &[Section<'_>], count: usize, made_at: OffsetDateTime) -> Vec<u8> {
