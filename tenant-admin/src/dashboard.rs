@@ -23,7 +23,7 @@ pub async fn home(console: Console) -> Result<Html<String>> {
         .map(|m| {
             minijinja::context! {
                 name => m.tenant.name.clone(), slug => m.tenant.slug.to_string(), role => m.role.label(),
-                url => console.app.config.portal_origin(m.tenant.slug.as_str()),
+                url => console.app.config.tenant_origin(&m.tenant),
                 suspended => m.tenant.status == participe_core::TenantStatus::Suspended,
             }
         })

@@ -142,7 +142,7 @@ impl Console {
             flashes,
             staff => self.staff.as_ref().map(Serde),
             membership => tenant.map(Serde),
-            portal_url => tenant.map(|m| self.app.config.portal_origin(m.tenant.slug.as_str())),
+            portal_url => tenant.map(|m| self.app.config.tenant_origin(&m.tenant)),
             nav,
         };
         self.app

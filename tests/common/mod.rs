@@ -10,6 +10,7 @@
 
 pub mod dns;
 pub mod oidc;
+pub mod ops;
 pub mod smtp;
 
 use std::sync::OnceLock;
@@ -319,10 +320,11 @@ impl TestApp {
             participe_server::worker::spawn(&state, db::connect(database_url, 1).await.unwrap(), 2);
         }
         let router = app::router(state.clone());
+        let listener = participe_web::listener::Listener::new(listener, &state);
         tokio::spawn(async move {
             axum::serve(
                 listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                router.into_make_service_with_connect_info::<participe_web::listener::Peer>(),
             )
             .await
             .unwrap();
@@ -560,6 +562,34 @@ impl Browser {
             self.client
                 .post(self.url(host, path))
                 .form(fields)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// POSTs `fields` as a form, as if through a proxy that saw the client at `client_ip`.
+    pub async fn post_forwarded(&self, host: &str, path: &str, client_ip: &str, fields: &[(&str, &str)]) -> Page {
+        Page::read(
+            self.client
+                .post(self.url(host, path))
+                .header("x-forwarded-for", client_ip)
+                .form(fields)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// POSTs `body` declared as `content_type`.
+    pub async fn post_typed(&self, host: &str, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        Page::read(
+            self.client
+                .post(self.url(host, path))
+                .header("content-type", content_type)
+                .body(body)
                 .send()
                 .await
                 .expect("request"),

@@ -364,14 +364,24 @@ pub async fn rename(tx: &mut TenantTx, id: Uuid, display_name: &str) -> Result<(
 
 /// Starts a change of address: the new one is kept aside and a link is sent to it. `None`
 /// when the address already belongs to another account (the caller says nothing of it).
-pub async fn request_email_change(tx: &mut TenantTx, id: Uuid, new: &Email) -> Result<Option<Token>> {
-    if find_by_email(tx, new).await?.is_some() {
-        return Ok(None);
-    }
+pub async fn request_email_change(tx: &mut TenantTx, id: Uuid, new: &Email) -> Result<EmailChange> {
+    // Recorded as pending either way, so that the account page reads the same whether the
+    // address belongs to someone else; only a free address gets a link that can complete it.
     sqlx::query!("update citizen set pending_email = $2 where id = $1", id, new.as_str())
         .execute(tx.conn())
         .await?;
-    Ok(Some(issue_token(tx, id, TokenPurpose::Email).await?))
+    match find_by_email(tx, new).await? {
+        Some(owner) if owner.id != id => Ok(EmailChange::Taken { owner }),
+        _ => Ok(EmailChange::Requested(issue_token(tx, id, TokenPurpose::Email).await?)),
+    }
+}
+
+/// What asking for a new address came to.
+pub enum EmailChange {
+    /// The link to mail to the new address.
+    Requested(Token),
+    /// The address is another account's: its owner is told, nothing else happens.
+    Taken { owner: Citizen },
 }
 
 /// Follows the link sent to a new address: it replaces the old one, if still free.

@@ -132,9 +132,12 @@ pub enum SignUp {
 }
 
 pub async fn sign_up(pool: &PgPool, email: &Email, display_name: &str, password: &NewPassword) -> Result<SignUp> {
-    if let Some(staff) = find_by_email(pool, email).await? {
-        return Ok(SignUp::AlreadyRegistered { staff });
-    }
+    // The same work whether the address has an account or not — the password hashed, the
+    // insert tried — so that the answer's timing tells nothing (`tests/security.rs`).
+    let typed = password.clone();
+    let hash = tokio::task::spawn_blocking(move || typed.hash())
+        .await
+        .map_err(|e| Error::Failed(format!("password hashing: {e}")))?;
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query_as!(
         StaffRow,
@@ -143,12 +146,11 @@ pub async fn sign_up(pool: &PgPool, email: &Email, display_name: &str, password:
          returning id, email, display_name, email_confirmed_at, totp_enabled_at, session_epoch",
         email.as_str(),
         display_name,
-        password.hash()
+        hash
     )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = inserted else {
-        // Lost a race with a simultaneous sign-up for the same address.
         drop(tx);
         let staff = find_by_email(pool, email)
             .await?
@@ -425,6 +427,7 @@ struct MembershipRow {
     status: String,
     status_reason: Option<String>,
     read_only: bool,
+    primary_domain: Option<String>,
     role: String,
 }
 
@@ -442,6 +445,7 @@ impl TryFrom<MembershipRow> for Membership {
                 status: r.status,
                 status_reason: r.status_reason,
                 read_only: r.read_only,
+                primary_domain: r.primary_domain,
             })?,
         })
     }
@@ -452,7 +456,9 @@ pub async fn memberships(pool: &PgPool, staff_id: Uuid) -> Result<Vec<Membership
     sqlx::query_as!(
         MembershipRow,
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!", m.role
+                  t.read_only_since is not null as "read_only!", m.role,
+                  (select d.host from tenant_domain d
+                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
            from membership m join tenant t on t.id = m.tenant_id
           where m.staff_id = $1
           order by t.name"#,
@@ -471,7 +477,9 @@ pub async fn membership(pool: &PgPool, staff_id: Uuid, slug: &str) -> Result<Opt
     sqlx::query_as!(
         MembershipRow,
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!", m.role
+                  t.read_only_since is not null as "read_only!", m.role,
+                  (select d.host from tenant_domain d
+                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
            from membership m join tenant t on t.id = m.tenant_id
           where m.staff_id = $1 and t.slug = $2"#,
         staff_id,

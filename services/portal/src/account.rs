@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::FieldErrors;
-use participe_core::citizens;
+use participe_core::citizens::{self, EmailChange};
 use participe_core::domain::{Email, NewPassword};
 use participe_core::site;
 use participe_web::csrf::CsrfForm;
@@ -104,17 +104,26 @@ pub async fn change_email(portal: Portal, CsrfForm(form): CsrfForm<AccountForm>)
     };
     if email.as_str() != c.email {
         let mut tx = portal.begin().await?;
-        let token = citizens::request_email_change(&mut tx, c.id, &email).await?;
+        let change = citizens::request_email_change(&mut tx, c.id, &email).await?;
         tx.commit().await?;
-        // An address taken by another account gets no mail and no different answer.
-        if let Some(token) = token {
-            let link = portal.link(&format!("/compte/adresse/{}", token.as_str()));
-            portal.send_later(
-                email.to_string(),
-                "Confirmez votre nouvelle adresse".into(),
-                "portal/mail/email_change.txt",
-                minijinja::context! { name => c.display_name, link },
-            )?;
+        // The page answers the same either way; an address that is another account's gets a
+        // mail telling its owner, and no link.
+        match change {
+            EmailChange::Requested(token) => {
+                let link = portal.link(&format!("/compte/adresse/{}", token.as_str()));
+                portal.send_later(
+                    email.to_string(),
+                    "Confirmez votre nouvelle adresse".into(),
+                    "portal/mail/email_change.txt",
+                    minijinja::context! { name => c.display_name, link },
+                )?;
+            }
+            EmailChange::Taken { owner } => portal.send_later(
+                owner.email,
+                "Votre adresse a été proposée pour un autre compte".into(),
+                "portal/mail/email_taken.txt",
+                minijinja::context! { name => owner.display_name, link => portal.link("/connexion") },
+            )?,
         }
     }
     portal

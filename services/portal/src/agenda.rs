@@ -189,11 +189,23 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
-    let said = match outcome {
-        Registered::Seat => "Vous êtes inscrit·e. Un courriel de confirmation vous est envoyé, avec la rencontre à ajouter à votre agenda.".to_string(),
-        Registered::WaitingList => "La rencontre est complète : vous êtes sur la liste d'attente. Si une place se libère, elle vous est attribuée et vous êtes prévenu·e par courriel.".to_string(),
-        Registered::ToConfirm => "Presque fini : confirmez votre inscription avec le lien envoyé à votre adresse (valable deux jours).".to_string(),
-        Registered::Already(_) => "Cette adresse est déjà inscrite à cette rencontre.".to_string(),
+    let said = match (outcome, &portal.citizen) {
+        (Registered::Seat, _) => {
+            "Vous êtes inscrit·e. Un courriel de confirmation vous est envoyé, avec la rencontre à ajouter à votre agenda."
+        }
+        (Registered::WaitingList, _) => {
+            "La rencontre est complète : vous êtes sur la liste d'attente. Si une place se libère, elle vous est attribuée et vous êtes prévenu·e par courriel."
+        }
+        // A signed-in citizen's own address: nothing to hide from them.
+        (Registered::Already(_), Some(_)) => "Vous êtes déjà inscrit·e à cette rencontre.",
+        // A visitor is answered the same whether the address was registered or not; the
+        // mail says which.
+        (Registered::ToConfirm | Registered::Already(_), None) => {
+            "Presque fini : confirmez votre inscription en suivant le courriel envoyé à l'adresse indiquée (le lien est valable deux jours)."
+        }
+        (Registered::ToConfirm, Some(_)) => {
+            "Presque fini : confirmez votre inscription avec le lien envoyé à votre adresse (valable deux jours)."
+        }
     };
     portal.flash(said).await?;
     Ok(Redirect::to(&format!("/agenda/{id}")).into_response())
@@ -302,7 +314,7 @@ pub async fn dispositif_feed(portal: Portal, Path(slug): Path<String>) -> Result
 }
 
 fn calendar(portal: &Portal, name: &str, events: &[agenda::Event]) -> Response {
-    let origin = portal.app.config.origin(&portal.host);
+    let origin = portal.origin();
     (
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),

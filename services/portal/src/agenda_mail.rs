@@ -25,7 +25,7 @@ pub async fn send(app: &AppState, tenant_id: Uuid, payload: &serde_json::Value) 
     };
     let branding = app.branding.get(&app.pool, &tenant).await?;
     let site_name = branding.display_name.clone().unwrap_or_else(|| tenant.name.clone());
-    let origin = app.config.portal_origin(tenant.slug.as_str());
+    let origin = app.config.tenant_origin(&tenant);
     let token = job.token.unwrap_or_default();
     let (template, subject, ics) = match job.notice {
         Notice::ConfirmAddress => ("confirm", "Confirmez votre inscription", false),
@@ -33,9 +33,11 @@ pub async fn send(app: &AppState, tenant_id: Uuid, payload: &serde_json::Value) 
         Notice::WaitingList => ("waiting", "Liste d'attente", false),
         Notice::SeatFreed => ("freed", "Une place s'est libérée pour vous", true),
         Notice::EventCancelled => ("cancelled", "Rencontre annulée", true),
+        Notice::AlreadyRegistered => ("already", "Vous êtes déjà inscrit·e", true),
     };
     let event = &facts.event;
     let ctx = minijinja::context! {
+        waiting => facts.status == "liste",
         name => facts.name.as_str(), site_name => site_name.as_str(), e => minijinja::value::Serde(event),
         kind => event.kind_label(),
         event_link => format!("{origin}/agenda/{}", event.id),

@@ -7,8 +7,9 @@
 use axum::extract::{Path, RawQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use participe_core::csv_sheet::CsvSheet;
 use participe_core::open_data::{self, Resource};
-use participe_web::{Error, Result};
+use participe_web::Result;
 use serde_json::{Value, json};
 
 use crate::Portal;
@@ -28,13 +29,13 @@ fn json_answer(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// A request the API cannot answer: a JSON error saying why.
+/// A request the API cannot answer: a JSON error saying why, as every error on `/api/`.
 fn refused(status: StatusCode, message: &str) -> Response {
-    json_answer(status, &json!({ "erreur": message }))
+    participe_web::dispatch::json_error(status, message)
 }
 
 pub async fn index(portal: Portal) -> Result<Response> {
-    let origin = portal.app.config.origin(&portal.host);
+    let origin = portal.origin();
     let resources: Vec<Value> = Resource::ALL
         .iter()
         .map(|r| {
@@ -87,7 +88,7 @@ pub async fn resource(portal: Portal, Path(name): Path<String>, RawQuery(query):
     let (rows, total) =
         open_data::rows(&mut tx, resource, open_data::PER_PAGE, (page - 1) * open_data::PER_PAGE).await?;
     tx.commit().await?;
-    let origin = portal.app.config.origin(&portal.host);
+    let origin = portal.origin();
     let more = page * open_data::PER_PAGE < total;
     let next = more.then(|| format!("{origin}/api/v1/{}?page={}", resource.name(), page + 1));
     Ok(json_answer(
@@ -99,26 +100,22 @@ pub async fn resource(portal: Portal, Path(name): Path<String>, RawQuery(query):
     ))
 }
 
-/// Every row of a resource (up to `CSV_MAX`) as CSV: UTF-8 with a byte order mark, `;`.
+/// Every row of a resource (up to `CSV_MAX`) as CSV (`core::csv_sheet`: UTF-8 with a byte
+/// order mark, `;`, no cell a spreadsheet would run).
 async fn export(portal: &Portal, resource: Resource) -> Result<Response> {
     let mut tx = portal.begin().await?;
     let (rows, _) = open_data::rows(&mut tx, resource, open_data::CSV_MAX, 0).await?;
     tx.commit().await?;
     let fields = resource.fields();
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let failed = |e: csv::Error| Error::Unexpected(e.to_string());
-    out.write_record(fields.iter().map(|f| f.name)).map_err(failed)?;
+    let mut sheet = CsvSheet::new(fields.iter().map(|f| f.name));
     for row in &rows {
-        out.write_record(fields.iter().map(|f| match &row[f.name] {
+        sheet.row(fields.iter().map(|f| match &row[f.name] {
             Value::Null => String::new(),
             Value::String(s) => s.clone(),
             other => other.to_string(),
-        }))
-        .map_err(failed)?;
+        }));
     }
-    let bytes = out.into_inner().map_err(|e| Error::Unexpected(e.to_string()))?;
+    let bytes = sheet.finish();
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -137,7 +134,7 @@ async fn export(portal: &Portal, resource: Resource) -> Result<Response> {
 pub async fn openapi(portal: Portal) -> Result<Response> {
     Ok(json_answer(
         StatusCode::OK,
-        &document(&portal.app.config.origin(&portal.host), portal.site_name()),
+        &document(&portal.origin(), portal.site_name()),
     ))
 }
 

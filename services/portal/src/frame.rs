@@ -68,15 +68,7 @@ impl FromRequestParts<AppState> for Portal {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| Error::Unexpected("portal without session layer".into()))?;
-        let host = participe_core::domain::HostName::parse(
-            parts
-                .headers
-                .get("host")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default(),
-        )
-        .map(|h| h.to_string())
-        .unwrap_or_default();
+        let host = session::request_host_of(parts);
         let ip = ClientIp::from_request_parts(parts, app).await?;
         let branding = app.branding.get(&app.pool, &tenant).await?;
         let citizen = signed_in(app, &tenant, &session).await?;
@@ -196,8 +188,22 @@ impl Portal {
         self.branding.display_name.as_deref().unwrap_or(&self.tenant.name)
     }
 
-    /// An absolute link into this portal, for mails.
+    /// An absolute link into this portal, for mails, feeds and the open data API: on the
+    /// portal's own address (its primary domain, else `<slug>.<base>`), whatever host the
+    /// request named.
     pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    /// The origin of this portal's own address (see `link`).
+    pub fn origin(&self) -> String {
+        self.app.config.tenant_origin(&self.tenant)
+    }
+
+    /// An absolute link on the host this request was served on — one of the tenant's own
+    /// hosts, as the dispatcher resolved it — for the identity providers' return, which
+    /// must come back where the session's cookie lives.
+    pub fn link_here(&self, path: &str) -> String {
         format!("{}{path}", self.app.config.origin(&self.host))
     }
 

@@ -111,7 +111,7 @@ pub async fn feed(portal: Portal) -> Result<Response> {
     let mut tx = portal.begin().await?;
     let posts = news::latest(&mut tx, FEED_SIZE).await?;
     tx.commit().await?;
-    let origin = portal.app.config.origin(&portal.host);
+    let origin = portal.origin();
     let site = portal.site_name().to_string();
     let entries: Vec<atom_syndication::Entry> = posts
         .iter()

@@ -88,7 +88,7 @@ async fn failure(portal: &Portal, e: participe_oidc::Error) -> Result<Response> 
 
 pub async fn start(portal: Portal, Path(id): Path<String>, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     let (provider, config) = configured(&portal, parse_id(&id)?).await?;
-    let redirect = portal.link(CALLBACK_PATH);
+    let redirect = portal.link_here(CALLBACK_PATH);
     let (url, pending) = match portal.app.oidc.begin(&config, &redirect).await {
         Ok(begun) => begun,
         Err(e) => return failure(&portal, e).await,
@@ -111,7 +111,7 @@ pub async fn callback(portal: Portal, Query(answer): Query<Callback>) -> Result<
     let identity = match flow::complete(
         &portal.app.oidc,
         &config,
-        &portal.link(CALLBACK_PATH),
+        &portal.link_here(CALLBACK_PATH),
         &pending,
         &answer,
     )
@@ -392,7 +392,7 @@ pub async fn logout_url(portal: &Portal) -> Result<String> {
     Ok(portal
         .app
         .oidc
-        .logout_url(&config, &hint.id_token, &portal.link("/"))
+        .logout_url(&config, &hint.id_token, &portal.link_here("/"))
         .await
         .unwrap_or_else(|| "/".into()))
 }

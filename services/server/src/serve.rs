@@ -164,8 +164,8 @@ pub async fn run(
         "serving"
     );
     axum::serve(
-        listener,
-        app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        participe_web::listener::Listener::new(listener, &state),
+        app::router(state.clone()).into_make_service_with_connect_info::<participe_web::listener::Peer>(),
     )
     .with_graceful_shutdown(async {
         shutdown_signal().await;

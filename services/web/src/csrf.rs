@@ -43,6 +43,15 @@ pub async fn verify(session: &Session, submitted: Option<&str>) -> Result<()> {
     }
 }
 
+/// Whether the request's body is declared as `essence` (parameters such as `charset` aside).
+fn content_type_is(req: &Request, essence: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(essence))
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -69,6 +78,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| Error::Unexpected("no session layer".into()))?;
+        if !content_type_is(&req, "application/x-www-form-urlencoded") {
+            return Err(Error::UnsupportedMediaType);
+        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| Error::BadRequest(e.body_text()))?;
@@ -108,6 +120,9 @@ impl<S: Send + Sync> FromRequest<S> for CsrfMultipart {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| Error::Unexpected("no session layer".into()))?;
+        if !content_type_is(&req, "multipart/form-data") {
+            return Err(Error::UnsupportedMediaType);
+        }
         let mut multipart = axum::extract::Multipart::from_request(req, state)
             .await
             .map_err(|e| Error::BadRequest(e.body_text()))?;

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use participe_core::TenantStatus;
+use participe_core::domain::HostName;
 use participe_core::tenancy::resolver::Site;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -109,13 +110,38 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-/// The host a request names: the URI's authority (HTTP/2, absolute-form requests), else
-/// the `Host` header.
-fn request_host(req: &Request) -> Option<&str> {
-    req.uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+/// Longest request target served; a longer one gets the host's 414 page. (hyper itself
+/// refuses targets past 64 KiB before any host is known: `listener` gives those a page.)
+pub const MAX_TARGET: usize = 8 * 1024;
+
+/// What the front door reads of a request's host.
+enum HostRead {
+    /// The one host the request names, normalised.
+    Host(HostName),
+    /// No host, or one that is not a plausible DNS name: the "portail introuvable" page.
+    Unknown,
+    /// Two `Host` headers, or a request target and a `Host` header naming different hosts:
+    /// whatever a part of the code read, it could be the other one, so the request is
+    /// refused (400) before anything reads either.
+    Ambiguous,
+}
+
+/// The host a request names, read once: the request target's authority (absolute-form
+/// requests) and the `Host` header, which must agree when both are given.
+fn read_host(req: &Request) -> HostRead {
+    let mut headers = req.headers().get_all(header::HOST).iter();
+    let (header, second) = (headers.next(), headers.next());
+    if second.is_some() {
+        return HostRead::Ambiguous;
+    }
+    let parse = |raw: &str| HostName::parse(raw).ok();
+    let from_header = header.map(|h| h.to_str().ok().and_then(parse));
+    let from_target = req.uri().authority().map(|a| parse(a.as_str()));
+    match (from_target, from_header) {
+        (Some(t), Some(h)) if t != h => HostRead::Ambiguous,
+        (Some(Some(host)), _) | (None, Some(Some(host))) => HostRead::Host(host),
+        _ => HostRead::Unknown,
+    }
 }
 
 async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Response, Infallible> {
@@ -126,15 +152,24 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let site = match request_host(&req) {
-        Some(host) => front.app.resolver.resolve(host).await,
+    let api = req.uri().path().starts_with("/api/");
+    let host = match read_host(&req) {
+        HostRead::Host(host) => Some(host),
+        HostRead::Unknown => None,
+        HostRead::Ambiguous => {
+            let response = Error::BadRequest("ambiguous host".into()).into_response();
+            return Ok(finish(&front.app, &Site::Unknown, &request_id, api, response));
+        }
+    };
+    let site = match &host {
+        Some(host) => front.app.resolver.resolve_host(host).await,
         None => Ok(Site::Unknown),
     };
     let site = match site {
         Ok(site) => site,
         Err(e) => {
             let response = Error::from(e).into_response();
-            return Ok(finish(&front.app, &Site::Unknown, &request_id, response));
+            return Ok(finish(&front.app, &Site::Unknown, &request_id, api, response));
         }
     };
     let span = tracing::Span::current();
@@ -144,24 +179,39 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         span.record("tenant.slug", tenant.slug.as_str());
     }
     req.extensions_mut().insert(site.clone());
+    // Read once here, handed to the surfaces: the host and who asks.
+    let (parts, body) = req.into_parts();
+    let ip = crate::client::ClientIp::of(&parts, &front.app);
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(ip);
+    if let Some(host) = host {
+        req.extensions_mut().insert(crate::client::RequestHost(host));
+    }
     // A portal page asked for: who (as the audience statistics count them) and what.
     let viewer = match &site {
         Site::Portal(_) if req.method() == axum::http::Method::GET => {
-            let (mut parts, body) = req.into_parts();
-            let ip = crate::client::ClientIp::from_request_parts(&mut parts, &front.app).await;
-            let agent = parts
-                .headers
+            let agent = req
+                .headers()
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_string();
-            let path = parts.uri.path().to_string();
-            req = Request::from_parts(parts, body);
-            ip.ok().map(|ip| (ip.0, agent, path))
+            Some((ip.0, agent, req.uri().path().to_string()))
         }
         _ => None,
     };
+    let too_long = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|p| p.as_str().len() > MAX_TARGET);
     let response = match &site {
+        _ if too_long => StatusCode::URI_TOO_LONG.into_response(),
+        Site::Portal(t) if t.status == TenantStatus::Suspended && api => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "3600")]).into_response();
+            let message = Some("Ce portail est suspendu : ses données ne sont pas disponibles pour le moment.");
+            r.extensions_mut().insert(ErrorPage { message });
+            r
+        }
         Site::Portal(t) if t.status == TenantStatus::Suspended => suspended(&front.app, t.name.as_str()),
         Site::Portal(_) => front.portal.clone().oneshot(req).await?,
         Site::Console => front.console.clone().oneshot(req).await?,
@@ -179,7 +229,13 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         Site::Apex => Redirect::to(&front.app.config.console_origin()).into_response(),
         Site::Unknown => Error::NotFound.into_response(),
     };
-    let response = finish(&front.app, &site, &request_id, response);
+    let response = finish(
+        &front.app,
+        &site,
+        &request_id,
+        api && matches!(site, Site::Portal(_)),
+        response,
+    );
     if let Site::Portal(t) = &site {
         // The time to the response's head, as the HTTP metrics measure it.
         let failed = response.status().is_server_error();
@@ -229,32 +285,14 @@ fn suspended(app: &AppState, name: &str) -> Response {
     }
 }
 
-/// Logs an unexpected error once, and turns error responses that carry no page of their
-/// own (our `Error`s, axum's rejections, an unmatched route) into the host's error page.
-fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response) -> Response {
-    response.extensions_mut().insert(SiteLabel(site.kind()));
-    if let Some(UnexpectedError(cause)) = response.extensions().get::<UnexpectedError>() {
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(error = %cause, "service unavailable");
-        } else {
-            tracing::error!(error = %cause, "unexpected error");
-        }
-    }
-    let status = response.status();
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
-    let wants_page = response.extensions().get::<ErrorPage>().is_some() || (status.as_u16() >= 400 && !is_html);
-    if !wants_page
-        || status == StatusCode::SERVICE_UNAVAILABLE
-            && site.tenant().is_some_and(|t| t.status == TenantStatus::Suspended)
-    {
-        return response;
-    }
-    let custom = response.extensions().get::<ErrorPage>().and_then(|p| p.message);
-    let (title, message) = match status.as_u16() {
+/// The French title and message of an error status, as every error page and JSON error
+/// says it.
+pub fn status_text(status: StatusCode, site: &Site) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => (
+            "Requête invalide",
+            "La requête n'a pas pu être comprise. Vérifiez l'adresse, ou revenez à la page précédente et réessayez.",
+        ),
         404 if matches!(site, Site::Unknown) => (
             "Portail introuvable",
             "Aucun portail de participation ne correspond à cette adresse. Vérifiez l'adresse saisie, ou cherchez le portail de votre collectivité depuis son site officiel.",
@@ -273,17 +311,90 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
             "Envoi trop volumineux",
             "Le contenu envoyé dépasse la taille autorisée.",
         ),
+        414 => (
+            "Adresse trop longue",
+            "L'adresse demandée est trop longue pour être traitée. Vérifiez le lien suivi, ou revenez à l'accueil du site.",
+        ),
+        415 => (
+            "Format non pris en charge",
+            "Le contenu envoyé n'est pas dans un format que cette page accepte. Renvoyez le formulaire depuis la page du site.",
+        ),
+        422 => (
+            "Données refusées",
+            "Les informations envoyées ne peuvent pas être enregistrées telles quelles. Revenez au formulaire pour les corriger.",
+        ),
+        429 => (
+            "Trop de demandes",
+            "Trop de tentatives en peu de temps. Patientez quelques minutes avant de réessayer.",
+        ),
+        431 => (
+            "En-têtes trop volumineux",
+            "La requête porte des en-têtes trop nombreux ou trop longs. Effacez les cookies de ce site, puis réessayez.",
+        ),
         503 => (
             "Service momentanément indisponible",
             "Le service est momentanément indisponible. Réessayez dans quelques minutes.",
         ),
-        400..=499 => ("Requête invalide", "La requête n'a pas pu être comprise."),
+        401..=499 => ("Requête invalide", "La requête n'a pas pu être comprise."),
         _ => (
             "Erreur inattendue",
             "Une erreur inattendue s'est produite. L'équipe technique en a été informée.",
         ),
-    };
+    }
+}
+
+/// The body of an error answered on `/api/`: JSON, as the API's own errors.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = json_error_body(status, message);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub fn json_error_body(status: StatusCode, message: &str) -> String {
+    serde_json::json!({ "erreur": message, "statut": status.as_u16() }).to_string()
+}
+
+/// Logs an unexpected error once, and turns error responses that carry no page of their
+/// own (our `Error`s, axum's rejections, an unmatched route) into the host's error page —
+/// or, for the open data API (`api`), a JSON error.
+fn finish(app: &AppState, site: &Site, request_id: &str, api: bool, mut response: Response) -> Response {
+    response.extensions_mut().insert(SiteLabel(site.kind()));
+    if let Some(UnexpectedError(cause)) = response.extensions().get::<UnexpectedError>() {
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %cause, "service unavailable");
+        } else {
+            tracing::error!(error = %cause, "unexpected error");
+        }
+    }
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    let wants_page = response.extensions().get::<ErrorPage>().is_some() || (status.as_u16() >= 400 && !is_html);
+    let suspended_page = status == StatusCode::SERVICE_UNAVAILABLE
+        && site.tenant().is_some_and(|t| t.status == TenantStatus::Suspended)
+        && !api;
+    if !wants_page || suspended_page {
+        return response;
+    }
+    let custom = response.extensions().get::<ErrorPage>().and_then(|p| p.message);
+    let (title, message) = status_text(status, site);
     let message = custom.unwrap_or(message);
+    if api {
+        let mut new = json_error(status, message);
+        keep_headers(&response, &mut new);
+        *new.extensions_mut() = std::mem::take(response.extensions_mut());
+        return new;
+    }
     let site = match site {
         Site::Verification { .. } => &Site::Unknown,
         other => other,
@@ -311,12 +422,16 @@ fn finish(app: &AppState, site: &Site, request_id: &str, mut response: Response)
             (status, Body::from(title)).into_response()
         }
     };
-    // Keep what the original response said beyond its body (Allow, Retry-After, labels).
-    for (name, value) in response.headers() {
+    keep_headers(&response, &mut new);
+    *new.extensions_mut() = std::mem::take(response.extensions_mut());
+    new
+}
+
+/// Keeps what the original response said beyond its body (Allow, Retry-After, labels).
+fn keep_headers(original: &Response, new: &mut Response) {
+    for (name, value) in original.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    *new.extensions_mut() = std::mem::take(response.extensions_mut());
-    new
 }

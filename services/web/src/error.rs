@@ -22,6 +22,9 @@ pub enum Error {
     BadRequest(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// A form sent in another format than the one the page's form uses.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// Go elsewhere first (e.g. sign in): a 303 to this path.
     #[error("redirect to {0}")]
     Redirect(String),
@@ -84,6 +87,7 @@ impl IntoResponse for Error {
             Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unexpected(_) | Error::Redirect(_) => StatusCode::INTERNAL_SERVER_ERROR,

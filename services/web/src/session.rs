@@ -34,24 +34,21 @@ pub fn layer(app: &AppState, cookie: &'static str, idle: Duration) -> Layer {
         .with_expiry(Expiry::OnInactivity(idle))
 }
 
-/// The normalised host of a request, as the session records it.
+/// The normalised host of a request, as the dispatcher read it and the session records it
+/// (empty outside the dispatcher, which no request served is).
 pub fn request_host(req: &Request) -> String {
-    normalised_host(req.uri(), req.headers())
+    host_of(req.extensions())
 }
 
 /// The same, from an extractor's request parts.
 pub fn request_host_of(parts: &axum::http::request::Parts) -> String {
-    normalised_host(&parts.uri, &parts.headers)
+    host_of(&parts.extensions)
 }
 
-fn normalised_host(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
-    let raw = uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()))
-        .unwrap_or_default();
-    participe_core::domain::HostName::parse(raw)
-        .map(|h| h.to_string())
+fn host_of(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<crate::client::RequestHost>()
+        .map(|h| h.0.to_string())
         .unwrap_or_default()
 }
 

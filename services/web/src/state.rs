@@ -114,6 +114,14 @@ impl WebConfig {
         }
     }
 
+    /// The origin of a tenant's portal in links Participe writes (mails, feeds, the open
+    /// data API, the console's « voir le portail »): its primary domain, else
+    /// `<slug>.<base>` — never a request's `Host` header.
+    pub fn tenant_origin(&self, tenant: &participe_core::Tenant) -> String {
+        self.origin(tenant.public_host(&self.base).as_str())
+    }
+
+    /// The origin of a portal that does not exist yet (examples on the console's pages).
     pub fn portal_origin(&self, slug: &str) -> String {
         self.origin(&format!("{slug}.{}", self.base))
     }

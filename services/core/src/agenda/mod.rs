@@ -460,16 +460,25 @@ pub async fn register(tx: &mut TenantTx, event_id: Uuid, who: &Registrant) -> Re
     )
     .execute(tx.conn())
     .await?;
-    let already = sqlx::query_scalar!(
-        "select status from event_registration
+    let already = sqlx::query!(
+        "select id, status from event_registration
           where event_id = $1 and lower(email) = lower($2) and status <> 'annule'",
         event_id,
         email.as_str()
     )
     .fetch_optional(tx.conn())
     .await?;
-    if let Some(status) = already {
-        return Ok(Registered::Already(status));
+    if let Some(r) = already {
+        // A visitor is answered as if the address were new (the page must not tell whether
+        // it is registered); what stands is said in a mail to the address, with a fresh link.
+        if citizen_id.is_none() {
+            let notice = match r.status.as_str() {
+                "attente" => Notice::ConfirmAddress,
+                _ => Notice::AlreadyRegistered,
+            };
+            notify(tx, r.id, notice, None).await?;
+        }
+        return Ok(Registered::Already(r.status));
     }
     let token = Token::generate();
     let status = match citizen_id {
@@ -686,6 +695,9 @@ pub enum Notice {
     /// A seat freed up and is now theirs.
     SeatFreed,
     EventCancelled,
+    /// Someone registered again with an address that holds a seat or a place in the queue:
+    /// told by mail only, so the page answers the same whether the address was registered.
+    AlreadyRegistered,
 }
 
 /// The payload of an `agenda_mail` job.

@@ -42,6 +42,11 @@ impl HostName {
         &self.0
     }
 
+    /// `<slug>.<base>`: a slug is one valid label, so the result is a valid name.
+    pub fn under(slug: &super::Slug, base: &HostName) -> HostName {
+        HostName(format!("{slug}.{base}"))
+    }
+
     /// `nord` for `nord.participe.fr` under base `participe.fr`; `None` for the base itself,
     /// deeper names and foreign names.
     pub fn platform_label<'a>(&'a self, base: &HostName) -> Option<&'a str> {

@@ -6,6 +6,7 @@ use super::Invalid;
 
 /// A new password as typed, checked for length (ANSSI: at least 12 characters for a
 /// password without other factor). It is never stored or logged: only its argon2id hash.
+#[derive(Clone)]
 pub struct NewPassword(String);
 
 impl std::fmt::Debug for NewPassword {

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use crate::domain::{Invalid, SchemaName, Slug, TenantKind};
+use crate::domain::{HostName, Invalid, SchemaName, Slug, TenantKind};
 
 pub use tx::TenantTx;
 
@@ -65,11 +65,26 @@ pub struct Tenant {
     pub status_reason: Option<String>,
     /// Billing made the portal read-only for citizens: everything readable, nothing new.
     pub read_only: bool,
+    /// The verified custom domain staff made primary (`jeparticipe.lenord.fr`), if any: the
+    /// portal's own address in every link Participe writes, else `<slug>.<base>`.
+    pub primary_domain: Option<HostName>,
+}
+
+impl Tenant {
+    /// The host links to this portal name: its primary domain, else `<slug>.<base>`. Never
+    /// a request's header: see « Absolute URLs » in docs/architecture.md.
+    pub fn public_host(&self, base: &HostName) -> HostName {
+        match &self.primary_domain {
+            Some(host) => host.clone(),
+            None => HostName::under(&self.slug, base),
+        }
+    }
 }
 
 /// A `tenant` row as queries select it (`id, slug, name, kind, schema_name, status,
-/// status_reason, read_only_since is not null as read_only`); turning it into a `Tenant`
-/// re-checks what SQL will splice in.
+/// status_reason, read_only_since is not null as read_only`, and the verified primary
+/// `tenant_domain.host` as `primary_domain`); turning it into a `Tenant` re-checks what SQL
+/// will splice in.
 pub(crate) struct TenantRow {
     pub id: Uuid,
     pub slug: String,
@@ -79,6 +94,7 @@ pub(crate) struct TenantRow {
     pub status: String,
     pub status_reason: Option<String>,
     pub read_only: bool,
+    pub primary_domain: Option<String>,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -99,6 +115,12 @@ impl TryFrom<TenantRow> for Tenant {
             status: r.status.parse().map_err(corrupt)?,
             status_reason: r.status_reason,
             read_only: r.read_only,
+            primary_domain: r
+                .primary_domain
+                .as_deref()
+                .map(HostName::parse)
+                .transpose()
+                .map_err(corrupt)?,
         })
     }
 }

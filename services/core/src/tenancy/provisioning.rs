@@ -159,7 +159,8 @@ pub(crate) async fn provision_in(
                               population, trial_ends_at, billing_state)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(days => $10::int),
                    case when $10::int is null then 'active' else 'trial' end)
-           returning id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!""#,
+           returning id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!",
+                     null::text as primary_domain"#,
         new.slug.as_str(),
         new.name,
         new.kind.as_str(),

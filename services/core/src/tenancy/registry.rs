@@ -58,7 +58,11 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> 
 pub(crate) async fn find_by_slug_str(pool: &PgPool, slug: &str) -> Result<Option<Tenant>> {
     sqlx::query_as!(
         TenantRow,
-        r#"select id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!" from tenant where slug = $1"#,
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.read_only_since is not null as "read_only!",
+                  (select d.host from tenant_domain d
+                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
+             from tenant t where t.slug = $1"#,
         slug
     )
     .fetch_optional(pool)
@@ -75,7 +79,11 @@ pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
     sqlx::query_as!(
         TenantRow,
-        r#"select id, slug, name, kind, schema_name, status, status_reason, read_only_since is not null as "read_only!" from tenant where id = $1"#,
+        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                  t.read_only_since is not null as "read_only!",
+                  (select d.host from tenant_domain d
+                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
+             from tenant t where t.id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -120,6 +128,7 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
                 status: r.status,
                 status_reason: r.status_reason,
                 read_only: r.read_only,
+                primary_domain: r.primary_host.clone(),
             })?,
             verified: r.verified,
             is_primary: r.is_primary,
@@ -134,7 +143,9 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
 pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
     let r = sqlx::query!(
         r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!", t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
+                  t.read_only_since is not null as "read_only!",
+                  (select d.host from tenant_domain d
+                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain, t.insee_code, t.siren, p.slug as "parent?", t.schema_version, t.created_at,
                   t.trial_ends_at, t.population,
                   coalesce(
                       (select jsonb_agg(jsonb_build_object('host', d.host, 'is_primary', d.is_primary,
@@ -160,6 +171,7 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
             status: r.status,
             status_reason: r.status_reason,
             read_only: r.read_only,
+            primary_domain: r.primary_domain,
         })?,
         insee_code: r.insee_code,
         siren: r.siren,
