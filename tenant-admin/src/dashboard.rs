@@ -39,11 +39,19 @@ pub async fn tenant(t: InTenant) -> Result<Html<String>> {
     // Every member hears about late payment, not only the admins who pay.
     let summary =
         participe_core::billing::standing::summary(pool, t.tenant().id, &t.console.app.config.billing).await?;
+    // Each component's figures (`Manifest::counts`).
+    let mut tx = t.begin().await?;
+    let counts: Vec<minijinja::Value> = participe_core::components::counts(&mut tx)
+        .await?
+        .into_iter()
+        .map(|(label, n)| minijinja::context! { label, n })
+        .collect();
+    tx.commit().await?;
     t.render(
         "console/tenant/dashboard.html",
         "",
         minijinja::context! {
-            details => Serde(details), role => t.membership.role.label(), summary => summary.map(Serde),
+            details => Serde(details), role => t.membership.role.label(), summary => summary.map(Serde), counts,
         },
     )
     .await

@@ -1,13 +1,14 @@
-//! Dispositifs (admins and editors): calls for contributions, councils and presentations;
-//! drafted, published, archived; a council's composition.
+//! Dispositifs (admins and editors): created by kind (which gives their first components),
+//! drafted, published, archived; their page in the console lists their components
+//! (`crate::components`) and shows each one's panel.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::FieldErrors;
+use participe_core::components;
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
-use participe_core::domain::Invalid;
 use participe_core::staff::Role;
 use participe_web::csrf::CsrfForm;
 use participe_web::{Error, Result};
@@ -65,22 +66,7 @@ pub struct DispositifForm {
     themes: String,
 }
 
-fn date(input: &str) -> Result<Option<Date>, Invalid> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let iso = time::macros::format_description!("[year]-[month]-[day]");
-    let french = time::macros::format_description!("[day]/[month]/[year]");
-    Date::parse(s, iso)
-        .or_else(|_| Date::parse(s, french))
-        .map(Some)
-        .map_err(|_| {
-            Invalid::new(format!(
-                "« {s} » n'est pas une date : écrivez-la jj/mm/aaaa, par exemple 15/03/2027"
-            ))
-        })
-}
+use participe_core::components::parse_date as date;
 
 fn text(errors: &mut FieldErrors, field: &'static str, value: &str, max: usize, required: bool) -> String {
     let v = value.trim().to_string();
@@ -93,7 +79,9 @@ fn text(errors: &mut FieldErrors, field: &'static str, value: &str, max: usize, 
 }
 
 impl DispositifForm {
-    fn parse(&self, kind: Kind) -> Result<DispositifWrite, FieldErrors> {
+    /// `hosted`: the components the dispositif holds (or will hold), which say which fields
+    /// apply.
+    fn parse(&self, kind: Kind, hosted: &[&str]) -> Result<DispositifWrite, FieldErrors> {
         let mut errors = FieldErrors::default();
         let title = text(&mut errors, "title", &self.title, 200, true);
         let summary = text(&mut errors, "summary", &self.summary, 500, false);
@@ -130,7 +118,8 @@ impl DispositifForm {
         if themes.len() > 50 {
             errors.push("themes", "50 thèmes au plus");
         }
-        if kind == Kind::Appel && opens_on.is_none() && !errors.0.iter().any(|e| e.field == "opens_on") {
+        let takes_contributions = hosted.contains(&components::contributions::MANIFEST.key);
+        if takes_contributions && opens_on.is_none() && !errors.0.iter().any(|e| e.field == "opens_on") {
             errors.push("opens_on", "indiquez la date d'ouverture de l'appel à contributions");
         }
         if errors.is_empty() {
@@ -155,18 +144,18 @@ async fn render_form(
     t: &InTenant,
     form: &DispositifForm,
     existing: Option<&dispositifs::Dispositif>,
-    members: Vec<dispositifs::Member>,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
-    let booklet = match existing {
-        Some(d) if d.kind() == Kind::Appel => {
+    let (hosted, parts) = match existing {
+        Some(d) => {
             let mut tx = t.begin().await?;
-            let b = participe_core::booklets::latest(&mut tx, d.id).await?;
+            let hosted = crate::components::hosted(&mut tx, d).await?;
+            let parts = crate::components::page_parts(t, &mut tx, d).await?;
             tx.commit().await?;
-            b
+            (hosted, Some(parts))
         }
-        _ => None,
+        None => (defaults(&form.kind), None),
     };
     let page = t
         .render(
@@ -174,13 +163,19 @@ async fn render_form(
             "dispositifs",
             minijinja::context! {
                 form => Serde(form), errors => Serde(errors), kinds => kinds(),
-                existing => existing.map(Serde), members => Serde(members),
+                existing => existing.map(Serde), hosted, components => parts,
                 portal_path => existing.map(|d| format!("/participer/{}", d.slug)),
-                booklet => booklet.map(Serde),
             },
         )
         .await?;
     Ok((status, page).into_response())
+}
+
+/// The components a new dispositif of the chosen kind gets.
+fn defaults(kind: &str) -> Vec<&'static str> {
+    kind.parse::<Kind>()
+        .map(|k| components::defaults(k).iter().map(|m| m.key).collect())
+        .unwrap_or_default()
 }
 
 pub async fn new_form(t: InTenant) -> Result<Response> {
@@ -189,7 +184,7 @@ pub async fn new_form(t: InTenant) -> Result<Response> {
         kind: "appel".into(),
         ..Default::default()
     };
-    render_form(&t, &form, None, vec![], FieldErrors::default(), StatusCode::OK).await
+    render_form(&t, &form, None, FieldErrors::default(), StatusCode::OK).await
 }
 
 pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<DispositifForm>) -> Result<Response> {
@@ -201,23 +196,22 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<DispositifForm>) -> Re
                 &t,
                 &form,
                 None,
-                vec![],
                 FieldErrors::one("kind", e.0),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
         }
     };
-    let write = match form.parse(kind) {
+    let write = match form.parse(kind, &defaults(kind.as_str())) {
         Ok(w) => w,
-        Err(errors) => return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(errors) => return render_form(&t, &form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let mut tx = t.begin().await?;
     let id = match dispositifs::create(&mut tx, &write).await {
         Ok(id) => id,
         Err(participe_core::Error::Invalid(errors)) => {
             drop(tx);
-            return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return render_form(&t, &form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -243,7 +237,6 @@ pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Resu
     let mut tx = t.begin().await?;
     let d = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     let themes = dispositifs::themes(&mut tx, id).await?;
-    let members = dispositifs::members(&mut tx, id).await?;
     tx.commit().await?;
     let iso = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
     let form = DispositifForm {
@@ -257,7 +250,7 @@ pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Resu
         rules: d.rules.clone(),
         themes: themes.join("\n"),
     };
-    render_form(&t, &form, Some(&d), members, FieldErrors::default(), StatusCode::OK).await
+    render_form(&t, &form, Some(&d), FieldErrors::default(), StatusCode::OK).await
 }
 
 pub async fn update(
@@ -269,35 +262,19 @@ pub async fn update(
     let mut tx = t.begin().await?;
     let existing = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     form.kind = existing.kind.clone();
-    let members = dispositifs::members(&mut tx, id).await?;
-    let write = match form.parse(existing.kind()) {
+    let hosted = crate::components::hosted(&mut tx, &existing).await?;
+    let write = match form.parse(existing.kind(), &hosted) {
         Ok(w) => w,
         Err(errors) => {
             drop(tx);
-            return render_form(
-                &t,
-                &form,
-                Some(&existing),
-                members,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return render_form(&t, &form, Some(&existing), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     if let Err(e) = dispositifs::update(&mut tx, id, &write).await {
         drop(tx);
         return match e {
             participe_core::Error::Invalid(errors) => {
-                render_form(
-                    &t,
-                    &form,
-                    Some(&existing),
-                    members,
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
+                render_form(&t, &form, Some(&existing), errors, StatusCode::UNPROCESSABLE_ENTITY).await
             }
             e => Err(e.into()),
         };
@@ -344,113 +321,4 @@ pub async fn set_status(
     tx.commit().await?;
     t.console.flash(message).await?;
     Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}", t.tenant().slug)).into_response())
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct MemberForm {
-    name: String,
-    role: String,
-    quality: String,
-    member_id: String,
-}
-
-pub async fn add_member(
-    t: InTenant,
-    Path((_, id)): Path<(String, Uuid)>,
-    CsrfForm(form): CsrfForm<MemberForm>,
-) -> Result<Response> {
-    t.require(can_edit)?;
-    let mut errors = FieldErrors::default();
-    let name = text(&mut errors, "name", &form.name, 120, true);
-    let role = text(&mut errors, "role", &form.role, 80, false);
-    let quality = text(&mut errors, "quality", &form.quality, 120, false);
-    let back = format!("/t/{}/dispositifs/{id}", t.tenant().slug);
-    if !errors.is_empty() {
-        let message = errors
-            .0
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join(" ; ");
-        t.console.flash(format!("Membre non ajouté : {message}.")).await?;
-        return Ok(Redirect::to(&format!("{back}#composition")).into_response());
-    }
-    let mut tx = t.begin().await?;
-    dispositifs::add_member(&mut tx, id, &name, &role, &quality).await?;
-    t.audit(
-        &mut tx,
-        "conseil.membre.ajout",
-        &name,
-        serde_json::json!({ "dispositif": id }),
-    )
-    .await?;
-    tx.commit().await?;
-    t.console
-        .flash(format!("{name} fait partie de la composition."))
-        .await?;
-    Ok(Redirect::to(&format!("{back}#composition")).into_response())
-}
-
-pub async fn remove_member(
-    t: InTenant,
-    Path((_, id)): Path<(String, Uuid)>,
-    CsrfForm(form): CsrfForm<MemberForm>,
-) -> Result<Response> {
-    t.require(can_edit)?;
-    let member_id: Uuid = form.member_id.parse().map_err(|_| Error::NotFound)?;
-    let mut tx = t.begin().await?;
-    dispositifs::remove_member(&mut tx, id, member_id).await?;
-    t.audit(
-        &mut tx,
-        "conseil.membre.retrait",
-        &member_id.to_string(),
-        serde_json::json!({ "dispositif": id }),
-    )
-    .await?;
-    tx.commit().await?;
-    t.console.flash("Le membre est retiré de la composition.").await?;
-    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}#composition", t.tenant().slug)).into_response())
-}
-
-/// Asks for a new « livret d'expression » of a call (made in the background).
-pub async fn request_booklet(
-    t: InTenant,
-    Path((_, id)): Path<(String, Uuid)>,
-    CsrfForm(_): CsrfForm<participe_web::csrf::Empty>,
-) -> Result<Response> {
-    t.require(can_edit)?;
-    let mut tx = t.begin().await?;
-    let d = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if d.kind() != Kind::Appel {
-        return Err(Error::NotFound);
-    }
-    let booklet = participe_core::booklets::request(&mut tx, id, &t.staff().email.to_string()).await?;
-    t.audit(
-        &mut tx,
-        "livret.demande",
-        &d.title,
-        serde_json::json!({ "booklet": booklet }),
-    )
-    .await?;
-    tx.commit().await?;
-    t.console
-        .flash("Le livret d'expression est en préparation : sa progression s'affiche ci-dessous (actualisez la page).")
-        .await?;
-    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}#livret", t.tenant().slug)).into_response())
-}
-
-/// A booklet's file, for staff (the portal offers only the latest ready one).
-pub async fn booklet_file(
-    t: InTenant,
-    Path((_, id, booklet, format)): Path<(String, Uuid, Uuid, String)>,
-) -> Result<Response> {
-    t.require(can_edit)?;
-    let mut tx = t.begin().await?;
-    let b = participe_core::booklets::by_id(&mut tx, booklet)
-        .await?
-        .filter(|b| b.dispositif_id == id)
-        .ok_or(Error::NotFound)?;
-    tx.commit().await?;
-    participe_web::booklet_file::serve(&t.console.app.storage, &b, &format).await
 }

@@ -156,9 +156,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut nav = vec![("", "Tableau de bord")];
     if role.can_edit_content() {
         nav.push(("dispositifs", "Dispositifs"));
-        nav.push(("agenda", "Agenda"));
-        nav.push(("actualites", "Actualités"));
-        nav.push(("documents", "Documents"));
+        nav.extend(participe_core::components::navigation().map(|n| (n.console, n.label)));
         nav.push(("statistiques", "Statistiques"));
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));

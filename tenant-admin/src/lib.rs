@@ -12,6 +12,7 @@ mod billing;
 pub mod billing_mail;
 mod branding;
 mod choices;
+pub mod components;
 mod dashboard;
 mod dispositifs;
 mod documents;
@@ -39,7 +40,9 @@ pub const COOKIE: &str = "participe_console";
 
 pub fn router(state: AppState) -> Router {
     let sessions = session::layer(&state, COOKIE, time::Duration::hours(12));
-    Router::new()
+    // What every component shares (add, configure, order, hide, remove) and each one's own
+    // forms (`components::SURFACES`).
+    components::routes(Router::new())
         .route("/", get(dashboard::home))
         .route("/inscription", get(auth::sign_up_form).post(auth::sign_up))
         .route("/stripe/webhook", post(stripe_webhook::receive))
@@ -69,16 +72,6 @@ pub fn router(state: AppState) -> Router {
             get(dispositifs::edit_form).post(dispositifs::update),
         )
         .route("/t/{slug}/dispositifs/{id}/statut", post(dispositifs::set_status))
-        .route("/t/{slug}/dispositifs/{id}/livret", post(dispositifs::request_booklet))
-        .route(
-            "/t/{slug}/dispositifs/{id}/livret/{booklet}/{format}",
-            get(dispositifs::booklet_file),
-        )
-        .route("/t/{slug}/dispositifs/{id}/membres", post(dispositifs::add_member))
-        .route(
-            "/t/{slug}/dispositifs/{id}/membres/retrait",
-            post(dispositifs::remove_member),
-        )
         .route("/t/{slug}/domaines", get(domains::show).post(domains::add))
         .route("/t/{slug}/domaines/verification", post(domains::check))
         .route("/t/{slug}/domaines/principal", post(domains::primary))

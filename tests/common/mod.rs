@@ -392,6 +392,11 @@ impl TestApp {
         (b, address)
     }
 
+    /// A citizen of `tenant` with a confirmed address, signed in on its portal.
+    pub async fn signed_in_citizen(&self, tenant: &Tenant, email: &str) -> Browser {
+        signed_in_citizen(self, tenant, email).await
+    }
+
     /// Like `staff_member_at`, the browser only.
     pub async fn staff_member(&self, tenant: &Tenant, role: participe_core::staff::Role) -> Browser {
         self.staff_member_at(tenant, role).await.0
@@ -432,6 +437,45 @@ impl TestApp {
         }
         panic!("condition not met within 2 s");
     }
+}
+
+pub const CITIZEN_PASSWORD: &str = "une phrase de passe assez longue";
+
+/// A citizen of `tenant` (`email`, `CITIZEN_PASSWORD`) with a confirmed address, signed in
+/// through the portal's form.
+pub async fn signed_in_citizen(app: &TestApp, tenant: &Tenant, email: &str) -> Browser {
+    let mut tx = participe_core::TenantTx::begin(&app.pool, tenant).await.unwrap();
+    let password = participe_core::domain::NewPassword::parse(CITIZEN_PASSWORD, CITIZEN_PASSWORD).unwrap();
+    let created = participe_core::citizens::sign_up(
+        &mut tx,
+        &participe_core::citizens::NewCitizen {
+            email: &participe_core::domain::Email::parse(email).unwrap(),
+            display_name: email.split('@').next().unwrap(),
+            profile: participe_core::citizens::Profile::Citoyen,
+            password: &password,
+            charter_version: None,
+        },
+    )
+    .await
+    .unwrap();
+    if let participe_core::citizens::SignUp::Created { confirm, .. } = created {
+        participe_core::citizens::confirm_email(&mut tx, confirm.as_str())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let b = app.browser();
+    let host = format!("{}.{BASE}", tenant.slug);
+    let signed = b
+        .submit(
+            &host,
+            "/connexion",
+            "/connexion",
+            &[("email", email), ("password", CITIZEN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    b
 }
 
 /// A response, read whole.

@@ -1,8 +1,9 @@
-//! Dispositifs: a tenant's participatory spaces. Three kinds: a call for contributions
-//! (themes, opening and closing dates), a council (composition, internal rules, meetings),
-//! and a presentation of a body. Staff draft, publish and archive them in the console;
-//! citizens see the published and archived ones on the portal. Every function takes the
-//! tenant's `TenantTx`.
+//! Dispositifs: a tenant's participatory spaces, each hosting components
+//! (`crate::components`). A dispositif's kind — a call for contributions, a council, a
+//! presentation of a body — says which components it starts with and may host; its dates
+//! are the default dates of its components' phases. Staff draft, publish and archive them
+//! in the console; citizens see the published and archived ones on the portal. Every
+//! function takes the tenant's `TenantTx`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -108,11 +109,6 @@ impl Dispositif {
             Phase::EnCours
         }
     }
-
-    /// Whether a call accepts contributions today.
-    pub fn is_open(&self, today: Date) -> bool {
-        self.kind() == Kind::Appel && self.status == "publie" && self.phase(today) == Phase::EnCours
-    }
 }
 
 /// A dispositif as written by staff, every field checked.
@@ -212,6 +208,11 @@ pub async fn create(tx: &mut TenantTx, d: &DispositifWrite) -> Result<Uuid> {
     .await
     .map_err(conflict)?;
     set_themes(tx, id, &d.themes).await?;
+    // Its first components, by kind (`components::Manifest::default_for`).
+    let created = by_id(tx, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("dispositif".into()))?;
+    crate::components::add_defaults(tx, &created).await?;
     Ok(id)
 }
 
@@ -306,11 +307,12 @@ pub async fn members(tx: &mut TenantTx, dispositif_id: Uuid) -> Result<Vec<Membe
 }
 
 pub async fn add_member(tx: &mut TenantTx, dispositif_id: Uuid, name: &str, role: &str, quality: &str) -> Result<Uuid> {
-    let kind = sqlx::query_scalar!("select kind from dispositif where id = $1", dispositif_id)
-        .fetch_optional(tx.conn())
+    let composition = crate::components::composition::MANIFEST.key;
+    let hosts = crate::components::of(tx, dispositif_id)
         .await?
-        .ok_or_else(|| Error::NotFound("dispositif".into()))?;
-    if kind != "conseil" {
+        .iter()
+        .any(|i| i.key() == composition && !i.removed);
+    if !hosts {
         return Err(Error::invalid("name", "seul un conseil a une composition"));
     }
     Ok(sqlx::query_scalar!(
@@ -347,7 +349,7 @@ mod tests {
     use super::*;
     use time::macros::date;
 
-    fn d(kind: &str, status: &str, opens: Option<Date>, closes: Option<Date>) -> Dispositif {
+    pub(crate) fn d(kind: &str, status: &str, opens: Option<Date>, closes: Option<Date>) -> Dispositif {
         Dispositif {
             id: Uuid::nil(),
             slug: "x".into(),
@@ -374,8 +376,5 @@ mod tests {
         );
         assert_eq!(call(None, Some(date!(2026 - 11 - 24))).phase(today), Phase::Termine);
         assert_eq!(d("conseil", "archive", None, None).phase(today), Phase::Termine);
-        assert!(call(Some(date!(2026 - 11 - 01)), Some(date!(2026 - 12 - 31))).is_open(today));
-        assert!(!d("appel", "brouillon", None, None).is_open(today));
-        assert!(!d("conseil", "publie", None, None).is_open(today));
     }
 }

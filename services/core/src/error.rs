@@ -22,7 +22,8 @@ pub enum Error {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
-    pub field: &'static str,
+    /// The form field's name: most are fixed, a component's settings are named at run time.
+    pub field: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
@@ -33,14 +34,19 @@ pub struct FieldErrors(pub Vec<FieldError>);
 impl FieldErrors {
     pub fn one(field: &'static str, message: impl Into<String>) -> Self {
         FieldErrors(vec![FieldError {
-            field,
+            field: field.into(),
             message: message.into(),
         }])
     }
 
     pub fn push(&mut self, field: &'static str, message: impl Into<String>) {
+        self.push_owned(field, message);
+    }
+
+    /// Like `push`, for a field named at run time.
+    pub fn push_owned(&mut self, field: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<String>) {
         self.0.push(FieldError {
-            field,
+            field: field.into(),
             message: message.into(),
         });
     }
@@ -60,6 +66,17 @@ impl FieldErrors {
             Ok(v) => Some(v),
             Err(e) => {
                 self.push(field, e.0);
+                None
+            }
+        }
+    }
+
+    /// Like `check`, for a field named at run time.
+    pub fn check_owned<T>(&mut self, field: &str, parsed: Result<T, Invalid>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push_owned(field.to_string(), e.0);
                 None
             }
         }

@@ -10,6 +10,7 @@ pub mod audience;
 pub mod billing;
 pub mod booklets;
 pub mod citizens;
+pub mod components;
 pub mod csv_sheet;
 pub mod db;
 pub mod dispositifs;

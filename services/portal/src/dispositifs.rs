@@ -1,16 +1,17 @@
 //! The tenant's dispositifs as citizens see them: the list (en cours, à venir, terminés)
-//! and a page for each, with its description, dates and themes, and for a council its
-//! composition and internal rules.
+//! and a page for each, made of the sections of the components it hosts
+//! (`crate::components`), each of which also has a page of its own.
+
+use std::collections::HashMap;
 
 use axum::extract::{Path, Query};
 use axum::response::Html;
 use minijinja::value::Serde;
-use participe_core::agenda;
-use participe_core::dispositifs::{self, Kind, Phase};
+use participe_core::components;
+use participe_core::dispositifs::{self, Phase};
 use participe_web::{Error, Result};
 
 use crate::Portal;
-use crate::participation::{ListQuery, call_section};
 
 pub async fn list(portal: Portal) -> Result<Html<String>> {
     portal.cache_through(|| list_page(&portal)).await
@@ -43,37 +44,47 @@ async fn list_page(portal: &Portal) -> Result<Html<String>> {
         .await
 }
 
-pub async fn show(portal: Portal, Path(slug): Path<String>, Query(q): Query<ListQuery>) -> Result<Html<String>> {
-    portal.cache_through(|| show_page(&portal, &slug, &q)).await
+pub async fn show(
+    portal: Portal,
+    Path(slug): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Html<String>> {
+    portal.cache_through(|| show_page(&portal, &slug, None, &q)).await
 }
 
-async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<String>> {
+/// One component of a dispositif, on a page of its own: `/participer/<slug>/<component>`.
+pub async fn component(
+    portal: Portal,
+    Path((slug, key)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Html<String>> {
+    portal.cache_through(|| show_page(&portal, &slug, Some(&key), &q)).await
+}
+
+/// The dispositif's page: its header, then the section of each component it shows, in the
+/// order staff chose; with `only`, that component's section alone.
+async fn show_page(
+    portal: &Portal,
+    slug: &str,
+    only: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
     let d = dispositifs::public_by_slug(&mut tx, slug)
         .await?
         .ok_or(Error::NotFound)?;
-    let themes = dispositifs::themes(&mut tx, d.id).await?;
-    let members = if d.kind() == Kind::Conseil {
-        dispositifs::members(&mut tx, d.id).await?
-    } else {
-        vec![]
-    };
-    let coming_events = crate::agenda::rows(&mut tx, agenda::When::Coming, d.id).await?;
-    let past_events = if d.kind() == Kind::Conseil {
-        crate::agenda::rows(&mut tx, agenda::When::Past, d.id).await?
-    } else {
-        vec![]
-    };
-    let booklet = if d.kind() == Kind::Appel {
-        participe_core::booklets::latest_ready(&mut tx, d.id).await?
-    } else {
-        None
-    };
-    let call = if d.kind() == Kind::Appel {
-        Some(call_section(portal, &mut tx, &d, q).await?)
-    } else {
-        None
-    };
+    let mut instances = components::shown(&mut tx, d.id).await?;
+    let all: Vec<minijinja::Value> = instances
+        .iter()
+        .map(|i| minijinja::context! { key => i.key(), name => i.manifest.name })
+        .collect();
+    if let Some(key) = only {
+        instances.retain(|i| i.key() == key);
+        if instances.is_empty() {
+            return Err(Error::NotFound);
+        }
+    }
+    let sections = crate::components::sections(portal, &mut tx, &d, &instances, q).await?;
     tx.commit().await?;
     let today = time::OffsetDateTime::now_utc().date();
     portal
@@ -81,25 +92,11 @@ async fn show_page(portal: &Portal, slug: &str, q: &ListQuery) -> Result<Html<St
             "portal/dispositif.html",
             "/participer",
             minijinja::context! {
-                d => Serde(&d), kind => d.kind().label(), is_council => d.kind() == Kind::Conseil,
-                is_call => d.kind() == Kind::Appel, phase => d.phase(today).label(), open => d.is_open(today),
+                d => Serde(&d), kind => d.kind().label(), phase => d.phase(today).label(),
                 opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
-                themes, members => Serde(members), call, coming_events, past_events,
-                booklet => booklet.map(Serde),
+                sections, components => all,
+                only => only.and_then(components::find).map(|m| m.name),
             },
         )
         .await
-}
-
-/// The latest ready « livret d'expression » of a call: `pdf`, `csv` or `json`.
-pub async fn booklet(portal: Portal, Path((slug, format)): Path<(String, String)>) -> Result<axum::response::Response> {
-    let mut tx = portal.begin().await?;
-    let d = dispositifs::public_by_slug(&mut tx, &slug)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let b = participe_core::booklets::latest_ready(&mut tx, d.id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    tx.commit().await?;
-    participe_web::booklet_file::serve(&portal.app.storage, &b, &format).await
 }

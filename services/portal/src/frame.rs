@@ -20,14 +20,13 @@ use participe_web::{AppState, Error, Result, csrf, session};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-/// The sections of the portal's main navigation, in order: (path, label).
-const NAV: &[(&str, &str)] = &[
-    ("/", "Accueil"),
-    ("/participer", "Participer"),
-    ("/agenda", "Agenda"),
-    ("/actualites", "Actualités"),
-    ("/documents", "Documents"),
-];
+/// The sections of the portal's main navigation, in order: (path, label) — the home page,
+/// the dispositifs, then the tenant-wide pages of components (`components::navigation`).
+fn nav() -> impl Iterator<Item = (&'static str, &'static str)> {
+    [("/", "Accueil"), ("/participer", "Participer")]
+        .into_iter()
+        .chain(participe_core::components::navigation().map(|n| (n.portal, n.label)))
+}
 
 const CITIZEN_KEY: &str = "citizen_id";
 const EPOCH_KEY: &str = "citizen_epoch";
@@ -246,9 +245,8 @@ impl Portal {
             .filter_map(|w| w.chars().next())
             .take(3)
             .collect();
-        let nav: Vec<Value> = NAV
-            .iter()
-            .map(|(path, label)| minijinja::context! { path => *path, label => *label, current => *path == current })
+        let nav: Vec<Value> = nav()
+            .map(|(path, label)| minijinja::context! { path, label, current => path == current })
             .collect();
         let csrf = if form || self.citizen.is_some() {
             Some(csrf::token(&self.session, &self.host).await?)

@@ -1,8 +1,11 @@
 //! The portal a tenant's citizens see at `<slug>.<base>` or the tenant's own domain.
 //!
-//! Every handler receives a [`frame::Portal`]: the resolved tenant, an open `TenantTx` and
-//! the tenant's branding. A component is a module here (`home`, `pages`, and the components
-//! of later issues); it never reaches the platform tables and never sees another tenant.
+//! Every handler receives a [`frame::Portal`]: the resolved tenant, its branding, the
+//! visitor's session and the signed-in citizen; handlers that read the tenant's tables open
+//! a `TenantTx` from it (`Portal::begin`). The components a dispositif hosts are drawn by
+//! `components` (one module each); the other modules are the portal's own pages (home,
+//! agenda, news, documents, accounts…). Nothing here reaches the platform tables or another
+//! tenant.
 
 mod account;
 mod agenda;
@@ -10,6 +13,7 @@ pub mod agenda_mail;
 mod api;
 mod audience;
 mod auth;
+pub mod components;
 mod dispositifs;
 mod documents;
 mod frame;
@@ -36,7 +40,8 @@ pub const COOKIE: &str = "participe_session";
 pub fn router(state: AppState) -> Router {
     // Sessions load lazily: a visitor without a cookie costs no database round trip.
     let sessions = session::layer(&state, COOKIE, time::Duration::days(14));
-    Router::new()
+    // Each component's own pages (`components::SURFACES`).
+    components::routes(Router::new())
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
         .route("/langue/{code}", get(language::switch))
@@ -44,31 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pages/{slug}", get(pages::show))
         .route("/participer", get(dispositifs::list))
         .route("/participer/{slug}", get(dispositifs::show))
-        .route(
-            "/participer/{slug}/contribuer",
-            get(participation::new_form).post(participation::create),
-        )
-        .route("/participer/{slug}/contributions/{id}", get(participation::show))
-        .route(
-            "/participer/{slug}/contributions/{id}/modifier",
-            get(participation::edit_form).post(participation::edit),
-        )
-        .route(
-            "/participer/{slug}/contributions/{id}/suppression",
-            post(participation::delete),
-        )
-        .route(
-            "/participer/{slug}/contributions/{id}/commentaires",
-            post(participation::comment),
-        )
-        .route(
-            "/participer/{slug}/commentaires/{id}/suppression",
-            post(participation::delete_comment),
-        )
-        .route(
-            "/signaler/{kind}/{id}",
-            get(participation::report_form).post(participation::report),
-        )
+        .route("/participer/{slug}/{component}", get(dispositifs::component))
         .route("/inscription", get(auth::sign_up_form).post(auth::sign_up))
         .route("/confirmer/{token}", get(auth::confirm))
         .route("/connexion", get(auth::login_form).post(auth::login))
@@ -101,7 +82,6 @@ pub fn router(state: AppState) -> Router {
             get(agenda::cancel_form).post(agenda::cancel),
         )
         .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
-        .route("/participer/{slug}/livret/{format}", get(dispositifs::booklet))
         .route("/actualites", get(news::list))
         .route("/actualites.atom", get(news::feed))
         .route("/actualites/{id}", get(news::show))

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::citizens::Citizen;
+use participe_core::components::{self, Instance, Who, contributions};
 use participe_core::dispositifs::{self, Dispositif};
 use participe_core::participation::{self as p, ContributionInput, Reason, Refusal, Reported, Sort, Target};
 use participe_core::{FieldErrors, TenantTx, site};
@@ -21,13 +22,23 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-/// A published or archived call by its address.
-async fn call(tx: &mut TenantTx, slug: &str) -> Result<Dispositif> {
+/// A published or archived dispositif by its address, with its contributions component.
+async fn call(tx: &mut TenantTx, slug: &str) -> Result<(Dispositif, Instance)> {
     let d = dispositifs::public_by_slug(tx, slug).await?.ok_or(Error::NotFound)?;
-    if d.kind() != dispositifs::Kind::Appel {
-        return Err(Error::NotFound);
-    }
-    Ok(d)
+    let instance = components::shown_one(tx, d.id, contributions::MANIFEST.key)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((d, instance))
+}
+
+/// Whether `action` of the call is open today (its phase, the dispositif and the component
+/// published); comments also need the component's setting.
+fn is_open(d: &Dispositif, instance: &Instance, action: &str) -> bool {
+    let Some(a) = instance.manifest.action(action) else {
+        return false;
+    };
+    let comments = action != contributions::COMMENT || instance.settings.bool(contributions::COMMENTS);
+    comments && instance.is_open(a, d, today())
 }
 
 /// An id from a path: anything else is a page that does not exist.
@@ -35,10 +46,31 @@ pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::NotFound)
 }
 
-/// The signed-in citizen if they may post now; otherwise the answer that says why (sign in,
-/// accept the new charter, confirm the address, blocked).
-async fn poster(portal: &Portal, tx: &mut TenantTx, back: &str) -> Result<std::result::Result<Citizen, Response>> {
+/// The signed-in citizen if they may do `action` now; otherwise the answer that says why
+/// (sign in, a verified identity staff require, accept the new charter, confirm the
+/// address, blocked).
+async fn poster(
+    portal: &Portal,
+    tx: &mut TenantTx,
+    instance: &Instance,
+    action: &str,
+    back: &str,
+) -> Result<std::result::Result<Citizen, Response>> {
     let citizen = portal.citizen(back)?.clone();
+    let needs_verified = instance
+        .manifest
+        .action(action)
+        .is_some_and(|a| instance.who(a) == Who::VerifiedCitizen);
+    if needs_verified && !citizen.identity_verified {
+        let text = "Pour cette action, le portail demande une identité vérifiée : connectez-vous avec FranceConnect (ou le fournisseur d'identité proposé), qui relie votre compte à votre identité.";
+        return Ok(Err(message(
+            portal,
+            StatusCode::FORBIDDEN,
+            "Identité vérifiée requise",
+            text,
+        )
+        .await?));
+    }
     if portal.tenant.read_only {
         let text = "Ce portail est en consultation seule pour le moment : il n'accepte ni contribution, ni commentaire, ni signalement.";
         return Ok(Err(message(
@@ -75,6 +107,17 @@ pub struct ListQuery {
     page: String,
 }
 
+impl ListQuery {
+    pub fn from_query(q: &std::collections::HashMap<String, String>) -> Self {
+        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+        ListQuery {
+            theme: get("theme"),
+            tri: get("tri"),
+            page: get("page"),
+        }
+    }
+}
+
 /// The page numbers to offer: all when few, else the first, last and those around.
 fn pager(page: i64, pages: i64) -> Vec<i64> {
     (1..=pages)
@@ -87,6 +130,7 @@ pub async fn call_section(
     portal: &Portal,
     tx: &mut TenantTx,
     d: &Dispositif,
+    instance: &Instance,
     q: &ListQuery,
 ) -> Result<minijinja::Value> {
     let themes = p::themes(tx, d.id).await?;
@@ -95,11 +139,14 @@ pub async fn call_section(
     let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
     let (items, total) = p::list(tx, d.id, theme, sort, page).await?;
     let pages = ((total + p::PER_PAGE - 1) / p::PER_PAGE).max(1);
-    let open = d.is_open(today());
+    let open = is_open(d, instance, contributions::CONTRIBUTE);
+    let verified_only = contributions::MANIFEST
+        .action(contributions::CONTRIBUTE)
+        .is_some_and(|a| instance.who(a) == Who::VerifiedCitizen);
     Ok(minijinja::context! {
         themes => Serde(themes), theme => theme.map(|t| t.to_string()).unwrap_or_default(),
         sort => sort.as_str(), page, pages, pager => pager(page, pages), total,
-        items => Serde(items), open, signed_in => portal.citizen.is_some(),
+        items => Serde(items), open, signed_in => portal.citizen.is_some(), verified_only,
     })
 }
 
@@ -116,6 +163,7 @@ pub struct ContributionForm {
 struct ContributionFormContext<'a> {
     portal: &'a Portal,
     d: &'a Dispositif,
+    instance: &'a Instance,
     themes: Vec<p::Theme>,
     editing: Option<Uuid>,
 }
@@ -142,7 +190,7 @@ impl ContributionFormContext<'_> {
     /// The contribution typed, if the call is open and every field is right; else what is
     /// wrong and the status to answer with.
     fn check(&self, form: &ContributionForm) -> std::result::Result<ContributionInput, (FieldErrors, StatusCode)> {
-        if !self.d.is_open(today()) {
+        if !is_open(self.d, self.instance, contributions::CONTRIBUTE) {
             return Err((
                 FieldErrors::one("body", Refusal::Closed.message()),
                 StatusCode::CONFLICT,
@@ -155,17 +203,18 @@ impl ContributionFormContext<'_> {
 
 pub async fn new_form(portal: Portal, Path(slug): Path<String>) -> Result<Response> {
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let (d, instance) = call(&mut tx, &slug).await?;
     let back = format!("/participer/{slug}/contribuer");
-    if !d.is_open(today()) {
+    if !is_open(&d, &instance, contributions::CONTRIBUTE) {
         return message(&portal, StatusCode::CONFLICT, "Appel clos", &Refusal::Closed.message()).await;
     }
-    if let Err(answer) = poster(&portal, &mut tx, &back).await? {
+    if let Err(answer) = poster(&portal, &mut tx, &instance, contributions::CONTRIBUTE, &back).await? {
         return Ok(answer);
     }
     let ctx = ContributionFormContext {
         portal: &portal,
         d: &d,
+        instance: &instance,
         themes: p::themes(&mut tx, d.id).await?,
         editing: None,
     };
@@ -180,15 +229,16 @@ pub async fn create(
     CsrfForm(form): CsrfForm<ContributionForm>,
 ) -> Result<Response> {
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let (d, instance) = call(&mut tx, &slug).await?;
     let back = format!("/participer/{slug}/contribuer");
-    let citizen = match poster(&portal, &mut tx, &back).await? {
+    let citizen = match poster(&portal, &mut tx, &instance, contributions::CONTRIBUTE, &back).await? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
     let ctx = ContributionFormContext {
         portal: &portal,
         d: &d,
+        instance: &instance,
         themes: p::themes(&mut tx, d.id).await?,
         editing: None,
     };
@@ -224,7 +274,7 @@ pub async fn show(
 
 async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, slug).await?;
+    let (d, instance) = call(&mut tx, slug).await?;
     let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
     if c.dispositif_id != d.id {
         return Err(Error::NotFound);
@@ -242,7 +292,7 @@ async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery)
             minijinja::context! {
                 d => Serde(&d), c => Serde(&c), comments => Serde(comments), page, pages,
                 pager => pager(page, pages),
-                open => d.is_open(today()) && c.is_visible(),
+                open => is_open(&d, &instance, contributions::COMMENT) && c.is_visible(),
                 mine => me.is_some() && c.author_id == me,
                 editable => me.is_some_and(|m| c.editable_by(m, now)),
                 me => me.map(|m| m.to_string()),
@@ -257,7 +307,7 @@ pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>)
     let back = format!("/participer/{slug}/contributions/{id}/modifier");
     let me = portal.citizen(&back)?.id;
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let (d, instance) = call(&mut tx, &slug).await?;
     let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
     if c.dispositif_id != d.id || c.author_id != Some(me) {
         return Err(Error::NotFound);
@@ -271,6 +321,7 @@ pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>)
     let ctx = ContributionFormContext {
         portal: &portal,
         d: &d,
+        instance: &instance,
         themes: p::themes(&mut tx, d.id).await?,
         editing: Some(id),
     };
@@ -291,8 +342,8 @@ pub async fn edit(
     let id = parse_id(&id)?;
     let back = format!("/participer/{slug}/contributions/{id}/modifier");
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
-    let citizen = match poster(&portal, &mut tx, &back).await? {
+    let (d, instance) = call(&mut tx, &slug).await?;
+    let citizen = match poster(&portal, &mut tx, &instance, contributions::CONTRIBUTE, &back).await? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
@@ -303,6 +354,7 @@ pub async fn edit(
     let ctx = ContributionFormContext {
         portal: &portal,
         d: &d,
+        instance: &instance,
         themes: p::themes(&mut tx, d.id).await?,
         editing: Some(id),
     };
@@ -331,7 +383,7 @@ pub async fn delete(
     let id = parse_id(&id)?;
     let me = portal.citizen(&format!("/participer/{slug}/contributions/{id}"))?.id;
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let (d, _) = call(&mut tx, &slug).await?;
     let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
     if c.dispositif_id != d.id {
         return Err(Error::NotFound);
@@ -357,8 +409,8 @@ pub async fn comment(
     let id = parse_id(&id)?;
     let page = format!("/participer/{slug}/contributions/{id}");
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
-    let citizen = match poster(&portal, &mut tx, &page).await? {
+    let (d, instance) = call(&mut tx, &slug).await?;
+    let citizen = match poster(&portal, &mut tx, &instance, contributions::COMMENT, &page).await? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
@@ -386,7 +438,7 @@ pub async fn comment(
             .await
         }
     };
-    if !d.is_open(today()) {
+    if !is_open(&d, &instance, contributions::COMMENT) {
         return refuse(
             FieldErrors::one("body", Refusal::Closed.message()),
             StatusCode::CONFLICT,
@@ -418,7 +470,7 @@ pub async fn delete_comment(
     let id = parse_id(&id)?;
     let me = portal.citizen(&format!("/participer/{slug}"))?.id;
     let mut tx = portal.begin().await?;
-    let d = call(&mut tx, &slug).await?;
+    let (d, _) = call(&mut tx, &slug).await?;
     let contribution = p::contribution_of(&mut tx, Target::Comment(id))
         .await?
         .ok_or(Error::NotFound)?;
@@ -534,6 +586,17 @@ pub async fn report(
         })
         .await?;
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The latest ready « livret d'expression » of a call: `pdf`, `csv` or `json`.
+pub async fn booklet(portal: Portal, Path((slug, format)): Path<(String, String)>) -> Result<Response> {
+    let mut tx = portal.begin().await?;
+    let (d, _) = call(&mut tx, &slug).await?;
+    let b = participe_core::booklets::latest_ready(&mut tx, d.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    participe_web::booklet_file::serve(&portal.app.storage, &b, &format).await
 }
 
 #[cfg(test)]

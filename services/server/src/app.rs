@@ -110,6 +110,31 @@ pub fn web_config(base: HostName, scheme: &str, public_port: Option<u16>) -> Web
     }
 }
 
+/// Checks the component registry against the portal's and the console's surfaces, the
+/// tenant migrations and every locale (`core::components::validate`): a component that
+/// cannot serve stops the process before it listens.
+pub fn check_components() -> Result<(), participe_core::components::RegistryError> {
+    let locales: Vec<(&str, serde_json::Value)> = participe_web::CATALOG_SOURCES
+        .iter()
+        .map(|(lang, json)| (*lang, serde_json::from_str(json).unwrap_or_default()))
+        .collect();
+    let locales: Vec<(&str, &serde_json::Value)> = locales.iter().map(|(l, v)| (*l, v)).collect();
+    let portal: Vec<&dyn participe_core::components::Surface> = participe_portal::components::SURFACES
+        .iter()
+        .map(|s| *s as &dyn participe_core::components::Surface)
+        .collect();
+    let console: Vec<&dyn participe_core::components::Surface> = participe_tenant_admin::components::SURFACES
+        .iter()
+        .map(|s| *s as &dyn participe_core::components::Surface)
+        .collect();
+    participe_core::components::validate(
+        &portal,
+        &console,
+        &participe_core::migrations::TenantMigrations::embedded().sql(),
+        &locales,
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     let routers = Routers {
         portal: participe_portal::router(state.clone()),

@@ -46,7 +46,7 @@ fn fields(errors: &FieldErrors) -> String {
         .0
         .iter()
         .map(|e| {
-            let flag = match e.field {
+            let flag = match e.field.as_ref() {
                 "insee_code" => "insee",
                 other => other,
             };

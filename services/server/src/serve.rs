@@ -26,6 +26,7 @@ use crate::{Error, app, telemetry};
 /// `serve`, or with `worker_only` the `worker` command: jobs and the operations listener,
 /// no public listener.
 pub async fn serve(global: &Global, base: HostName, args: ServeArgs, worker_only: bool) -> Result<(), Error> {
+    app::check_components().map_err(|e| Error::CheckFailed(e.to_string()))?;
     // A storage setting that cannot work stops us before the database is opened.
     storage(&args, &global.data_dir())?;
     let db = tokio::select! {

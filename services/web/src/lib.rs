@@ -24,4 +24,4 @@ pub mod verify;
 
 pub use error::{Error, ErrorPage, Result, UnexpectedError};
 pub use state::{App, AppState, ConsoleOidc, FRANCECONNECT_ISSUER, Secret, StripeSettings, WebConfig};
-pub use templates::{LANGUAGES, Templates, add_templates};
+pub use templates::{CATALOG_SOURCES, LANGUAGES, Templates, add_templates};

@@ -74,11 +74,15 @@ pub fn add_templates(env: &mut Environment<'static>) {
 /// of each in itself.
 pub const LANGUAGES: &[(&str, &str)] = &[("fr", "Français"), ("en", "English")];
 
+/// Each catalog's JSON as embedded: (language, `locales/<language>.json`).
+pub const CATALOG_SOURCES: &[(&str, &str)] = &[("en", include_str!("../../../locales/en.json"))];
+
 /// Catalogs from French (the source language) to other languages. French needs none; a
 /// string missing from a catalog shows in French rather than not at all.
 static CATALOGS: LazyLock<HashMap<&'static str, HashMap<String, String>>> = LazyLock::new(|| {
-    [("en", include_str!("../../../locales/en.json"))]
-        .into_iter()
+    CATALOG_SOURCES
+        .iter()
+        .copied()
         .map(|(lang, json)| {
             (
                 lang,

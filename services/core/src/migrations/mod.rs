@@ -57,6 +57,16 @@ impl TenantMigrations {
         TenantMigrations { migrations }
     }
 
+    /// Every migration's SQL, in order: what the component registry's start-up check reads
+    /// to know the tenant tables.
+    pub fn sql(&self) -> String {
+        self.migrations
+            .iter()
+            .map(|m| m.sql.as_ref())
+            .collect::<Vec<&str>>()
+            .join("\n")
+    }
+
     /// This set plus one more migration: how the benchmark measures a real additive
     /// migration across the fleet without shipping it.
     pub fn with_extra(mut self, version: i64, description: &str, sql: &str) -> Self {
