@@ -16,10 +16,13 @@
 // browser-launch error). scripts/install-test-deps installs what it needs.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), A11Y_TIMEOUT_MS (default 30000),
-// A11Y_SHOW_INCOMPLETE=1 also prints axe's "needs review" results (they never fail a page).
+// A11Y_SHOW_INCOMPLETE=1 also prints axe's "needs review" results (they never fail a page),
+// A11Y_SCREENSHOTS=<dir> writes a full-page screenshot of each page at each width
+// (<dir>/<page name>-375.png, -1280.png), to be looked at.
 
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +31,7 @@ const AXE_PATH = require.resolve('axe-core/axe.min.js');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = Number(process.env.A11Y_TIMEOUT_MS || 30000);
 const SHOW_INCOMPLETE = process.env.A11Y_SHOW_INCOMPLETE === '1';
+const SCREENSHOTS = process.env.A11Y_SCREENSHOTS || '';
 
 // Flags as listed in shared/TOOLING.md, plus loopback resolution of *.localhost.
 const CHROMIUM_ARGS = [
@@ -45,7 +49,7 @@ const CHROMIUM_ARGS = [
 const VIEWPORTS = [
   {
     label: 'phone',
-    options: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
+    options: { viewport: { width: 375, height: 812 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
   },
   { label: 'desktop', options: { viewport: { width: 1280, height: 800 } } },
 ];
@@ -178,6 +182,12 @@ async function checkWithJs(browser, entry, expected, vp, findings, incomplete) {
         impact: 'critical',
         help: `HTTP status ${status}, expected ${expected}`,
       });
+    }
+
+    if (SCREENSHOTS) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      const file = entry.name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9]+/g, '-').toLowerCase();
+      await page.screenshot({ path: join(SCREENSHOTS, `${file}-${vp.options.viewport.width}.png`), fullPage: true, scale: 'css' });
     }
 
     // WCAG 1.4.10 Reflow: no horizontal scrolling of the page itself (wide tables scroll
