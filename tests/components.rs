@@ -328,6 +328,27 @@ async fn staff_add_configure_reorder_hide_and_remove_components() {
         )
         .await;
     assert_eq!(question.status, 303);
+    // A question without its answer: the page again, what was typed kept, the error beside
+    // the field, nothing stored.
+    let missing = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/questions"),
+            &[("question", "Faut-il habiter « le quartier » ?"), ("answer", " ")],
+        )
+        .await;
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert!(
+        missing.body.contains(r#"value="Faut-il habiter « le quartier » ?""#),
+        "{}",
+        missing.body
+    );
+    assert!(missing.body.contains(r#"id="answer-error""#), "{}", missing.body);
+    assert!(missing.body.contains(r#"aria-invalid="true""#));
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    assert_eq!(components::faq::list(&mut tx, id).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
     app.eventually(|| async { sections(&app.get(&h, portal).await).last().map(String::as_str) == Some("questions") })
         .await;
     assert!(app.get(&h, portal).await.text().contains("Qui peut proposer ?"));
@@ -561,4 +582,46 @@ async fn schemas_from_before_components_get_each_dispositif_s_components() {
 #[test]
 fn the_registry_is_valid_for_this_build() {
     participe_server::app::check_components().unwrap();
+}
+
+#[tokio::test]
+async fn operators_see_a_column_for_each_component_that_names_a_table() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("comptee", "Commune Comptée").await;
+    let columns = components::ops_columns();
+    assert!(
+        !columns.is_empty(),
+        "the contributions and the agenda name their tables"
+    );
+    for m in REGISTRY.iter().filter(|m| m.ops_table.is_some()) {
+        space_with(&app, &tenant, m).await;
+    }
+    let (operator, _) = ops::signed_in_operator(&app).await;
+    let table = operator.get(ops::OPS, &format!("/?q={}", tenant.slug)).await;
+    assert_eq!(table.status, 200);
+    for (_, label) in &columns {
+        assert!(table.body.contains(&format!("{label} (≈)")), "no column {label}");
+    }
+    // The estimates come from PostgreSQL's statistics, which a backend flushes within a
+    // second of going idle, or ten when it was busy: wait for them up to 20 s.
+    let page_path = format!("/portails/{}", tenant.slug);
+    for (_, label) in columns {
+        let shown = || async {
+            let page = operator.get(ops::OPS, &page_path).await;
+            page.body
+                .split(&format!("<dt>{label} (estimation)</dt><dd>"))
+                .nth(1)
+                .and_then(|rest| rest.split('<').next())
+                .and_then(|n| n.parse::<i64>().ok())
+        };
+        let mut n = shown().await;
+        for _ in 0..80 {
+            if n.is_some_and(|n| n > 0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            n = shown().await;
+        }
+        assert!(n.is_some_and(|n| n > 0), "{label}: {n:?}");
+    }
 }

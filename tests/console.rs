@@ -1727,12 +1727,14 @@ async fn a_council_shows_its_composition_and_rules() {
             &[("name", ""), ("role", "Présidente")],
         )
         .await;
+    // The page again, the role kept, the error beside the name.
+    assert_eq!(empty_name.status, 422, "{}", empty_name.body);
     assert!(
-        b.follow(CONSOLE, &empty_name)
-            .await
-            .text()
-            .contains("Membre non ajouté")
+        empty_name
+            .body
+            .contains(r#"id="role" name="role" type="text" value="Présidente""#)
     );
+    assert!(empty_name.body.contains(r#"id="name-error""#));
     b.submit(
         CONSOLE,
         &edit,

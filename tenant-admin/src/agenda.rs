@@ -12,6 +12,7 @@ use participe_core::csv_sheet::CsvSheet;
 use participe_core::domain::local_time;
 use participe_core::staff::Role;
 use participe_web::csrf::CsrfForm;
+use participe_web::kit::Checked;
 use participe_web::{Error, Result};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -210,13 +211,12 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<EventForm>) -> Result<
         Err(errors) => return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let mut tx = t.begin().await?;
-    let id = match agenda::create(&mut tx, &write).await {
+    let id = match agenda::create(&mut tx, &write).await.checked()? {
         Ok(id) => id,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render_form(&t, &form, None, vec![], errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     t.audit(
         &mut tx,

@@ -18,9 +18,8 @@ use participe_web::{Error, Result, session};
 use uuid::Uuid;
 
 use crate::frame::Console;
-
-const PENDING_TOTP: &str = "pending_totp";
-pub(crate) const NEXT: &str = "next";
+use crate::kit::message;
+use crate::signin::{NEXT, PENDING_TOTP, after_password, finish_login};
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -128,12 +127,6 @@ async fn rerender_signup(
     Ok((status, page).into_response())
 }
 
-pub async fn message(console: &Console, title: &str, text: &str) -> Result<Html<String>> {
-    console
-        .render("console/auth/message.html", minijinja::context! { title, text })
-        .await
-}
-
 pub async fn confirm(console: Console, Path(token): Path<String>) -> Result<Response> {
     match staff::confirm_email(&console.app.pool, &token).await? {
         Some(_) => {
@@ -199,14 +192,7 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
         )
         .await;
     }
-    let found = match &email {
-        Some(email) => staff::check_password(&console.app.pool, email, &form.password).await?,
-        None => {
-            // Spend the time of a check anyway.
-            participe_core::domain::password::verify(&form.password, None);
-            None
-        }
-    };
+    let found = staff::check_password(&console.app.pool, email.as_ref(), &form.password).await?;
     let Some(staff) = found else {
         return rerender_login(
             &console,
@@ -244,32 +230,6 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
         .await;
     }
     after_password(&console, &staff).await
-}
-
-/// Once the account is proven (password, or the console's identity provider): the second
-/// factor when enabled, else the session.
-pub(crate) async fn after_password(console: &Console, staff: &staff::Staff) -> Result<Response> {
-    if staff.totp_enabled {
-        console.session.cycle_id().await.map_err(session::session_error)?;
-        console
-            .session
-            .insert(PENDING_TOTP, staff.id)
-            .await
-            .map_err(session::session_error)?;
-        return Ok(Redirect::to("/connexion/code").into_response());
-    }
-    finish_login(console, staff).await
-}
-
-async fn finish_login(console: &Console, staff: &staff::Staff) -> Result<Response> {
-    let next: Option<String> = console.session.remove(NEXT).await.map_err(session::session_error)?;
-    console
-        .session
-        .remove::<Uuid>(PENDING_TOTP)
-        .await
-        .map_err(session::session_error)?;
-    console.sign_in(staff).await?;
-    Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
 }
 
 async fn rerender_login(

@@ -11,6 +11,7 @@ use participe_core::components;
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
 use participe_core::staff::Role;
 use participe_web::csrf::CsrfForm;
+use participe_web::kit::Checked;
 use participe_web::{Error, Result};
 use time::Date;
 use uuid::Uuid;
@@ -147,11 +148,22 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response> {
+    render_page(t, form, existing, errors, None, status).await
+}
+
+async fn render_page(
+    t: &InTenant,
+    form: &DispositifForm,
+    existing: Option<&dispositifs::Dispositif>,
+    errors: FieldErrors,
+    echo: Option<&crate::components::Echo>,
+    status: StatusCode,
+) -> Result<Response> {
     let (hosted, parts) = match existing {
         Some(d) => {
             let mut tx = t.begin().await?;
             let hosted = crate::components::hosted(&mut tx, d).await?;
-            let parts = crate::components::page_parts(t, &mut tx, d).await?;
+            let parts = crate::components::page_parts(t, &mut tx, d, echo).await?;
             tx.commit().await?;
             (hosted, Some(parts))
         }
@@ -207,13 +219,12 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<DispositifForm>) -> Re
         Err(errors) => return render_form(&t, &form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let mut tx = t.begin().await?;
-    let id = match dispositifs::create(&mut tx, &write).await {
+    let id = match dispositifs::create(&mut tx, &write).await.checked()? {
         Ok(id) => id,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render_form(&t, &form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     t.audit(
         &mut tx,
@@ -234,6 +245,27 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<DispositifForm>) -> Re
 
 pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Result<Response> {
     t.require(can_edit)?;
+    let (d, form) = as_stored(&t, id).await?;
+    render_form(&t, &form, Some(&d), FieldErrors::default(), StatusCode::OK).await
+}
+
+/// The dispositif's page again after a panel's form failed: the panel shows what was typed.
+pub async fn page_again(t: &InTenant, id: Uuid, echo: crate::components::Echo) -> Result<Response> {
+    let (d, form) = as_stored(t, id).await?;
+    let errors = FieldErrors::default();
+    render_page(
+        t,
+        &form,
+        Some(&d),
+        errors,
+        Some(&echo),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// A dispositif and its form as stored.
+async fn as_stored(t: &InTenant, id: Uuid) -> Result<(dispositifs::Dispositif, DispositifForm)> {
     let mut tx = t.begin().await?;
     let d = dispositifs::by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     let themes = dispositifs::themes(&mut tx, id).await?;
@@ -250,7 +282,7 @@ pub async fn edit_form(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Resu
         rules: d.rules.clone(),
         themes: themes.join("\n"),
     };
-    render_form(&t, &form, Some(&d), FieldErrors::default(), StatusCode::OK).await
+    Ok((d, form))
 }
 
 pub async fn update(

@@ -13,6 +13,7 @@ use participe_core::identity::{self, ProviderFields, ProviderInput};
 use participe_core::staff::Role;
 use participe_core::tenancy::domains;
 use participe_web::csrf::{self, CsrfForm};
+use participe_web::kit::Checked;
 use participe_web::oidc::CALLBACK_PATH;
 use participe_web::{Error, Result};
 use uuid::Uuid;
@@ -140,13 +141,12 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<ProviderForm>) -> Resu
         return render(&t, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let mut tx = t.begin().await?;
-    let id = match identity::create(&mut tx, &key, &input).await {
+    let id = match identity::create(&mut tx, &key, &input).await.checked()? {
         Ok(id) => id,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render(&t, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     t.audit(
         &mut tx,
@@ -204,14 +204,13 @@ pub async fn update(
         return render(&t, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let mut tx = t.begin().await?;
-    match identity::update(&mut tx, &key, id, &input).await {
+    match identity::update(&mut tx, &key, id, &input).await.checked()? {
         Ok(true) => {}
         Ok(false) => return Err(Error::NotFound),
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render(&t, form, Some(id), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     }
     t.audit(
         &mut tx,

@@ -11,6 +11,7 @@ use participe_core::participation::{self as p, Decision, Target};
 use participe_core::staff::Role;
 use participe_core::{FieldErrors, citizens};
 use participe_web::csrf::CsrfForm;
+use participe_web::kit::Checked;
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ pub struct PageQuery {
 }
 
 fn page_of(q: &PageQuery) -> i64 {
-    q.page.parse::<i64>().unwrap_or(1).clamp(1, 10_000)
+    participe_web::kit::page_number(&q.page, 10_000)
 }
 
 pub async fn queue(t: InTenant, Query(q): Query<PageQuery>) -> Result<Response> {
@@ -104,9 +105,9 @@ pub async fn decide(t: InTenant, CsrfForm(form): CsrfForm<DecisionForm>) -> Resu
         .await;
     }
     let mut tx = t.begin().await?;
-    match p::decide(&mut tx, target, &decision).await {
+    match p::decide(&mut tx, target, &decision).await.checked()? {
         Ok(()) => {}
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render_queue(
                 &t,
@@ -117,7 +118,6 @@ pub async fn decide(t: InTenant, CsrfForm(form): CsrfForm<DecisionForm>) -> Resu
             )
             .await;
         }
-        Err(e) => return Err(e.into()),
     }
     let action = match decision {
         Decision::Restore => "moderation.restauration",

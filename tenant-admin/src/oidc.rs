@@ -26,7 +26,7 @@ fn configured(console: &Console) -> Result<&ConsoleOidc> {
 }
 
 async fn page(console: &Console, status: StatusCode, title: &str, text: &str) -> Result<Response> {
-    Ok((status, crate::auth::message(console, title, text).await?).into_response())
+    Ok((status, crate::kit::message(console, title, text).await?).into_response())
 }
 
 async fn begin(console: &Console, purpose: Purpose) -> Result<Response> {
@@ -44,7 +44,7 @@ async fn begin(console: &Console, purpose: Purpose) -> Result<Response> {
 pub async fn start(console: Console, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
     let next: Option<String> = console
         .session
-        .remove(crate::auth::NEXT)
+        .remove(crate::signin::NEXT)
         .await
         .map_err(session::session_error)?;
     begin(&console, Purpose::SignIn { next }).await
@@ -144,11 +144,11 @@ async fn signed_in(console: &Console, staff: &staff::Staff, id_token: &str, next
     if let Some(next) = next {
         console
             .session
-            .insert(crate::auth::NEXT, next)
+            .insert(crate::signin::NEXT, next)
             .await
             .map_err(session::session_error)?;
     }
-    let response = crate::auth::after_password(console, staff).await?;
+    let response = crate::signin::after_password(console, staff).await?;
     flow::remember_logout(&console.session, (), id_token).await?;
     Ok(response)
 }

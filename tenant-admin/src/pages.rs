@@ -11,6 +11,7 @@ use participe_core::FieldErrors;
 use participe_core::site::{self, LEGAL_PAGES, PageRecord, PageWrite};
 use participe_core::staff::Role;
 use participe_web::csrf::{self, CsrfForm};
+use participe_web::kit::Checked;
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -174,13 +175,12 @@ pub async fn create(t: InTenant, CsrfForm(form): CsrfForm<PageForm>) -> Result<R
         Err(errors) => return render_form(&t, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     let mut tx = t.begin().await?;
-    let id = match site::create_page(&mut tx, &write).await {
+    let id = match site::create_page(&mut tx, &write).await.checked()? {
         Ok(id) => id,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render_form(&t, form, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     if kind == "charte" {
         site::publish_charter_version(&mut tx, &write.title, &write.body, &t.staff().email).await?;

@@ -8,8 +8,9 @@ use participe_core::domain::TenantKind;
 use participe_core::migrations::TenantMigrations;
 use participe_core::tenancy::provisioning::{self, NewTenantInput};
 use participe_core::{FieldErrors, TenantTx};
+use participe_web::Result;
 use participe_web::csrf::CsrfForm;
-use participe_web::{Error, Result};
+use participe_web::kit::Checked;
 
 use crate::frame::Console;
 
@@ -77,12 +78,11 @@ pub async fn create(console: Console, CsrfForm(form): CsrfForm<SubscribeForm>) -
     let migrations = TenantMigrations::embedded();
     let actor = format!("staff:{}", staff.email);
     let provisioned = provisioning::provision(&console.app.pool, &migrations, &new, &actor).await;
-    let tenant = match provisioned {
+    let tenant = match provisioned.checked()? {
         Ok(t) => t,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             return render(&console, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(Error::from(e)),
     };
     let mut tx = TenantTx::begin(&console.app.pool, &tenant).await?;
     participe_core::site::audit(

@@ -11,6 +11,7 @@ use participe_core::staff::{self, Role};
 use participe_core::{FieldErrors, TenantTx};
 use participe_mail::Mail;
 use participe_web::csrf::{self, CsrfForm};
+use participe_web::kit::Checked;
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
@@ -79,13 +80,12 @@ pub async fn invite(t: InTenant, CsrfForm(form): CsrfForm<InviteForm>) -> Result
         return render(&t, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let mut tx = t.begin().await?;
-    let token = match staff::invite(&mut tx, &email, role, t.staff().id).await {
+    let token = match staff::invite(&mut tx, &email, role, t.staff().id).await.checked()? {
         Ok(token) => token,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return render(&t, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     t.audit(
         &mut tx,
@@ -140,7 +140,7 @@ async fn change_member(t: &InTenant, form: &MemberForm, remove: bool) -> Result<
             .map_err(|_| Error::BadRequest("rôle inconnu".into()))?;
         staff::change_role(&mut tx, staff_id, role).await.map(|_| Some(role))
     };
-    match outcome {
+    match outcome.checked()? {
         Ok(role) => {
             let action = if remove { "equipe.retrait" } else { "equipe.role" };
             t.audit(
@@ -163,13 +163,12 @@ async fn change_member(t: &InTenant, form: &MemberForm, remove: bool) -> Result<
             }
             Ok(back(t))
         }
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             let message = errors.0.first().map(|e| e.message.clone()).unwrap_or_default();
             t.console.flash(format!("Impossible : {message}.")).await?;
             Ok(back(t))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -224,7 +223,7 @@ pub async fn invitation(console: Console, Path(token): Path<String>) -> Result<R
 }
 
 pub(crate) async fn expired(console: &Console) -> Result<Response> {
-    let page = crate::auth::message(
+    let page = crate::kit::message(
         console,
         "Invitation invalide ou expirée",
         "Ce lien d'invitation n'est plus valable : il a expiré, il a déjà servi ou il a été annulé. Demandez une nouvelle invitation à l'administrateur·rice du portail.",

@@ -302,16 +302,19 @@ pub async fn confirm_email(tx: &mut TenantTx, token: &str) -> Result<Option<Uuid
     Ok(Some(id))
 }
 
-/// Password check for a sign-in. Always spends the time of one argon2 verification.
-pub async fn check_password(tx: &mut TenantTx, email: &Email, password: &str) -> Result<Option<Citizen>> {
-    let stored = sqlx::query!("select id, password_hash from citizen where email = $1", email.as_str())
-        .fetch_optional(tx.conn())
-        .await?;
+/// Password check for a sign-in. Always spends the time of one argon2 verification, also
+/// without an address (what was typed did not parse as one) or an account.
+pub async fn check_password(tx: &mut TenantTx, email: Option<&Email>, password: &str) -> Result<Option<Citizen>> {
+    let stored = match email {
+        Some(email) => {
+            sqlx::query!("select id, password_hash from citizen where email = $1", email.as_str())
+                .fetch_optional(tx.conn())
+                .await?
+        }
+        None => None,
+    };
     let hash = stored.as_ref().map(|r| r.password_hash.clone());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false);
+    let ok = password::verify_off_thread(password, hash).await;
     match (ok, stored) {
         (true, Some(r)) => find(tx, r.id).await,
         _ => Ok(None),
@@ -342,7 +345,7 @@ pub async fn change_password(tx: &mut TenantTx, id: Uuid, current: &str, new: &N
         return Ok(false);
     };
     let email = Email::parse(&c.email).map_err(|e| Error::invalid("current_password", e.0))?;
-    if check_password(tx, &email, current).await?.is_none() {
+    if check_password(tx, Some(&email), current).await?.is_none() {
         return Ok(false);
     }
     sqlx::query!(

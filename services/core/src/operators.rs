@@ -88,19 +88,21 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Operator>> {
 
 /// A sign-in: password and a fresh code, both right, or nothing. Spends the time of an
 /// argon2 verification whatever the address.
-pub async fn sign_in(pool: &PgPool, email: &Email, password: &str, code: &str) -> Result<Option<Operator>> {
-    let row = sqlx::query!(
-        "select id, password_hash, totp_secret from operator where email = $1",
-        email.as_str()
-    )
-    .fetch_optional(pool)
-    .await?;
+pub async fn sign_in(pool: &PgPool, email: Option<&Email>, password: &str, code: &str) -> Result<Option<Operator>> {
+    let row = match email {
+        Some(email) => {
+            sqlx::query!(
+                "select id, password_hash, totp_secret from operator where email = $1",
+                email.as_str()
+            )
+            .fetch_optional(pool)
+            .await?
+        }
+        None => None,
+    };
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    let typed = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&typed, stored.as_deref()))
-        .await
-        .unwrap_or(false);
-    let Some(row) = row.filter(|_| ok) else {
+    let ok = password::verify_off_thread(password, stored).await;
+    let (Some(row), Some(email)) = (row.filter(|_| ok), email) else {
         return Ok(None);
     };
     let Some(step) = totp_step(&row.totp_secret, email.as_str(), code)? else {

@@ -253,16 +253,19 @@ pub async fn confirm_email(pool: &PgPool, token: &str) -> Result<Option<Uuid>> {
     Ok(Some(id))
 }
 
-/// Password check for a login. Always spends the time of one argon2 verification.
-pub async fn check_password(pool: &PgPool, email: &Email, password: &str) -> Result<Option<Staff>> {
-    let row = sqlx::query!("select id, password_hash from staff where email = $1", email.as_str())
-        .fetch_optional(pool)
-        .await?;
+/// Password check for a login. Always spends the time of one argon2 verification, also
+/// without an address (what was typed did not parse as one) or an account.
+pub async fn check_password(pool: &PgPool, email: Option<&Email>, password: &str) -> Result<Option<Staff>> {
+    let row = match email {
+        Some(email) => {
+            sqlx::query!("select id, password_hash from staff where email = $1", email.as_str())
+                .fetch_optional(pool)
+                .await?
+        }
+        None => None,
+    };
     let stored = row.as_ref().map(|r| r.password_hash.clone());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .unwrap_or(false);
+    let ok = password::verify_off_thread(password, stored).await;
     match (ok, row) {
         (true, Some(r)) => find(pool, r.id).await,
         _ => Ok(None),

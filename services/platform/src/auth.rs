@@ -46,13 +46,7 @@ pub async fn sign_in(ops: Ops, CsrfForm(form): CsrfForm<SignInForm>) -> Result<R
         let errors = FieldErrors::one("email", participe_web::ratelimit::TOO_MANY);
         return page(&ops, form, errors, StatusCode::TOO_MANY_REQUESTS).await;
     }
-    let found = match &email {
-        Some(e) => operators::sign_in(&ops.app.pool, e, &form.password, &form.code).await?,
-        None => {
-            participe_core::domain::password::verify(&form.password, None);
-            None
-        }
-    };
+    let found = operators::sign_in(&ops.app.pool, email.as_ref(), &form.password, &form.code).await?;
     let Some(operator) = found else {
         tracing::warn!("operator sign-in refused");
         let errors = FieldErrors::one(

@@ -57,7 +57,7 @@ fn parse(raw: &[u8]) -> Parsed {
 }
 
 pub async fn list(o: Operating, Query(q): Query<PageQuery>) -> Result<Html<String>> {
-    let page = q.page.parse::<usize>().unwrap_or(1).clamp(1, 100_000);
+    let page = participe_web::kit::page_number(&q.page, 100_000) as usize;
     let outbox = o.ops.app.mailer.outbox().map(|p| p.to_path_buf());
     let (entries, total) = match &outbox {
         Some(dir) => read_page(dir, page).await?,

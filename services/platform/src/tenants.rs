@@ -79,7 +79,7 @@ pub async fn list(o: Operating, Query(q): Query<ListQuery>) -> Result<Html<Strin
         plan: (q.formule == "none" || Stratum::parse(&q.formule).is_some()).then(|| q.formule.clone()),
         billing: State::parse(&q.facturation),
     };
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
+    let page = participe_web::kit::page_number(&q.page, 100_000);
     let pool = &o.ops.app.pool;
     let (tenants, total) = registry::overview(pool, &filter, PAGE, (page - 1) * PAGE).await?;
     let tenants = with_traffic(&o, tenants).await?;
@@ -90,6 +90,7 @@ pub async fn list(o: Operating, Query(q): Query<ListQuery>) -> Result<Html<Strin
             "ops/tenants.html",
             minijinja::context! {
                 tenants => Serde(tenants), total, page, pages, latest, q => Serde(&q),
+                ops_columns => participe_core::components::ops_columns(),
                 kinds => choices(&TenantKind::ALL, TenantKind::as_str, TenantKind::label),
                 plans => choices(&Stratum::ALL, Stratum::as_str, Stratum::label),
                 billings => choices(&State::ALL, State::as_str, State::label),
@@ -155,6 +156,7 @@ async fn page(o: &Operating, slug: &str, forms: Forms, status: StatusCode) -> Re
                 history => Serde(history), exports => Serde(exports), bytes,
                 errors => Serde(&forms.errors), reason => forms.reason, plan, paid_until,
                 plans => choices(&Stratum::ALL, Stratum::as_str, Stratum::label),
+                ops_columns => participe_core::components::ops_columns(),
             },
         )
         .await?;

@@ -14,7 +14,7 @@ use participe_web::csrf::CsrfForm;
 use participe_web::{Error, Result, session};
 
 use crate::Portal;
-use crate::auth::{form_page, message};
+use crate::kit::{form_page, message};
 use participe_web::session::safe_next;
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
@@ -249,7 +249,7 @@ pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Res
     let email = Email::parse(&c.email).map_err(|e| Error::Unexpected(e.0))?;
     // An account without a password (created through a provider) confirms with its address.
     let confirmed = if c.has_password {
-        citizens::check_password(&mut tx, &email, &form.password)
+        citizens::check_password(&mut tx, Some(&email), &form.password)
             .await?
             .is_some()
     } else {

@@ -8,14 +8,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use participe_core::agenda::{self, Availability, Registered, Registrant, When};
 use participe_core::domain::Email;
-use participe_core::{Error as CoreError, FieldErrors, dispositifs};
+use participe_core::{FieldErrors, dispositifs};
 use participe_web::csrf::{CsrfForm, Empty};
+use participe_web::kit::{Checked, parse_id};
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
 use crate::Portal;
-use crate::auth::message;
-use crate::participation::parse_id;
+use crate::kit::message;
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -41,7 +41,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
     } else {
         When::Coming
     };
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 10_000);
+    let page = participe_web::kit::page_number(&q.page, 10_000);
     let (events, more) = agenda::list(&mut tx, when, chosen.map(|d| d.id), page).await?;
     tx.commit().await?;
     let options: Vec<_> = all
@@ -180,13 +180,12 @@ pub async fn register(
         }
     };
     let mut tx = portal.begin().await?;
-    let outcome = match agenda::register(&mut tx, id, &who).await {
+    let outcome = match agenda::register(&mut tx, id, &who).await.checked()? {
         Ok(o) => o,
-        Err(CoreError::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return page(&portal, id, form, errors, StatusCode::CONFLICT).await;
         }
-        Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
     let said = match (outcome, &portal.citizen) {
@@ -215,13 +214,12 @@ pub async fn register(
 /// waiting list.
 pub async fn confirm(portal: Portal, Path(token): Path<String>) -> Result<Response> {
     let mut tx = portal.begin().await?;
-    let outcome = match agenda::confirm(&mut tx, &token).await {
+    let outcome = match agenda::confirm(&mut tx, &token).await.checked()? {
         Ok(o) => o,
-        Err(CoreError::Invalid(errors)) => {
+        Err(errors) => {
             let why = errors.0.first().map(|e| e.message.clone()).unwrap_or_default();
             return message(&portal, StatusCode::CONFLICT, "Inscription impossible", &why).await;
         }
-        Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
     match outcome {

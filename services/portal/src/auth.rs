@@ -6,7 +6,6 @@
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::value::Serde;
 use participe_core::FieldErrors;
 use participe_core::citizens::{self, NewCitizen, Profile, SignUp};
 use participe_core::domain::{Email, NewPassword};
@@ -17,45 +16,13 @@ use participe_web::session::safe_next;
 use participe_web::{Result, session};
 
 use crate::Portal;
+use crate::kit::{form_page, message, profiles};
 
 const NEXT: &str = "next";
 
 /// The rate-limit key of an address on this portal (accounts are per tenant).
 fn account_key(portal: &Portal, email: &Email) -> String {
     format!("{}:{}", portal.tenant.slug, email.as_str())
-}
-
-/// Renders a form page with what was typed and the errors beside their fields.
-pub async fn form_page(
-    portal: &Portal,
-    template: &str,
-    form: impl serde::Serialize,
-    errors: FieldErrors,
-    status: StatusCode,
-    extra: minijinja::Value,
-) -> Result<Response> {
-    let page = portal
-        .render_form(
-            template,
-            "",
-            minijinja::context! { form => Serde(form), errors => Serde(errors), ..extra },
-        )
-        .await?;
-    Ok((status, page).into_response())
-}
-
-pub async fn message(portal: &Portal, status: StatusCode, title: &str, text: &str) -> Result<Response> {
-    let page = portal
-        .render("portal/message.html", "", minijinja::context! { title, text })
-        .await?;
-    Ok((status, page).into_response())
-}
-
-pub(crate) fn profiles() -> Vec<minijinja::Value> {
-    Profile::ALL
-        .iter()
-        .map(|p| minijinja::context! { value => p.as_str(), label => p.label() })
-        .collect()
 }
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
@@ -235,13 +202,7 @@ pub async fn login(portal: Portal, CsrfForm(form): CsrfForm<LoginForm>) -> Resul
         .await;
     }
     let mut tx = portal.begin().await?;
-    let found = match &email {
-        Some(email) => citizens::check_password(&mut tx, email, &form.password).await?,
-        None => {
-            participe_core::domain::password::verify(&form.password, None);
-            None
-        }
-    };
+    let found = citizens::check_password(&mut tx, email.as_ref(), &form.password).await?;
     let Some(citizen) = found else {
         return login_page(
             &portal,

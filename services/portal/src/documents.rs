@@ -48,7 +48,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
         "" => None,
         y => Some(y.parse::<i32>().map_err(|_| Error::NotFound)?),
     };
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 10_000);
+    let page = participe_web::kit::page_number(&q.page, 10_000);
     let filter = Filter {
         dispositif: dispositif.map(|d| d.id),
         category,
@@ -81,7 +81,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
 /// Downloads a published document: its type as found at upload, `attachment` with its
 /// name (RFC 6266, UTF-8 and an ASCII fallback), never sniffed as anything else.
 pub async fn download(portal: Portal, Path(id): Path<String>) -> Result<Response> {
-    let id = crate::participation::parse_id(&id)?;
+    let id = participe_web::kit::parse_id(&id)?;
     let mut tx = portal.begin().await?;
     let doc = documents::public_by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;

@@ -18,6 +18,7 @@ mod dispositifs;
 mod documents;
 mod frame;
 mod home;
+mod kit;
 mod language;
 mod logo;
 mod news;

@@ -6,11 +6,11 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::value::Serde;
 use participe_core::{dispositifs, news};
+use participe_web::kit::parse_id;
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
 use crate::Portal;
-use crate::participation::parse_id;
 
 /// Posts in the feed.
 const FEED_SIZE: i64 = 30;
@@ -36,7 +36,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
                 .ok_or(Error::NotFound)?,
         ),
     };
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 10_000);
+    let page = participe_web::kit::page_number(&q.page, 10_000);
     let (posts, more) = news::list(&mut tx, chosen.as_ref().map(|d| d.id), page).await?;
     tx.commit().await?;
     portal

@@ -18,14 +18,14 @@ use participe_core::identity::{self, Kind, Provider};
 use participe_core::site;
 use participe_oidc::{Identity, ProviderConfig};
 use participe_web::csrf::{self, CsrfForm};
+use participe_web::kit::parse_id;
 use participe_web::oidc::{self as flow, CALLBACK_PATH, Callback};
 use participe_web::ratelimit::TOO_MANY;
 use participe_web::{Error, Result, session};
 use uuid::Uuid;
 
 use crate::Portal;
-use crate::auth::{form_page, message, profiles};
-use crate::participation::parse_id;
+use crate::kit::{form_page, message, profiles};
 
 const NEXT: &str = "next";
 /// A provider's identity waiting for its account: created (`/inscription`) or linked
@@ -355,7 +355,7 @@ pub async fn link(portal: Portal, CsrfForm(form): CsrfForm<LinkForm>) -> Result<
         .await;
     }
     let mut tx = portal.begin().await?;
-    let Some(citizen) = citizens::check_password(&mut tx, &email, &form.password).await? else {
+    let Some(citizen) = citizens::check_password(&mut tx, Some(&email), &form.password).await? else {
         let errors = FieldErrors::one("password", "mot de passe incorrect");
         return link_page(&portal, &waiting, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };

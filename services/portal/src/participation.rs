@@ -12,11 +12,12 @@ use participe_core::dispositifs::{self, Dispositif};
 use participe_core::participation::{self as p, ContributionInput, Reason, Refusal, Reported, Sort, Target};
 use participe_core::{FieldErrors, TenantTx, site};
 use participe_web::csrf::{self, CsrfForm};
+use participe_web::kit::{Checked, parse_id};
 use participe_web::{Error, Result};
 use uuid::Uuid;
 
 use crate::Portal;
-use crate::auth::{form_page, message};
+use crate::kit::{form_page, message};
 
 fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
@@ -39,11 +40,6 @@ fn is_open(d: &Dispositif, instance: &Instance, action: &str) -> bool {
     };
     let comments = action != contributions::COMMENT || instance.settings.bool(contributions::COMMENTS);
     comments && instance.is_open(a, d, today())
-}
-
-/// An id from a path: anything else is a page that does not exist.
-pub(crate) fn parse_id(s: &str) -> Result<Uuid> {
-    Uuid::parse_str(s).map_err(|_| Error::NotFound)
 }
 
 /// The signed-in citizen if they may do `action` now; otherwise the answer that says why
@@ -136,7 +132,7 @@ pub async fn call_section(
     let themes = p::themes(tx, d.id).await?;
     let theme = themes.iter().find(|t| t.id.to_string() == q.theme).map(|t| t.id);
     let sort = Sort::parse(&q.tri);
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
+    let page = participe_web::kit::page_number(&q.page, 100_000);
     let (items, total) = p::list(tx, d.id, theme, sort, page).await?;
     let pages = ((total + p::PER_PAGE - 1) / p::PER_PAGE).max(1);
     let open = is_open(d, instance, contributions::CONTRIBUTE);
@@ -279,7 +275,7 @@ async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery)
     if c.dispositif_id != d.id {
         return Err(Error::NotFound);
     }
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 100_000);
+    let page = participe_web::kit::page_number(&q.page, 100_000);
     let (comments, top_level) = p::comments(&mut tx, id, page).await?;
     tx.commit().await?;
     let pages = ((top_level + p::COMMENTS_PER_PAGE - 1) / p::COMMENTS_PER_PAGE).max(1);
@@ -362,13 +358,12 @@ pub async fn edit(
         Ok(i) => i,
         Err((errors, status)) => return ctx.page(&form, errors, status).await,
     };
-    match p::edit_contribution(&mut tx, id, citizen.id, &input).await {
+    match p::edit_contribution(&mut tx, id, citizen.id, &input).await.checked()? {
         Ok(()) => {}
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return ctx.page(&form, errors, StatusCode::CONFLICT).await;
         }
-        Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
     portal.flash("Votre contribution est modifiée.").await?;
@@ -449,13 +444,12 @@ pub async fn comment(
         Ok(b) => b,
         Err(e) => return refuse(FieldErrors::one("body", e.0), StatusCode::UNPROCESSABLE_ENTITY).await,
     };
-    let comment = match p::add_comment(&mut tx, id, parent, citizen.id, &body).await {
+    let comment = match p::add_comment(&mut tx, id, parent, citizen.id, &body).await.checked()? {
         Ok(cid) => cid,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return refuse(errors, StatusCode::CONFLICT).await;
         }
-        Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
     portal.flash("Votre commentaire est publié.").await?;
@@ -570,13 +564,15 @@ pub async fn report(
         }
     };
     let threshold = site::settings(&mut tx).await?.autohide_threshold;
-    let outcome = match p::report(&mut tx, target, me.id, reason, &form.detail, threshold).await {
+    let outcome = match p::report(&mut tx, target, me.id, reason, &form.detail, threshold)
+        .await
+        .checked()?
+    {
         Ok(o) => o,
-        Err(participe_core::Error::Invalid(errors)) => {
+        Err(errors) => {
             drop(tx);
             return report_page(&portal, target, &back, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
-        Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
     portal

@@ -62,7 +62,7 @@ pub async fn show(portal: Portal, Query(q): Query<SearchQuery>) -> Result<Html<S
 }
 
 async fn page(portal: &Portal, q: &SearchQuery) -> Result<Html<String>> {
-    let page = q.page.parse::<i64>().unwrap_or(1).clamp(1, 500);
+    let page = participe_web::kit::page_number(&q.page, 500);
     let mut tx = portal.begin().await?;
     let (hits, total) = search::search(&mut tx, &q.q, page).await?;
     tx.commit().await?;

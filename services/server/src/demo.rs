@@ -319,6 +319,45 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
         participation(tx).await?;
         events(tx).await?;
         news(tx).await?;
+        questions(tx).await?;
+    }
+    Ok(())
+}
+
+/// The « Questions fréquentes » component on the open call, with three questions, once.
+async fn questions(tx: &mut TenantTx) -> Result<(), Error> {
+    use participe_core::components::{self, faq};
+    let Some(call) = dispositifs::by_slug(tx, "colleges-de-demain").await? else {
+        return Ok(());
+    };
+    if components::of(tx, call.id)
+        .await?
+        .iter()
+        .any(|i| i.key() == faq::MANIFEST.key)
+    {
+        return Ok(());
+    }
+    components::add(tx, &call, &faq::MANIFEST).await?;
+    for (question, answer) in [
+        (
+            "Qui peut participer ?",
+            "Toute personne qui vit, travaille ou étudie dans le Nord, **sans condition d'âge** : \
+             collégiens, parents, personnels, associations.",
+        ),
+        (
+            "Que deviennent les contributions ?",
+            "Elles sont lues par les services du Département et réunies dans le **livret \
+             d'expression**, remis aux élus avant le vote du plan « Collèges de demain ». \
+             Une réunion de restitution présente ce qui a été retenu.",
+        ),
+        (
+            "Puis-je modifier ce que j'ai écrit ?",
+            "Pendant les 15 minutes qui suivent sa publication, une contribution peut être \
+             modifiée depuis sa page. Vous pouvez la supprimer à tout moment.",
+        ),
+    ] {
+        let q = faq::QuestionWrite::parse(question, answer).map_err(participe_core::Error::Invalid)?;
+        faq::add(tx, call.id, &q).await?;
     }
     Ok(())
 }

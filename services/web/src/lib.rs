@@ -9,6 +9,7 @@ pub mod client;
 pub mod csrf;
 pub mod dispatch;
 mod error;
+pub mod kit;
 pub mod listener;
 pub mod markdown;
 pub mod metrics;

@@ -11,7 +11,7 @@ use participe_web::csrf::CsrfForm;
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;
 
-use super::Surface;
+use super::{Echo, Surface};
 use crate::frame::InTenant;
 
 pub static SURFACE: Surface = Surface {
@@ -37,7 +37,7 @@ fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/t/{slug}/dispositifs/{id}/membres/retrait", post(remove_member))
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct MemberForm {
     name: String,
@@ -68,8 +68,7 @@ async fn add_member(
     let quality = text(&mut errors, "quality", &form.quality, 120, false);
     let back = format!("/t/{}/dispositifs/{id}#composition", t.tenant().slug);
     if !errors.is_empty() {
-        t.console.flash(format!("Membre non ajouté : {errors}.")).await?;
-        return Ok(Redirect::to(&back).into_response());
+        return Echo::new(SURFACE.key, &form, errors).page(&t, id).await;
     }
     let mut tx = t.begin().await?;
     dispositifs::add_member(&mut tx, id, &name, &role, &quality).await?;

@@ -11,7 +11,7 @@ use participe_web::csrf::CsrfForm;
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;
 
-use super::Surface;
+use super::{Echo, Surface};
 use crate::frame::InTenant;
 
 pub static SURFACE: Surface = Surface {
@@ -35,7 +35,7 @@ pub static SURFACE: Surface = Surface {
     ],
 };
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct QuestionForm {
     question: String,
@@ -55,10 +55,7 @@ async fn add(
     t.require(|r| r.can_edit_content())?;
     let q = match QuestionWrite::parse(&form.question, &form.answer) {
         Ok(q) => q,
-        Err(errors) => {
-            t.console.flash(format!("Question non ajoutée : {errors}.")).await?;
-            return Ok(Redirect::to(&back(&t, id)).into_response());
-        }
+        Err(errors) => return Echo::new(SURFACE.key, &form, errors).page(&t, id).await,
     };
     let mut tx = t.begin().await?;
     participe_core::dispositifs::by_id(&mut tx, id)

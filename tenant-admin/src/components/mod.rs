@@ -99,9 +99,32 @@ fn can_edit(role: participe_core::staff::Role) -> bool {
     role.can_edit_content()
 }
 
+/// A panel's form as it was sent, shown again with its errors beside the fields.
+pub struct Echo {
+    pub key: &'static str,
+    pub form: Value,
+    pub errors: FieldErrors,
+}
+
+impl Echo {
+    pub fn new(key: &'static str, form: &impl serde::Serialize, errors: FieldErrors) -> Echo {
+        Echo {
+            key,
+            form: Value::from(Serde(form)),
+            errors,
+        }
+    }
+
+    /// The dispositif's page again (422), this panel's form filled with what was typed.
+    pub async fn page(self, t: &InTenant, dispositif_id: Uuid) -> Result<Response> {
+        crate::dispositifs::page_again(t, dispositif_id, self).await
+    }
+}
+
 /// What the dispositif's page shows of its components: the list staff manage, the panels of
-/// those that have one, and the components that can still be added.
-pub async fn page_parts(t: &InTenant, tx: &mut TenantTx, d: &Dispositif) -> Result<Value> {
+/// those that have one (the one `echo` names with its form and errors), and the components
+/// that can still be added.
+pub async fn page_parts(t: &InTenant, tx: &mut TenantTx, d: &Dispositif, echo: Option<&Echo>) -> Result<Value> {
     let instances = core::of(tx, d.id).await?;
     let mut panels = Vec::new();
     for i in instances.iter().filter(|i| !i.removed) {
@@ -109,7 +132,11 @@ pub async fn page_parts(t: &InTenant, tx: &mut TenantTx, d: &Dispositif) -> Resu
             && let Some(panel) = s.panel
             && let Some(data) = panel(t, tx, d, i).await?
         {
-            panels.push(minijinja::context! { key => i.key(), name => i.manifest.name, template => s.template, data });
+            let echo = echo.filter(|e| e.key == i.key());
+            panels.push(minijinja::context! {
+                key => i.key(), name => i.manifest.name, template => s.template, data,
+                form => echo.map(|e| e.form.clone()), errors => echo.map(|e| Serde(&e.errors)),
+            });
         }
     }
     let listed: Vec<Value> = instances

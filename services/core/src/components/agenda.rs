@@ -43,7 +43,7 @@ pub static MANIFEST: Manifest = Manifest {
     search: &["event"],
     booklet: false,
     counts: &[("rencontres à venir", |tx| coming(tx).boxed())],
-    ops_table: Some(("event", "rencontres")),
+    ops_table: Some(("event", "Rencontres")),
     nav: Some(super::Nav {
         portal: "/agenda",
         console: "agenda",

@@ -52,7 +52,7 @@ pub static MANIFEST: Manifest = Manifest {
         ("contributions publiées", |tx| contributions(tx).boxed()),
         ("commentaires publiés", |tx| comments(tx).boxed()),
     ],
-    ops_table: Some(("contribution", "contributions")),
+    ops_table: Some(("contribution", "Contributions")),
     nav: None,
     holds: Some(|tx, d| held(tx, d).boxed()),
     demo: Some(|tx, _, d| demo(tx, d).boxed()),

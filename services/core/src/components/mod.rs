@@ -137,7 +137,7 @@ pub struct Manifest {
     /// Figures for the console's dashboard: (label, counter).
     pub counts: &'static [(&'static str, CountFn)],
     /// The table whose estimated rows the operators' tenants table shows (read from the
-    /// catalog, never from the tenant's rows).
+    /// catalog, never from the tenant's rows), and the column's label: (table, label).
     pub ops_table: Option<(&'static str, &'static str)>,
     pub demo: Option<DemoFn>,
     /// Its tenant-wide pages, if it has some.
@@ -175,8 +175,19 @@ impl Manifest {
         texts.extend(self.actions.iter().map(|a| a.label));
         texts.extend(self.counts.iter().map(|(label, _)| *label));
         texts.extend(self.nav.as_ref().map(|n| n.label));
+        texts.extend(self.ops_table.map(|(_, label)| label));
         texts
     }
+}
+
+/// The operators' columns, in the registry's order: (table, label).
+pub fn ops_columns() -> Vec<(&'static str, &'static str)> {
+    REGISTRY.iter().filter_map(|m| m.ops_table).collect()
+}
+
+/// The tables of [`ops_columns`].
+pub fn ops_tables() -> Vec<&'static str> {
+    ops_columns().into_iter().map(|(table, _)| table).collect()
 }
 
 /// The manifest of `key`.

@@ -67,6 +67,14 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
     ok && real
 }
 
+/// [`verify`] off the async runtime's threads (argon2 takes tens of milliseconds).
+pub async fn verify_off_thread(password: &str, stored: Option<String>) -> bool {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || verify(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -427,9 +427,9 @@ pub struct Overview {
     pub trial_ends_at: Option<OffsetDateTime>,
     pub bytes: i64,
     pub citizens: i64,
-    pub contributions: i64,
-    /// Rows of the tenant's `event` table (the agenda), 0 while a schema has none.
-    pub events: i64,
+    /// Estimated rows of each component's table for operators (`Manifest::ops_table`), by
+    /// table name; a table a schema does not have yet is missing.
+    pub tables: serde_json::Value,
 }
 
 /// Search and filters of the tenants table.
@@ -496,13 +496,13 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
            counts as (
              select r.schema_name,
                     sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'citizen')::bigint as citizens,
-                    sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'contribution')::bigint as contributions,
-                    sum(pg_stat_get_live_tuples(r.oid)) filter (where r.relname = 'event')::bigint as events
+                    jsonb_object_agg(r.relname::text, pg_stat_get_live_tuples(r.oid))
+                      filter (where r.relname::text = any($8)) as tables
                from rels r where r.relkind = 'r' group by r.schema_name)
            select p.id, p.slug, p.name, p.kind, p.status, p.status_reason, p.plan, p.paid_until,
                   p.billing, p.read_only as "read_only!", p.schema_version, p.created_at, p.trial_ends_at,
                   coalesce(s.bytes, 0) as "bytes!", coalesce(c.citizens, 0) as "citizens!",
-                  coalesce(c.contributions, 0) as "contributions!", coalesce(c.events, 0) as "events!"
+                  coalesce(c.tables, '{}') as "tables!: serde_json::Value"
              from page p left join sizes s using (schema_name) left join counts c using (schema_name)
             order by p.slug"#,
         pattern,
@@ -511,7 +511,8 @@ pub async fn overview(pool: &PgPool, filter: &OverviewFilter, limit: i64, offset
         limit,
         offset,
         plan,
-        billing
+        billing,
+        &crate::components::ops_tables() as &[&str]
     )
     .fetch_all(pool)
     .await?;
