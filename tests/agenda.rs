@@ -59,7 +59,9 @@ async fn dispositif(app: &TestApp, tenant: &Tenant, slug: &str, title: &str) -> 
     )
     .await
     .unwrap();
-    dispositifs::set_status(&mut tx, id, "publie").await.unwrap();
+    dispositifs::set_status(&mut tx, id, participe_core::dispositifs::Status::Publie)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     id
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use participe_core::domain::{Email, NewPassword, Slug};
+use participe_core::fleet::archive::{self, ArchiveError};
+use participe_core::fleet::provisioning::{self, NewTenantInput};
+use participe_core::fleet::registry;
 use participe_core::migrations::{TenantMigrations, fleet};
-use participe_core::tenancy::archive::{self, ArchiveError};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
-use participe_core::tenancy::registry;
 use participe_core::{Tenant, TenantStatus, TenantTx, citizens, dispositifs, participation, site};
 use participe_storage::{ImageKind, Storage};
 use sqlx::PgPool;

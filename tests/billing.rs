@@ -118,7 +118,7 @@ async fn missing_payment_goes_late_then_read_only_then_suspended_and_payment_reo
 async fn billing_never_lifts_an_operator_s_suspension() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("sanction", "Commune Suspendue").await;
-    participe_core::tenancy::registry::set_status(
+    participe_core::fleet::registry::set_status(
         &app.pool,
         &tenant.slug,
         participe_core::TenantStatus::Suspended,

@@ -74,7 +74,9 @@ async fn call_with_contributions(app: &TestApp, tenant: &Tenant, extra: usize) -
     )
     .await
     .unwrap();
-    dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+    dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
+        .await
+        .unwrap();
     let themes = p::themes(&mut tx, call).await.unwrap();
     let energy = themes.iter().find(|t| t.name == "Énergie").unwrap().id;
     let canteen = themes.iter().find(|t| t.name == "Cantine").unwrap().id;

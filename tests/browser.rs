@@ -10,7 +10,7 @@ use std::process::Command;
 use common::oidc::{FC_SECRET, Idp, PORTAL_SECRET, console_provider};
 use common::*;
 use participe_core::domain::sealed::SecretKey;
-use participe_core::tenancy::registry;
+use participe_core::fleet::registry;
 
 const PLATFORM_KEY: &str = "la clé de plateforme des tests d'accessibilité, assez longue";
 
@@ -515,7 +515,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         )
         .await
         .unwrap();
-        participe_core::dispositifs::set_status(&mut tx, id, "publie")
+        participe_core::dispositifs::set_status(&mut tx, id, participe_core::dispositifs::Status::Publie)
             .await
             .unwrap();
         let d = participe_core::dispositifs::by_id(&mut tx, id).await.unwrap().unwrap();

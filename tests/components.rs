@@ -43,7 +43,9 @@ async fn space_with(app: &TestApp, tenant: &Tenant, m: &'static Manifest) -> (Di
     )
     .await
     .unwrap();
-    dispositifs::set_status(&mut tx, id, "publie").await.unwrap();
+    dispositifs::set_status(&mut tx, id, participe_core::dispositifs::Status::Publie)
+        .await
+        .unwrap();
     let d = dispositifs::by_id(&mut tx, id).await.unwrap().unwrap();
     let instance = components::add(&mut tx, &d, m).await.unwrap();
     if let Some(demo) = m.demo {
@@ -199,11 +201,11 @@ async fn every_component_of_the_registry_keeps_the_contract() {
     // An export and import carries every component's rows.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("contrat.tar.gz");
-    participe_core::tenancy::archive::export(&app.pool, &app.state.storage, &a.slug, &file)
+    participe_core::fleet::archive::export(&app.pool, &app.state.storage, &a.slug, &file)
         .await
         .unwrap();
     let copy = participe_core::domain::Slug::parse(&unique_slug("copie")).unwrap();
-    let imported = participe_core::tenancy::archive::import(
+    let imported = participe_core::fleet::archive::import(
         &app.pool,
         &app.state.storage,
         &TenantMigrations::embedded(),
@@ -465,7 +467,9 @@ async fn staff_add_configure_reorder_hide_and_remove_components() {
     assert_eq!(asked.status, 303);
     let confirm = admin.follow(CONSOLE, &asked).await;
     assert!(
-        confirm.text().contains("Ce composant contient 1 élément"),
+        confirm
+            .text()
+            .contains("Ce composant contient un élément dans ce dispositif."),
         "{}",
         confirm.body
     );
@@ -518,16 +522,15 @@ async fn schemas_from_before_components_get_each_dispositif_s_components() {
     let url = fresh_database("composants").await;
     let pool = pool(&url, 4).await;
     let before = TenantMigrations::embedded().up_to(11);
-    let input = participe_core::tenancy::provisioning::NewTenantInput {
+    let input = participe_core::fleet::provisioning::NewTenantInput {
         slug: unique_slug("ancien"),
         name: "Commune d'Avant".into(),
         kind: "commune".into(),
         ..Default::default()
     };
-    let tenant =
-        participe_core::tenancy::provisioning::provision(&pool, &before, &input.parse(&base()).unwrap(), "test")
-            .await
-            .unwrap();
+    let tenant = participe_core::fleet::provisioning::provision(&pool, &before, &input.parse(&base()).unwrap(), "test")
+        .await
+        .unwrap();
     for (slug, kind) in [
         ("appel", "appel"),
         ("conseil", "conseil"),
@@ -624,4 +627,36 @@ async fn operators_see_a_column_for_each_component_that_names_a_table() {
         }
         assert!(n.is_some_and(|n| n > 0), "{label}: {n:?}");
     }
+}
+
+#[tokio::test]
+async fn a_dispositif_written_without_components_gets_its_kind_s_when_first_read() {
+    // As the release before components writes one during a rolling deploy: a row in
+    // `dispositif` and nothing in `dispositif_component`.
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("roulante", "Commune Roulante").await;
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    sqlx::query(
+        "insert into dispositif (slug, kind, title, status, opens_on)
+         values ('ancien-appel', 'appel', 'Un appel de l''ancienne version', 'publie', current_date)",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let page = app.get(&host(&tenant), "/participer/ancien-appel").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let shown = sections(&page);
+    assert_eq!(shown, ["contributions"], "a call's components with something to show");
+    let contribute = app.get(&host(&tenant), "/participer/ancien-appel/contribuer").await;
+    assert_eq!(
+        contribute.status, 303,
+        "the contributions' own pages answer (sign in first)"
+    );
+    // Read again, nothing is added twice.
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let d = dispositifs::by_slug(&mut tx, "ancien-appel").await.unwrap().unwrap();
+    let first = components::of(&mut tx, d.id).await.unwrap().len();
+    assert_eq!(components::of(&mut tx, d.id).await.unwrap().len(), first);
+    tx.commit().await.unwrap();
 }

@@ -817,13 +817,11 @@ async fn settings_are_for_admins_only_and_only_of_their_own_tenant() {
     .unwrap()
     .unwrap()
     .id;
-    let tenant = participe_core::tenancy::registry::find_by_slug(
-        &app.pool,
-        &participe_core::domain::Slug::parse(&slug).unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let tenant =
+        participe_core::fleet::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(&slug).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
     participe_core::staff::add_member(&mut conn, editor_id, tenant.id, participe_core::staff::Role::Editor)
         .await
@@ -1484,13 +1482,11 @@ async fn the_charter_is_versioned_when_staff_say_it_changed() {
         )
         .await;
     assert!(b.follow(CONSOLE, &v2).await.text().contains("publiée en version 2"));
-    let tenant = participe_core::tenancy::registry::find_by_slug(
-        &app.pool,
-        &participe_core::domain::Slug::parse(&slug).unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let tenant =
+        participe_core::fleet::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(&slug).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await.unwrap();
     assert_eq!(
         participe_core::site::current_charter_version(&mut tx).await.unwrap(),
@@ -1553,13 +1549,11 @@ async fn pages_are_out_of_reach_of_moderators_and_other_tenants() {
 
     let moderator_address = email("modo");
     let moderator = signed_in(&app, &moderator_address).await;
-    let tenant = participe_core::tenancy::registry::find_by_slug(
-        &app.pool,
-        &participe_core::domain::Slug::parse(&slug).unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let tenant =
+        participe_core::fleet::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(&slug).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
     participe_core::staff::add_member(
         &mut conn,
@@ -1996,7 +1990,7 @@ async fn a_custom_domain_not_pointing_at_participe_yet_is_verified_by_a_dns_txt_
 async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Tenant, uuid::Uuid, uuid::Uuid) {
     use participe_core::participation as p;
     let tenant =
-        participe_core::tenancy::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(slug).unwrap())
+        participe_core::fleet::registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse(slug).unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -2017,7 +2011,7 @@ async fn reported_contribution(app: &TestApp, slug: &str) -> (participe_core::Te
     )
     .await
     .unwrap();
-    participe_core::dispositifs::set_status(&mut tx, call, "publie")
+    participe_core::dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
         .await
         .unwrap();
     let pw = participe_core::domain::NewPassword::parse(PASSWORD, PASSWORD).unwrap();

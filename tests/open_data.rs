@@ -123,7 +123,9 @@ async fn the_api_answers_as_its_openapi_document_says_with_public_fields_only() 
         )
         .await
         .unwrap();
-        dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+        dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
+            .await
+            .unwrap();
         let email = Email::parse(&secret_address).unwrap();
         let password =
             NewPassword::parse("une phrase de passe assez longue", "une phrase de passe assez longue").unwrap();
@@ -311,7 +313,9 @@ async fn schemathesis_finds_nothing_the_openapi_document_does_not_say() {
         )
         .await
         .unwrap();
-        dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+        dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let (_, doc, _) = get_json(&app, &tenant, "/api/v1/openapi.json").await;

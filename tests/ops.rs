@@ -279,7 +279,7 @@ async fn nobody_but_a_signed_in_operator_reaches_an_ops_page_or_action() {
         .await
         .unwrap();
     assert_eq!((exports, plan), (0, None), "nothing was done");
-    let t = participe_core::tenancy::registry::find_by_slug(&app.pool, &tenant.slug)
+    let t = participe_core::fleet::registry::find_by_slug(&app.pool, &tenant.slug)
         .await
         .unwrap()
         .unwrap();
@@ -576,7 +576,7 @@ async fn an_export_started_from_the_ops_console_is_downloaded_by_operators_only(
     let file = dir.path().join("export.tar.gz");
     std::fs::write(&file, &bytes).unwrap();
     let copy = participe_core::domain::Slug::parse(&unique_slug("copie")).unwrap();
-    let report = participe_core::tenancy::archive::import(
+    let report = participe_core::fleet::archive::import(
         &app.pool,
         &app.state.storage,
         &participe_core::migrations::TenantMigrations::embedded(),

@@ -48,7 +48,9 @@ async fn tenant_with_call(app: &TestApp, prefix: &str) -> (Tenant, Uuid) {
     )
     .await
     .unwrap();
-    dispositifs::set_status(&mut tx, id, "publie").await.unwrap();
+    dispositifs::set_status(&mut tx, id, participe_core::dispositifs::Status::Publie)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     (tenant, id)
 }
@@ -459,7 +461,9 @@ async fn a_closed_call_stays_readable_and_accepts_nothing_new() {
     let path = posted(&b, &tenant, "Avant la clôture", "Texte d'avant", &theme).await;
     let page_before = b.get(&h, &path).await;
     let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
-    dispositifs::set_status(&mut tx, call, "archive").await.unwrap();
+    dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Archive)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     assert_eq!(b.get(&h, "/participer/avenir/contribuer").await.status, 409);

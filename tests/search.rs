@@ -40,7 +40,9 @@ async fn tenant_with_call(app: &TestApp, prefix: &str) -> (Tenant, Uuid, Uuid) {
     )
     .await
     .unwrap();
-    dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+    dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
+        .await
+        .unwrap();
     let email = Email::parse(&format!("lucie-{}@habitant.test", random_suffix(6))).unwrap();
     let password = NewPassword::parse("une phrase de passe assez longue", "une phrase de passe assez longue").unwrap();
     let citizen = match citizens::sign_up(

@@ -247,7 +247,7 @@ async fn every_mail_links_to_the_portal_s_own_address_whatever_host_the_request_
     let origin = primary.clone();
     let h = host(&tenant);
     app.eventually(|| async {
-        participe_core::tenancy::registry::find_by_id(&app.pool, tenant.id)
+        participe_core::fleet::registry::find_by_id(&app.pool, tenant.id)
             .await
             .unwrap()
             .is_some_and(|t| t.primary_domain.is_some())
@@ -442,7 +442,9 @@ async fn no_csv_export_holds_a_cell_a_spreadsheet_would_run() {
         )
         .await
         .unwrap();
-        dispositifs::set_status(&mut tx, call, "publie").await.unwrap();
+        dispositifs::set_status(&mut tx, call, participe_core::dispositifs::Status::Publie)
+            .await
+            .unwrap();
         let email = Email::parse(&address("auteur")).unwrap();
         let password = NewPassword::parse(PASSWORD, PASSWORD).unwrap();
         let author = match citizens::sign_up(
@@ -810,7 +812,7 @@ async fn every_error_has_its_french_page_and_a_json_body_under_the_api() {
     assert!(invalid.text().contains(r#"<html lang="fr">"#) && invalid.field_error("email").is_some());
 
     // A suspended portal: its page, and JSON under the API.
-    participe_core::tenancy::registry::set_status(
+    participe_core::fleet::registry::set_status(
         &app.pool,
         &tenant.slug,
         participe_core::TenantStatus::Suspended,

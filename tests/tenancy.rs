@@ -10,11 +10,11 @@ use common::*;
 use futures::StreamExt;
 use participe_core::TenantTx;
 use participe_core::domain::{HostName, Slug};
+use participe_core::fleet::provisioning::{self, NewTenantInput};
+use participe_core::fleet::registry;
 use participe_core::migrations::TenantMigrations;
 use participe_core::migrations::fleet::{self, Drift};
 use participe_core::site::{self, BrandingUpdate, PageInput};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
-use participe_core::tenancy::registry;
 
 #[tokio::test]
 async fn provisioning_creates_the_registry_rows_and_a_schema_with_every_migration() {

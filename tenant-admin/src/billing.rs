@@ -60,7 +60,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response> {
     let pool = &t.console.app.pool;
-    let details = participe_core::tenancy::registry::details(pool, &t.tenant().slug).await?;
+    let details = participe_core::fleet::registry::details(pool, &t.tenant().slug).await?;
     let suggested = Stratum::suggested(t.tenant().kind, details.population);
     let summary = standing::summary(pool, t.tenant().id, &t.console.app.config.billing)
         .await?

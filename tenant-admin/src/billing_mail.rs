@@ -5,8 +5,8 @@
 
 use participe_core::TenantTx;
 use participe_core::billing::standing::{State, Transition};
+use participe_core::fleet::registry;
 use participe_core::staff::{self, Role};
-use participe_core::tenancy::registry;
 use participe_web::{AppState, Result};
 
 pub async fn send_notice(app: &AppState, transition: &Transition) -> Result<()> {

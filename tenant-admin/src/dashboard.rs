@@ -35,7 +35,7 @@ pub async fn home(console: Console) -> Result<Html<String>> {
 
 pub async fn tenant(t: InTenant) -> Result<Html<String>> {
     let pool = &t.console.app.pool;
-    let details = participe_core::tenancy::registry::details(pool, &t.tenant().slug).await?;
+    let details = participe_core::fleet::registry::details(pool, &t.tenant().slug).await?;
     // Every member hears about late payment, not only the admins who pay.
     let summary =
         participe_core::billing::standing::summary(pool, t.tenant().id, &t.console.app.config.billing).await?;

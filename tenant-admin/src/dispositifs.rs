@@ -39,7 +39,7 @@ pub async fn list(t: InTenant) -> Result<Response> {
         .iter()
         .map(|d| {
             minijinja::context! {
-                id => d.id.to_string(), title => d.title.clone(), kind => d.kind().label(), status => d.status.clone(),
+                id => d.id.to_string(), title => d.title.clone(), kind => d.kind().label(), status => d.status.as_str(),
                 phase => d.phase(today).label(),
             }
         })
@@ -335,19 +335,24 @@ pub async fn set_status(
     CsrfForm(form): CsrfForm<StatusForm>,
 ) -> Result<Response> {
     t.require(can_edit)?;
-    let message = match form.status.as_str() {
-        "publie" => "Le dispositif est publié sur le portail.",
-        "archive" => "Le dispositif est archivé : il reste consultable sur le portail, comme terminé.",
-        "brouillon" => "Le dispositif est repassé en brouillon : il n'apparaît plus sur le portail.",
-        _ => return Err(Error::BadRequest("statut inconnu".into())),
+    let status: dispositifs::Status = form
+        .status
+        .parse()
+        .map_err(|_| Error::BadRequest("statut inconnu".into()))?;
+    let message = match status {
+        dispositifs::Status::Publie => "Le dispositif est publié sur le portail.",
+        dispositifs::Status::Archive => {
+            "Le dispositif est archivé : il reste consultable sur le portail, comme terminé."
+        }
+        dispositifs::Status::Brouillon => "Le dispositif est repassé en brouillon : il n'apparaît plus sur le portail.",
     };
     let mut tx = t.begin().await?;
-    dispositifs::set_status(&mut tx, id, &form.status).await?;
+    dispositifs::set_status(&mut tx, id, status).await?;
     t.audit(
         &mut tx,
         "dispositif.statut",
         &id.to_string(),
-        serde_json::json!({ "status": form.status }),
+        serde_json::json!({ "status": status.as_str() }),
     )
     .await?;
     tx.commit().await?;

@@ -2,7 +2,9 @@
 //! portal and run it. Modules are features: `auth` (accounts, sign-in, second factor),
 //! `subscribe` (creating a portal), `dashboard`; tenant-scoped pages live under
 //! `/t/<slug>/…` and pass through [`frame::InTenant`], which checks the membership before
-//! anything else. Billing comes with its own issue, under `/t/<slug>/abonnement`.
+//! anything else; billing is under `/t/<slug>/abonnement`. What a dispositif hosts is
+//! managed by `components` (one module per component, plus the pages every component
+//! shares); `kit` and `signin` are the pieces several modules use.
 
 mod account;
 mod agenda;

@@ -3,10 +3,10 @@
 //! is a job (`moderation_digest`) the first report queues; the worker runs `send_digest`.
 
 use participe_core::TenantTx;
+use participe_core::fleet::registry;
 use participe_core::jobs::{self, Kind};
 use participe_core::participation;
 use participe_core::staff::{self, Role};
-use participe_core::tenancy::registry;
 use participe_mail::Mail;
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;

@@ -250,7 +250,7 @@ pub(crate) async fn join(console: &Console, staff: &participe_core::staff::Staff
     if invitation.email != staff.email {
         return Err(Error::Forbidden);
     }
-    let tenant = participe_core::tenancy::registry::find_by_id(&console.app.pool, invitation.tenant_id)
+    let tenant = participe_core::fleet::registry::find_by_id(&console.app.pool, invitation.tenant_id)
         .await?
         .ok_or(Error::NotFound)?;
     let mut tx = TenantTx::begin(&console.app.pool, &tenant).await?;

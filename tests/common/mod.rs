@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use participe_core::domain::HostName;
+use participe_core::fleet::provisioning::{self, NewTenantInput};
 use participe_core::migrations::{self, TenantMigrations};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
 use participe_core::{Tenant, db};
 use participe_server::app;
 use participe_web::AppState;

@@ -11,7 +11,7 @@ pub mod pdf;
 use participe_core::booklets::{self, Entry};
 use participe_core::csv_sheet::CsvSheet;
 use participe_core::domain::local_time;
-use participe_core::tenancy::registry;
+use participe_core::fleet::registry;
 use participe_core::{Tenant, TenantTx, dispositifs};
 use participe_storage::Storage;
 use sqlx::PgPool;

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::tenancy::registry;
+use crate::fleet::registry;
 use crate::{Result, TenantTx};
 
 /// Gap after which a visitor's next view starts a new visit.

@@ -77,6 +77,40 @@ impl Phase {
     }
 }
 
+/// Where a dispositif stands: drafted in the console, published on the portal, or archived
+/// (still readable there, closed). Stored as text, checked by the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Brouillon,
+    Publie,
+    Archive,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Brouillon => "brouillon",
+            Status::Publie => "publie",
+            Status::Archive => "archive",
+        }
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = crate::domain::Invalid;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "brouillon" => Ok(Status::Brouillon),
+            "publie" => Ok(Status::Publie),
+            "archive" => Ok(Status::Archive),
+            _ => Err(crate::domain::Invalid("statut inconnu".into())),
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Dispositif {
     pub id: Uuid,
@@ -88,7 +122,7 @@ pub struct Dispositif {
     pub opens_on: Option<Date>,
     pub closes_on: Option<Date>,
     pub rules: String,
-    pub status: String,
+    pub status: Status,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -101,7 +135,7 @@ impl Dispositif {
     /// À venir before its opening date, terminé after its closing date or once archived,
     /// en cours otherwise.
     pub fn phase(&self, today: Date) -> Phase {
-        if self.status == "archive" || self.closes_on.is_some_and(|c| c < today) {
+        if self.status == Status::Archive || self.closes_on.is_some_and(|c| c < today) {
             Phase::Termine
         } else if self.opens_on.is_some_and(|o| o > today) {
             Phase::AVenir
@@ -137,8 +171,8 @@ fn conflict(e: sqlx::Error) -> Error {
 pub async fn all(tx: &mut TenantTx) -> Result<Vec<Dispositif>> {
     Ok(sqlx::query_as!(
         Dispositif,
-        "select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status, updated_at
-           from dispositif order by created_at desc limit 500"
+        r#"select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status as "status: Status", updated_at
+           from dispositif order by created_at desc limit 500"#
     )
     .fetch_all(tx.conn())
     .await?)
@@ -148,9 +182,9 @@ pub async fn all(tx: &mut TenantTx) -> Result<Vec<Dispositif>> {
 pub async fn public(tx: &mut TenantTx) -> Result<Vec<Dispositif>> {
     Ok(sqlx::query_as!(
         Dispositif,
-        "select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status, updated_at
+        r#"select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status as "status: Status", updated_at
            from dispositif where status in ('publie', 'archive')
-          order by status = 'archive', opens_on desc nulls last, title limit 500"
+          order by status = 'archive', opens_on desc nulls last, title limit 500"#
     )
     .fetch_all(tx.conn())
     .await?)
@@ -159,8 +193,8 @@ pub async fn public(tx: &mut TenantTx) -> Result<Vec<Dispositif>> {
 pub async fn by_id(tx: &mut TenantTx, id: Uuid) -> Result<Option<Dispositif>> {
     Ok(sqlx::query_as!(
         Dispositif,
-        "select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status, updated_at
-           from dispositif where id = $1",
+        r#"select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status as "status: Status", updated_at
+           from dispositif where id = $1"#,
         id
     )
     .fetch_optional(tx.conn())
@@ -171,8 +205,8 @@ pub async fn by_id(tx: &mut TenantTx, id: Uuid) -> Result<Option<Dispositif>> {
 pub async fn by_slug(tx: &mut TenantTx, slug: &str) -> Result<Option<Dispositif>> {
     Ok(sqlx::query_as!(
         Dispositif,
-        "select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status, updated_at
-           from dispositif where slug = $1",
+        r#"select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status as "status: Status", updated_at
+           from dispositif where slug = $1"#,
         slug
     )
     .fetch_optional(tx.conn())
@@ -183,8 +217,8 @@ pub async fn by_slug(tx: &mut TenantTx, slug: &str) -> Result<Option<Dispositif>
 pub async fn public_by_slug(tx: &mut TenantTx, slug: &str) -> Result<Option<Dispositif>> {
     Ok(sqlx::query_as!(
         Dispositif,
-        "select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status, updated_at
-           from dispositif where slug = $1 and status in ('publie', 'archive')",
+        r#"select id, slug, kind, title, summary, description, opens_on, closes_on, rules, status as "status: Status", updated_at
+           from dispositif where slug = $1 and status in ('publie', 'archive')"#,
         slug
     )
     .fetch_optional(tx.conn())
@@ -272,11 +306,8 @@ pub async fn themes(tx: &mut TenantTx, id: Uuid) -> Result<Vec<String>> {
     .await?)
 }
 
-pub async fn set_status(tx: &mut TenantTx, id: Uuid, status: &str) -> Result<()> {
-    if !["brouillon", "publie", "archive"].contains(&status) {
-        return Err(Error::invalid("status", "statut inconnu"));
-    }
-    let done = sqlx::query!("update dispositif set status = $2 where id = $1", id, status)
+pub async fn set_status(tx: &mut TenantTx, id: Uuid, status: Status) -> Result<()> {
+    let done = sqlx::query!("update dispositif set status = $2 where id = $1", id, status.as_str())
         .execute(tx.conn())
         .await?
         .rows_affected();
@@ -360,7 +391,7 @@ mod tests {
             opens_on: opens,
             closes_on: closes,
             rules: String::new(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             updated_at: OffsetDateTime::UNIX_EPOCH,
         }
     }

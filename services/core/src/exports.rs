@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::Slug;
+use crate::fleet::archive;
 use crate::jobs::{self, Kind};
-use crate::tenancy::{archive, registry};
 use crate::{Error, Result};
 use participe_storage::Storage;
 
@@ -53,7 +53,7 @@ pub async fn request(pool: &PgPool, slug: &Slug, actor: &str) -> Result<i64> {
         0,
     )
     .await?;
-    registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         actor,
         "tenant.export",
@@ -174,7 +174,7 @@ pub async fn for_download(pool: &PgPool, tenant_id: Uuid, id: i64, actor: &str) 
     .fetch_optional(&mut *tx)
     .await?;
     if export.is_some() {
-        registry::audit(
+        crate::platform_audit::record(
             &mut tx,
             actor,
             "tenant.export_download",

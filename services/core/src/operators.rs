@@ -59,7 +59,7 @@ pub async fn create(
         Some("operator_email_key") => Error::invalid("email", format!("un opérateur {email} existe déjà")),
         _ => e.into(),
     })?;
-    crate::tenancy::registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         actor,
         "operator.create",

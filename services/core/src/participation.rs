@@ -204,6 +204,31 @@ impl Sort {
 }
 
 /// A contribution as listed or shown. `title` and `body` are empty unless it is published.
+/// Where a contribution or a comment stands: published, hidden after reports (awaiting a
+/// moderator), moderated (a public reason shows in its place), or deleted by its author
+/// (comments only: a placeholder that keeps the replies' context). Stored as text, checked
+/// by the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Publie,
+    Masque,
+    Modere,
+    Supprime,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Publie => "publie",
+            State::Masque => "masque",
+            State::Modere => "modere",
+            State::Supprime => "supprime",
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Contribution {
     pub id: Uuid,
@@ -215,7 +240,7 @@ pub struct Contribution {
     pub author_profile: Option<String>,
     pub title: String,
     pub body: String,
-    pub state: String,
+    pub state: State,
     pub moderation_reason: String,
     pub comment_count: i32,
     #[serde(with = "time::serde::rfc3339")]
@@ -226,7 +251,7 @@ pub struct Contribution {
 
 impl Contribution {
     pub fn is_visible(&self) -> bool {
-        self.state == "publie"
+        self.state == State::Publie
     }
 
     pub fn editable_by(&self, citizen: Uuid, now: OffsetDateTime) -> bool {
@@ -264,7 +289,7 @@ pub async fn list(
                           a.display_name as "author_name?", a.profile as "author_profile?",
                           case when c.state = 'publie' then c.title else '' end as "title!",
                           case when c.state = 'publie' then left(c.body, 280) else '' end as "body!",
-                          c.state as "state!", c.moderation_reason as "moderation_reason!",
+                          c.state as "state!: State", c.moderation_reason as "moderation_reason!",
                           c.comment_count as "comment_count!", c.created_at as "created_at!", c.edited_at
                      from page c
                      left join dispositif_theme t on t.id = c.theme_id
@@ -289,7 +314,7 @@ pub async fn list(
                           a.display_name as "author_name?", a.profile as "author_profile?",
                           case when c.state = 'publie' then c.title else '' end as "title!",
                           case when c.state = 'publie' then left(c.body, 280) else '' end as "body!",
-                          c.state as "state!", c.moderation_reason as "moderation_reason!",
+                          c.state as "state!: State", c.moderation_reason as "moderation_reason!",
                           c.comment_count as "comment_count!", c.created_at as "created_at!", c.edited_at
                      from page c
                      left join dispositif_theme t on t.id = c.theme_id
@@ -314,7 +339,7 @@ pub async fn contribution(tx: &mut TenantTx, id: Uuid) -> Result<Option<Contribu
                   a.profile as "author_profile?",
                   case when c.state = 'publie' then c.title else '' end as "title!",
                   case when c.state = 'publie' then c.body else '' end as "body!",
-                  c.state, c.moderation_reason, c.comment_count, c.created_at, c.edited_at
+                  c.state as "state: State", c.moderation_reason, c.comment_count, c.created_at, c.edited_at
              from contribution c
              left join dispositif_theme t on t.id = c.theme_id
              left join citizen a on a.id = c.author_id
@@ -388,7 +413,7 @@ pub struct Comment {
     pub author_profile: Option<String>,
     /// Empty unless published.
     pub body: String,
-    pub state: String,
+    pub state: State,
     pub moderation_reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -416,7 +441,7 @@ pub async fn comments(tx: &mut TenantTx, contribution_id: Uuid, page: i64) -> Re
              select r.* from top t join comment r on r.parent_id = t.id)
            select m.id as "id!", m.parent_id, m.author_id, a.display_name as "author_name?", a.profile as "author_profile?",
                   case when m.state = 'publie' then m.body else '' end as "body!",
-                  m.state as "state!", m.moderation_reason as "moderation_reason!", m.created_at as "created_at!"
+                  m.state as "state!: State", m.moderation_reason as "moderation_reason!", m.created_at as "created_at!"
              from page m left join citizen a on a.id = m.author_id
             order by m.created_at, m.id"#,
         contribution_id,
@@ -517,15 +542,15 @@ pub async fn add_comment(
 /// the replies keep their context; its text is gone either way. Returns its contribution.
 pub async fn delete_comment(tx: &mut TenantTx, id: Uuid, author: Uuid) -> Result<Uuid> {
     let row = sqlx::query!(
-        "select contribution_id, state, exists (select 1 from comment r where r.parent_id = comment.id) as has_replies
-           from comment where id = $1 and author_id = $2 for update",
+        r#"select contribution_id, state as "state: State", exists (select 1 from comment r where r.parent_id = comment.id) as has_replies
+           from comment where id = $1 and author_id = $2 for update"#,
         id,
         author
     )
     .fetch_optional(tx.conn())
     .await?
     .ok_or_else(|| Error::NotFound("commentaire".into()))?;
-    if row.state == "supprime" {
+    if row.state == State::Supprime {
         return Ok(row.contribution_id);
     }
     if row.has_replies.unwrap_or(false) {
@@ -769,7 +794,7 @@ pub struct QueueItem {
     pub author_id: Option<Uuid>,
     pub author_name: Option<String>,
     pub author_blocked: bool,
-    pub state: String,
+    pub state: State,
     pub reports: i64,
     pub reasons: Vec<String>,
     pub details: Vec<String>,
@@ -788,7 +813,7 @@ pub async fn queue(tx: &mut TenantTx, limit: i64, offset: i64) -> Result<Vec<Que
               group by contribution_id, comment_id)
            select 'contribution' as "kind!", c.id as "id!", c.id as "contribution_id!", d.title as "dispositif_title!",
                   c.title || E'\n\n' || c.body as "text!", c.author_id, a.display_name as "author_name?",
-                  a.blocked_at is not null as "author_blocked!", c.state as "state!",
+                  a.blocked_at is not null as "author_blocked!", c.state as "state!: State",
                   o.n as "reports!", o.reasons as "reasons!", o.details as "details!", o.first as "first_report!"
              from open o join contribution c on c.id = o.contribution_id
              join dispositif d on d.id = c.dispositif_id left join citizen a on a.id = c.author_id
@@ -817,7 +842,7 @@ pub enum Decision {
 
 pub async fn decide(tx: &mut TenantTx, target: Target, decision: &Decision) -> Result<()> {
     let (state, reason) = match decision {
-        Decision::Restore => ("publie", ""),
+        Decision::Restore => (State::Publie, ""),
         Decision::Moderate(reason) => {
             if reason.trim().is_empty() {
                 return Err(Error::invalid(
@@ -825,14 +850,14 @@ pub async fn decide(tx: &mut TenantTx, target: Target, decision: &Decision) -> R
                     "indiquez le motif affiché à la place du texte",
                 ));
             }
-            ("modere", reason.trim())
+            (State::Modere, reason.trim())
         }
     };
     let done = match target {
         Target::Contribution(id) => sqlx::query!(
             "update contribution set state = $2, moderation_reason = $3, reviewed_at = now() where id = $1",
             id,
-            state,
+            state.as_str(),
             reason
         )
         .execute(tx.conn())
@@ -842,7 +867,7 @@ pub async fn decide(tx: &mut TenantTx, target: Target, decision: &Decision) -> R
             "update comment set state = $2, moderation_reason = $3, reviewed_at = now()
               where id = $1 and state <> 'supprime'",
             id,
-            state,
+            state.as_str(),
             reason
         )
         .execute(tx.conn())

@@ -174,7 +174,7 @@ impl PageCache {
 
 /// Every portal page draws its frame from the branding, and most pages need nothing else
 /// from the database: it is cached per tenant, and dropped when the tenant's `settings` or
-/// `page` change (`tenancy::notifications`).
+/// `page` change (`fleet::notifications`).
 #[derive(Clone)]
 pub struct BrandingCache {
     inner: Arc<BrandingCacheInner>,

@@ -57,7 +57,7 @@ pub async fn sign_in(ops: Ops, CsrfForm(form): CsrfForm<SignInForm>) -> Result<R
     };
     ops.sign_in(&operator).await?;
     let mut conn = ops.app.pool.acquire().await.map_err(participe_web::Error::from)?;
-    participe_core::tenancy::registry::audit(
+    participe_core::platform_audit::record(
         &mut conn,
         &operator.actor(),
         "operator.sign_in",

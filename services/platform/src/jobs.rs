@@ -29,7 +29,7 @@ pub async fn retry(o: Operating, Path(id): Path<String>, CsrfForm(_): CsrfForm<c
         return Err(Error::NotFound);
     }
     let mut conn = pool.acquire().await.map_err(Error::from)?;
-    participe_core::tenancy::registry::audit(
+    participe_core::platform_audit::record(
         &mut conn,
         &o.operator.actor(),
         "job.retry",

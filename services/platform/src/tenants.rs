@@ -11,7 +11,7 @@ use minijinja::value::Serde;
 use participe_core::billing::standing::State;
 use participe_core::billing::{self, Stratum};
 use participe_core::domain::{Slug, TenantKind};
-use participe_core::tenancy::registry::{self, Overview, OverviewFilter};
+use participe_core::fleet::registry::{self, Overview, OverviewFilter};
 use participe_core::traffic::{self, Summary};
 use participe_core::{FieldErrors, TenantStatus};
 use participe_core::{exports, operators};

@@ -5,7 +5,7 @@
 
 use participe_core::TenantTx;
 use participe_core::agenda::{self, MailJob, Notice};
-use participe_core::tenancy::registry;
+use participe_core::fleet::registry;
 use participe_mail::{Attachment, Mail};
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;

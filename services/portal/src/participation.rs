@@ -42,6 +42,15 @@ fn is_open(d: &Dispositif, instance: &Instance, action: &str) -> bool {
     comments && instance.is_open(a, d, today())
 }
 
+/// The contribution `id` of dispositif `d`: one of another dispositif (or tenant) is a
+/// page that does not exist.
+async fn contribution_in(tx: &mut TenantTx, d: &Dispositif, id: Uuid) -> Result<p::Contribution> {
+    p::contribution(tx, id)
+        .await?
+        .filter(|c| c.dispositif_id == d.id)
+        .ok_or(Error::NotFound)
+}
+
 /// The signed-in citizen if they may do `action` now; otherwise the answer that says why
 /// (sign in, a verified identity staff require, accept the new charter, confirm the
 /// address, blocked).
@@ -271,10 +280,7 @@ pub async fn show(
 async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
     let (d, instance) = call(&mut tx, slug).await?;
-    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if c.dispositif_id != d.id {
-        return Err(Error::NotFound);
-    }
+    let c = contribution_in(&mut tx, &d, id).await?;
     let page = participe_web::kit::page_number(&q.page, 100_000);
     let (comments, top_level) = p::comments(&mut tx, id, page).await?;
     tx.commit().await?;
@@ -304,8 +310,8 @@ pub async fn edit_form(portal: Portal, Path((slug, id)): Path<(String, String)>)
     let me = portal.citizen(&back)?.id;
     let mut tx = portal.begin().await?;
     let (d, instance) = call(&mut tx, &slug).await?;
-    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if c.dispositif_id != d.id || c.author_id != Some(me) {
+    let c = contribution_in(&mut tx, &d, id).await?;
+    if c.author_id != Some(me) {
         return Err(Error::NotFound);
     }
     if !c.editable_by(me, time::OffsetDateTime::now_utc()) {
@@ -343,8 +349,8 @@ pub async fn edit(
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
-    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if c.dispositif_id != d.id || c.author_id != Some(citizen.id) {
+    let c = contribution_in(&mut tx, &d, id).await?;
+    if c.author_id != Some(citizen.id) {
         return Err(Error::NotFound);
     }
     let ctx = ContributionFormContext {
@@ -379,10 +385,7 @@ pub async fn delete(
     let me = portal.citizen(&format!("/participer/{slug}/contributions/{id}"))?.id;
     let mut tx = portal.begin().await?;
     let (d, _) = call(&mut tx, &slug).await?;
-    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if c.dispositif_id != d.id {
-        return Err(Error::NotFound);
-    }
+    contribution_in(&mut tx, &d, id).await?;
     p::delete_contribution(&mut tx, id, me).await?;
     tx.commit().await?;
     portal.flash("Votre contribution est supprimée.").await?;
@@ -409,10 +412,7 @@ pub async fn comment(
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
-    let c = p::contribution(&mut tx, id).await?.ok_or(Error::NotFound)?;
-    if c.dispositif_id != d.id {
-        return Err(Error::NotFound);
-    }
+    contribution_in(&mut tx, &d, id).await?;
     let parent = match form.parent.as_str() {
         "" => None,
         s => Some(parse_id(s)?),
@@ -517,7 +517,7 @@ async fn target_page(tx: &mut TenantTx, target: Target) -> Result<String> {
     let contribution = p::contribution_of(tx, target).await?.ok_or(Error::NotFound)?;
     let c = p::contribution(tx, contribution).await?.ok_or(Error::NotFound)?;
     let d = dispositifs::by_id(tx, c.dispositif_id).await?.ok_or(Error::NotFound)?;
-    if d.status == "brouillon" {
+    if d.status == participe_core::dispositifs::Status::Brouillon {
         return Err(Error::NotFound);
     }
     Ok(format!("/participer/{}/contributions/{contribution}", d.slug))

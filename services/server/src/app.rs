@@ -83,7 +83,7 @@ pub fn spawn_housekeeping(state: &AppState) {
 
 /// Starts the task that keeps this process's caches in step with the database.
 pub async fn follow_changes(state: &AppState, listen_pool: PgPool) {
-    tokio::spawn(participe_core::tenancy::notifications::follow(
+    tokio::spawn(participe_core::fleet::notifications::follow(
         listen_pool,
         state.resolver.clone(),
         state.branding.clone(),

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use participe_core::domain::{Email, HostName, NewPassword, Slug, custom_domain};
+use participe_core::fleet::provisioning::{self, NewTenantInput};
+use participe_core::fleet::registry::{self, ListFilter};
 use participe_core::migrations::{self, TenantMigrations, fleet};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
-use participe_core::tenancy::registry::{self, ListFilter};
 use participe_core::{Error as CoreError, TenantStatus};
 
 use crate::config::{Cli, Command, CreateArgs, Global, ListArgs, MigrateArgs, OperatorCommand, TenantCommand};
@@ -467,8 +467,8 @@ async fn archive_storage(global: &Global) -> Result<participe_storage::Storage, 
     Ok(storage)
 }
 
-fn archive_error(e: participe_core::tenancy::archive::ArchiveError) -> Error {
-    use participe_core::tenancy::archive::ArchiveError;
+fn archive_error(e: participe_core::fleet::archive::ArchiveError) -> Error {
+    use participe_core::fleet::archive::ArchiveError;
     match e {
         ArchiveError::Core(e) => e.into(),
         ArchiveError::Io { path, source } => Error::Io(path.display().to_string(), source),
@@ -481,7 +481,7 @@ fn archive_error(e: participe_core::tenancy::archive::ArchiveError) -> Error {
 }
 
 async fn export(global: &Global, db: &Database, slug: &Slug, file: &std::path::Path) -> Result<(), Error> {
-    use participe_core::tenancy::archive;
+    use participe_core::fleet::archive;
     let storage = archive_storage(global).await?;
     let manifest = archive::export(&db.pool, &storage, slug, file)
         .await
@@ -498,7 +498,7 @@ async fn export(global: &Global, db: &Database, slug: &Slug, file: &std::path::P
 }
 
 async fn import(global: &Global, db: &Database, file: &std::path::Path, slug: &Slug) -> Result<(), Error> {
-    use participe_core::tenancy::archive;
+    use participe_core::fleet::archive;
     let storage = archive_storage(global).await?;
     let report = archive::import(&db.pool, &storage, &TenantMigrations::embedded(), file, slug, &actor())
         .await

@@ -4,11 +4,11 @@
 use participe_core::citizens::{self, Profile};
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
 use participe_core::domain::{Colour, Email, HostName, NewPassword, Slug};
+use participe_core::fleet::provisioning::{self, NewTenantInput};
+use participe_core::fleet::registry;
 use participe_core::migrations::TenantMigrations;
 use participe_core::participation as p;
 use participe_core::site::{self, BrandingUpdate, FooterLink, PageInput};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
-use participe_core::tenancy::registry;
 use participe_core::{Tenant, TenantTx};
 use sqlx::PgPool;
 
@@ -568,7 +568,7 @@ async fn participation(tx: &mut TenantTx) -> Result<(), Error> {
 
 struct DemoDispositif {
     write: DispositifWrite,
-    status: &'static str,
+    status: dispositifs::Status,
     members: &'static [(&'static str, &'static str, &'static str)],
 }
 
@@ -619,7 +619,7 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
                         "Numérique",
                     ],
                 ),
-                status: "publie",
+                status: dispositifs::Status::Publie,
                 members: &[],
             },
             DemoDispositif {
@@ -630,7 +630,7 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
                     "## Article 1\n\nLe conseil se réunit en séance plénière trois fois par an.\n\n## Article 2\n\nLes \
                      séances sont publiques ; leurs comptes rendus sont publiés sur ce portail.",
                 ),
-                status: "publie",
+                status: dispositifs::Status::Publie,
                 members: &[
                     ("Inès Lefebvre", "Présidente", "Collégienne, canton de Lille-1"),
                     ("Hugo Martin", "Vice-président", "Collégien, canton de Douai"),
@@ -647,7 +647,7 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
                     -300,
                     &["Covoiturage", "Transport à la demande"],
                 ),
-                status: "archive",
+                status: dispositifs::Status::Archive,
                 members: &[],
             },
         ],
@@ -661,7 +661,7 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
                 60,
                 &["Vélo", "Métro et tramway", "Bus", "Marche à pied"],
             ),
-            status: "publie",
+            status: dispositifs::Status::Publie,
             members: &[],
         }],
         "roubaix" => vec![DemoDispositif {
@@ -671,7 +671,7 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
                 "Habitants, associations et commerçants du quartier de l'Épeule.",
                 "Le conseil se réunit tous les deux mois à la maison de quartier.",
             ),
-            status: "publie",
+            status: dispositifs::Status::Publie,
             members: &[
                 ("Fatima Kaci", "Coprésidente", "Habitante"),
                 ("Jean Dupuis", "Coprésident", "Élu de quartier"),

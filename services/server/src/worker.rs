@@ -176,7 +176,7 @@ pub fn spawn_billing_sweep(app: &AppState) {
 
 /// A scheduled post's time has come: touching it tells every portal to drop its pages.
 async fn touch_news(app: &AppState, tenant_id: uuid::Uuid, id: uuid::Uuid) -> participe_core::Result<()> {
-    let Some(tenant) = participe_core::tenancy::registry::find_by_id(&app.pool, tenant_id).await? else {
+    let Some(tenant) = participe_core::fleet::registry::find_by_id(&app.pool, tenant_id).await? else {
         return Ok(());
     };
     let mut tx = participe_core::TenantTx::begin(&app.pool, &tenant).await?;

@@ -1,7 +1,14 @@
 //! The web side every Participe host shares: the app state, the minijinja environment and
 //! its helpers (translation, Markdown), the error type that renders itself, the dispatch of
-//! a request to the portal, console or ops router by its `Host`, the security headers, the
-//! embedded static files and the request metrics. It holds no feature of its own.
+//! a request to the portal, console or ops router by its `Host` (and who asked: `client`),
+//! the listener, the security headers, sessions, CSRF and rate limits, the page kit every
+//! handler uses (`kit`), the embedded static files and the request metrics.
+//!
+//! Four pieces of features live here because two surfaces run them alike: the audience
+//! page's data (`audience_page`, console and portal), serving a livret file
+//! (`booklet_file`, console and portal), the HTTP legs of an identity-provider sign-in
+//! (`oidc`, console and portal) and custom-domain verification (`verify`, console and the
+//! front door). Every other feature is in its surface's crate.
 
 pub mod audience_page;
 pub mod booklet_file;

@@ -10,7 +10,6 @@ pub mod standing;
 pub mod stripe_events;
 
 use crate::domain::{Slug, TenantKind};
-use crate::tenancy::registry;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -225,7 +224,7 @@ pub async fn set_manual(
     )
     .execute(&mut *tx)
     .await?;
-    registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         actor,
         "tenant.billing",

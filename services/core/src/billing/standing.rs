@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::jobs::{self, Kind};
-use crate::tenancy::registry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -321,7 +320,7 @@ async fn apply(pool: &PgPool, t: &Transition, was_read_only: bool, was_suspended
         return Ok(false);
     }
     let detail = serde_json::to_value(t).unwrap_or_default();
-    registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         "billing",
         "tenant.billing_state",

@@ -396,7 +396,7 @@ impl Instance {
 
     /// Whether `action` is open today, in its phase, to the dispositif's audience.
     pub fn is_open(&self, action: &Action, d: &Dispositif, today: Date) -> bool {
-        d.status == "publie"
+        d.status == crate::dispositifs::Status::Publie
             && self.published
             && !self.removed
             && action.phase.is_none_or(|p| self.phase_dates(p, d).contains(today))
@@ -456,6 +456,21 @@ impl InstanceRow {
 
 /// The instances of a dispositif, in order, removed ones included (the console shows them).
 pub async fn of(tx: &mut TenantTx, dispositif_id: Uuid) -> Result<Vec<Instance>> {
+    let mut rows = rows_of(tx, dispositif_id).await?;
+    if rows.is_empty() {
+        // A dispositif written without components — by the release before them, still
+        // running during a rolling deploy, or in SQL — gets its kind's, as migration 0012
+        // gave every other one. Removed components keep their rows, so this is only ever a
+        // dispositif that never had any.
+        if let Some(d) = crate::dispositifs::by_id(tx, dispositif_id).await? {
+            add_defaults(tx, &d).await?;
+            rows = rows_of(tx, dispositif_id).await?;
+        }
+    }
+    Ok(rows.into_iter().filter_map(InstanceRow::parse).collect())
+}
+
+async fn rows_of(tx: &mut TenantTx, dispositif_id: Uuid) -> Result<Vec<InstanceRow>> {
     Ok(sqlx::query_as!(
         InstanceRow,
         r#"select id, dispositif_id, component, position, published, settings, verified_for, phases,
@@ -464,10 +479,7 @@ pub async fn of(tx: &mut TenantTx, dispositif_id: Uuid) -> Result<Vec<Instance>>
         dispositif_id
     )
     .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .filter_map(InstanceRow::parse)
-    .collect())
+    .await?)
 }
 
 /// What citizens see of a dispositif: its published instances, in order.
@@ -755,7 +767,7 @@ mod tests {
             opens_on: opens,
             closes_on: closes,
             rules: String::new(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             updated_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

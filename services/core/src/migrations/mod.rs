@@ -82,7 +82,7 @@ impl TenantMigrations {
     }
 
     /// The migrations of this set up to `version` included: the schema a tenant had at that
-    /// version, as an archive of it needs (`tenancy::archive`).
+    /// version, as an archive of it needs (`fleet::archive`).
     pub fn up_to(mut self, version: i64) -> Self {
         self.migrations.retain(|m| m.version <= version);
         self

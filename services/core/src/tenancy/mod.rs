@@ -1,11 +1,9 @@
-//! Tenancy: the registry of collectivités, the one door to their schemas (`TenantTx`),
-//! host → tenant resolution, and provisioning.
+//! Tenancy's kernel: what a tenant is ([`Tenant`], [`TenantStatus`]), the one door to its
+//! schema ([`TenantTx`]) and host → tenant resolution (`resolver`). Everything that runs
+//! the fleet — provisioning, the registry's administration, archives, domains, the
+//! notifications that keep caches fresh — is `crate::fleet`, above this.
 
-pub mod archive;
-pub mod domains;
-pub mod notifications;
-pub mod provisioning;
-pub mod registry;
+pub mod lookup;
 pub mod resolver;
 mod tx;
 

@@ -1,7 +1,7 @@
 //! Host → what to serve. Resolution is cached per host (unknown hosts too, so a flood of
 //! made-up hosts costs one query each at most once per entry), and every replica forgets
 //! the whole cache when the registry changes: triggers on `tenant` and `tenant_domain`
-//! send `NOTIFY participe_registry`, which `tenancy::notifications` turns into
+//! send `NOTIFY participe_registry`, which `fleet::notifications` turns into
 //! `invalidate_all`.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use sqlx::PgPool;
 
-use super::{Tenant, registry};
+use super::{Tenant, lookup};
 use crate::Result;
 use crate::domain::HostName;
 
@@ -140,7 +140,7 @@ impl Resolver {
     async fn lookup(&self, host: &HostName) -> Result<Site> {
         let inner = &self.inner;
         if let Some(label) = host.platform_label(&inner.base) {
-            return Ok(match registry::find_by_slug_str(&inner.pool, label).await? {
+            return Ok(match lookup::find_by_slug_str(&inner.pool, label).await? {
                 Some(tenant) => Site::Portal(Arc::new(tenant)),
                 None => Site::Unknown,
             });
@@ -148,7 +148,7 @@ impl Resolver {
         if host.is_under(&inner.base) {
             return Ok(Site::Unknown);
         }
-        Ok(match registry::find_by_domain(&inner.pool, host).await? {
+        Ok(match lookup::find_by_domain(&inner.pool, host).await? {
             None => Site::Unknown,
             Some(m) if !m.verified => match m.verification_token {
                 Some(token) => Site::Verification { token },

@@ -9,8 +9,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::resolver::{REGISTRY_CHANNEL, Resolver};
 use crate::site::{BrandingCache, CONTENT_CHANNEL, PageCache, SITE_CHANNEL};
+use crate::tenancy::resolver::{REGISTRY_CHANNEL, Resolver};
 
 /// Follows changes until the process ends. `listen_pool` must be a pool of its own (one
 /// connection): a listener holds its connection for good.

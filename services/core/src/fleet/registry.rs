@@ -5,8 +5,10 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Tenant, TenantRow, TenantStatus};
 use crate::domain::{HostName, Slug, TenantKind};
+use crate::platform_audit;
+pub use crate::tenancy::lookup::{DomainMatch, find_by_domain, find_by_id, find_by_slug, get_by_slug};
+use crate::tenancy::{Tenant, TenantRow, TenantStatus};
 use crate::{Error, Result};
 
 /// Everything the registry knows about one tenant, for `tenant show` and the ops console.
@@ -47,96 +49,6 @@ pub struct TenantSummary {
 
 fn not_found(slug: &Slug) -> Error {
     Error::NotFound(format!("aucun portail « {slug} »"))
-}
-
-#[tracing::instrument(skip_all, fields(tenant = %slug))]
-pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> {
-    find_by_slug_str(pool, slug.as_str()).await
-}
-
-/// By slug as found in a host name: it may predate a word becoming reserved.
-pub(crate) async fn find_by_slug_str(pool: &PgPool, slug: &str) -> Result<Option<Tenant>> {
-    sqlx::query_as!(
-        TenantRow,
-        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!",
-                  (select d.host from tenant_domain d
-                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
-             from tenant t where t.slug = $1"#,
-        slug
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(Tenant::try_from)
-    .transpose()
-}
-
-pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
-    find_by_slug(pool, slug).await?.ok_or_else(|| not_found(slug))
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
-    sqlx::query_as!(
-        TenantRow,
-        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!",
-                  (select d.host from tenant_domain d
-                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
-             from tenant t where t.id = $1"#,
-        id
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(Tenant::try_from)
-    .transpose()
-}
-
-/// What a custom domain leads to: its tenant, and whether it is verified and primary.
-#[derive(Debug, Clone)]
-pub struct DomainMatch {
-    pub tenant: Tenant,
-    pub verified: bool,
-    pub is_primary: bool,
-    pub verification_token: Option<String>,
-    /// The tenant's verified primary domain, if it has one.
-    pub primary_host: Option<String>,
-}
-
-#[tracing::instrument(skip_all, fields(host = %host))]
-pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<DomainMatch>> {
-    let row = sqlx::query!(
-        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!",
-                  d.verified_at is not null as "verified!", d.is_primary, d.verification_token,
-                  (select p.host from tenant_domain p
-                    where p.tenant_id = t.id and p.is_primary and p.verified_at is not null) as primary_host
-             from tenant_domain d join tenant t on t.id = d.tenant_id
-            where d.host = $1"#,
-        host.as_str()
-    )
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(DomainMatch {
-            tenant: Tenant::try_from(TenantRow {
-                id: r.id,
-                slug: r.slug,
-                name: r.name,
-                kind: r.kind,
-                schema_name: r.schema_name,
-                status: r.status,
-                status_reason: r.status_reason,
-                read_only: r.read_only,
-                primary_domain: r.primary_host.clone(),
-            })?,
-            verified: r.verified,
-            is_primary: r.is_primary,
-            verification_token: r.verification_token,
-            primary_host: r.primary_host,
-        })
-    })
-    .transpose()
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %slug))]
@@ -253,7 +165,7 @@ pub async fn set_status(
         TenantStatus::Active => "tenant.resume",
         TenantStatus::Suspended => "tenant.suspend",
     };
-    audit(
+    platform_audit::record(
         &mut tx,
         actor,
         action,
@@ -276,7 +188,7 @@ pub async fn add_domain(pool: &PgPool, slug: &Slug, host: &HostName, primary: bo
         .await?
         .ok_or_else(|| not_found(slug))?;
     insert_domains(&mut tx, tenant_id, std::slice::from_ref(host), primary).await?;
-    audit(
+    platform_audit::record(
         &mut tx,
         actor,
         "tenant.add_domain",
@@ -368,7 +280,7 @@ pub async fn remove_domain(pool: &PgPool, slug: &Slug, host: &HostName, actor: &
         .execute(&mut *tx)
         .await?;
     }
-    audit(
+    platform_audit::record(
         &mut tx,
         actor,
         "tenant.remove_domain",
@@ -377,26 +289,6 @@ pub async fn remove_domain(pool: &PgPool, slug: &Slug, host: &HostName, actor: &
     )
     .await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Appends a line to the platform audit log, inside the caller's transaction.
-pub async fn audit(
-    conn: &mut PgConnection,
-    actor: &str,
-    action: &str,
-    tenant_id: Option<Uuid>,
-    detail: serde_json::Value,
-) -> Result<()> {
-    sqlx::query!(
-        "insert into platform_audit (actor, action, tenant_id, detail) values ($1, $2, $3, $4)",
-        actor,
-        action,
-        tenant_id,
-        detail
-    )
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

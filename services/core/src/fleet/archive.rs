@@ -84,9 +84,10 @@ use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use super::{Tenant, provisioning, registry};
+use super::{provisioning, registry};
 use crate::domain::{InseeCode, SchemaName, Siren, Slug, TenantKind};
 use crate::migrations::{TenantMigrations, fleet};
+use crate::tenancy::Tenant;
 
 /// `format` of every manifest.
 pub const FORMAT: &str = "participe-tenant-archive";
@@ -625,7 +626,7 @@ pub async fn import(
     sqlx::query!("select set_config('search_path', 'public', true)")
         .fetch_one(&mut *tx)
         .await?;
-    registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         actor,
         "tenant.import",

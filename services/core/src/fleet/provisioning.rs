@@ -3,9 +3,10 @@
 
 use sqlx::{Executor, PgPool};
 
-use super::{Tenant, TenantRow, registry};
+use super::registry;
 use crate::domain::{HostName, InseeCode, Invalid, Siren, Slug, TenantKind, custom_domain};
 use crate::migrations::{TenantMigrations, fleet};
+use crate::tenancy::{Tenant, TenantRow};
 use crate::{Error, FieldErrors, Result};
 
 /// A tenant to create, every field already checked.
@@ -133,7 +134,7 @@ pub async fn provision(pool: &PgPool, set: &TenantMigrations, new: &NewTenant, a
 }
 
 /// What [`provision`] does, inside a transaction the caller owns and commits: an archive's
-/// import (`tenancy::archive`) loads the new schema in the same transaction, so that a
+/// import (`fleet::archive`) loads the new schema in the same transaction, so that a
 /// failure or a crash at any point leaves no tenant at all.
 pub(crate) async fn provision_in(
     tx: &mut sqlx::PgConnection,
@@ -211,7 +212,7 @@ pub(crate) async fn provision_in(
     }
     fleet::install(tx, set, &schema).await?;
 
-    registry::audit(
+    crate::platform_audit::record(
         tx,
         actor,
         "tenant.create",
@@ -252,7 +253,7 @@ pub async fn destroy(pool: &PgPool, slug: &Slug, actor: &str) -> Result<()> {
     sqlx::query!("delete from tenant where id = $1", row.id)
         .execute(&mut *tx)
         .await?;
-    registry::audit(
+    crate::platform_audit::record(
         &mut tx,
         actor,
         "tenant.destroy",
