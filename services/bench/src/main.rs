@@ -3,7 +3,9 @@
 //! 1. provisioning: median and p95 time to create a tenant (registry rows + schema + every
 //!    tenant migration), over `--tenants` tenants;
 //! 2. `migrate --check` over all of them (the one-query drift check);
-//! 3. a real additive tenant migration applied to all of them by the fleet runner;
+//! 3. the conversion to components (tenant migrations 12 and 13) of a fleet provisioned
+//!    before them with three dispositifs each, then a real additive tenant migration, both
+//!    applied to all of them by the fleet runner;
 //! 4. the portal home page at `--connections` keep-alive connections, requests/s and
 //!    latency percentiles, against a static page of the same bytes served by the same
 //!    server stack (same layers, same runtime), and the ratio between the two;
@@ -24,8 +26,8 @@ use axum::routing::get;
 use clap::Parser;
 use participe_core::db;
 use participe_core::domain::HostName;
+use participe_core::fleet::provisioning::{self, NewTenantInput};
 use participe_core::migrations::{self, TenantMigrations, fleet};
-use participe_core::tenancy::provisioning::{self, NewTenantInput};
 use participe_server::app;
 use sqlx::Executor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -105,8 +107,12 @@ async fn run(args: Args, root: String) {
     let set = TenantMigrations::embedded();
     let version: String = sqlx::query_scalar("select version()").fetch_one(&pool).await.unwrap();
 
-    // 1. Provisioning, one tenant at a time, as the console and the CLI do it.
+    // 1. Provisioning, one tenant at a time, as the console and the CLI do it, at the
+    //    schema from before components, each then given a dispositif of every kind, so that
+    //    step 3 converts a fleet as wave 1 left it.
+    let before_components = set.clone().up_to(11);
     let mut provision_ms = Vec::with_capacity(args.tenants);
+    let mut fleet_tenants = Vec::with_capacity(args.tenants);
     for i in 0..args.tenants {
         let new = NewTenantInput {
             slug: format!("bench-{i:05}"),
@@ -117,11 +123,41 @@ async fn run(args: Args, root: String) {
         .parse(&base)
         .unwrap();
         let t0 = Instant::now();
-        provisioning::provision(&pool, &set, &new, "bench").await.unwrap();
+        let tenant = provisioning::provision(&pool, &before_components, &new, "bench")
+            .await
+            .unwrap();
         provision_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let mut tx = participe_core::TenantTx::begin(&pool, &tenant).await.unwrap();
+        sqlx::query(
+            "insert into dispositif (slug, kind, title, status, opens_on) values
+               ('appel', 'appel', 'Appel à contributions', 'publie', current_date),
+               ('conseil', 'conseil', 'Conseil citoyen', 'publie', null),
+               ('presentation', 'presentation', 'Notre démarche', 'publie', null)",
+        )
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        fleet_tenants.push(tenant);
     }
     let provision_total: f64 = provision_ms.iter().sum::<f64>() / 1000.0;
     provision_ms.sort_by(f64::total_cmp);
+
+    // 3a. The conversion to components over the whole fleet (every dispositif gets the
+    //     components of its kind), as `participe migrate` runs it.
+    let t0 = Instant::now();
+    let report = fleet::migrate(&pool, &set, args.jobs, &fleet::Quiet).await.unwrap();
+    let convert_s = t0.elapsed().as_secs_f64();
+    assert_eq!(report.migrated.len(), args.tenants, "{:?}", report.failed);
+    for tenant in [fleet_tenants.first(), fleet_tenants.last()].into_iter().flatten() {
+        let mut tx = participe_core::TenantTx::begin(&pool, tenant).await.unwrap();
+        let hosted: i64 = sqlx::query_scalar("select count(*) from dispositif_component")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(hosted >= 3, "{}: {hosted} components", tenant.slug);
+    }
 
     // 2. The drift check (`participe migrate --check`), best of three.
     let mut check_s = f64::MAX;
@@ -302,6 +338,10 @@ async fn run(args: Args, root: String) {
         args.tenants
     );
     println!(
+        "| conversion to components (tenant migrations 12–13, 3 dispositifs each) over {} tenants, {} at a time | {convert_s:.2} s | — |",
+        args.tenants, args.jobs
+    );
+    println!(
         "| additive migration over {} tenants, {} at a time | {migrate_s:.2} s | ≤ 60 s for 1,000 |",
         args.tenants, args.jobs
     );
@@ -383,9 +423,7 @@ async fn run(args: Args, root: String) {
 /// 20 on each of the others. Returns the busiest one's id.
 async fn seed_busy_call(pool: &sqlx::PgPool, base: &HostName) -> uuid::Uuid {
     let slug = participe_core::domain::Slug::parse("nord").unwrap();
-    let tenant = participe_core::tenancy::registry::get_by_slug(pool, &slug)
-        .await
-        .unwrap();
+    let tenant = participe_core::fleet::registry::get_by_slug(pool, &slug).await.unwrap();
     let _ = base;
     let mut tx = participe_core::TenantTx::begin(pool, &tenant).await.unwrap();
     let script = r#"
