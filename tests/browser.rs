@@ -207,7 +207,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
     )
     .await
     .unwrap();
-    let nord_post = participe_core::news::latest(&mut tx, 1).await.unwrap()[0].id;
+    let nord_post = participe_core::news::latest(&mut tx, None, 1).await.unwrap()[0].id;
     let mut settings = participe_core::site::settings(&mut tx).await.unwrap();
     settings.stats_public = true;
     participe_core::site::update_settings(&mut tx, &settings).await.unwrap();

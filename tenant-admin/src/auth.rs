@@ -13,7 +13,7 @@ use participe_core::staff::{self, SignUp};
 use participe_mail::Mail;
 use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
-use participe_web::session::safe_next;
+use participe_web::session::{LoginForm, NextQuery};
 use participe_web::{Error, Result, session};
 use uuid::Uuid;
 
@@ -70,20 +70,7 @@ pub async fn sign_up(console: Console, CsrfForm(form): CsrfForm<SignUpForm>) -> 
         return rerender_signup(&console, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     match staff::sign_up(&console.app.pool, &email, &name, &password).await? {
-        SignUp::Created { staff, confirm } => {
-            let link = console.link(&format!("/confirmer/{}", confirm.as_str()));
-            let text = console.render_mail(
-                "console/mail/confirm.txt",
-                minijinja::context! { name => staff.display_name, link },
-            )?;
-            console.send_later(Mail {
-                attachments: Vec::new(),
-                to: staff.email,
-                subject: "Confirmez votre adresse — Participe".into(),
-                text,
-                from_name: None,
-            });
-        }
+        SignUp::Created { staff, confirm } => send_confirmation(&console, &staff, &confirm)?,
         SignUp::AlreadyRegistered { staff } => {
             let link = console.link("/mot-de-passe-oublie");
             let text = console.render_mail(
@@ -108,6 +95,24 @@ pub async fn sign_up(console: Console, CsrfForm(form): CsrfForm<SignUpForm>) -> 
     )
     .await
     .map(IntoResponse::into_response)
+}
+
+/// The mail with the link that confirms a staff member's address (after sign-up, and again
+/// when they sign in before confirming).
+fn send_confirmation(console: &Console, staff: &staff::Staff, token: &participe_core::domain::Token) -> Result<()> {
+    let link = console.link(&format!("/confirmer/{}", token.as_str()));
+    let text = console.render_mail(
+        "console/mail/confirm.txt",
+        minijinja::context! { name => &staff.display_name, link },
+    )?;
+    console.send_later(Mail {
+        attachments: Vec::new(),
+        to: staff.email.clone(),
+        subject: "Confirmez votre adresse — Participe".into(),
+        text,
+        from_name: None,
+    });
+    Ok(())
 }
 
 async fn rerender_signup(
@@ -141,23 +146,11 @@ pub async fn confirm(console: Console, Path(token): Path<String>) -> Result<Resp
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct LoginForm {
-    email: String,
-    password: String,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct NextQuery {
-    suite: Option<String>,
-}
-
 pub async fn login_form(console: Console, Query(q): Query<NextQuery>) -> Result<Response> {
     if console.staff.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
-    if let Some(next) = safe_next(q.suite.as_deref()) {
+    if let Some(next) = q.next() {
         console
             .session
             .insert(NEXT, next)
@@ -206,18 +199,7 @@ pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Res
         // The password was right, so saying this reveals nothing new.
         let mut conn = console.app.pool.acquire().await.map_err(Error::from)?;
         let token = staff::issue_token(&mut conn, staff.id, staff::TokenPurpose::Confirm).await?;
-        let link = console.link(&format!("/confirmer/{}", token.as_str()));
-        let text = console.render_mail(
-            "console/mail/confirm.txt",
-            minijinja::context! { name => staff.display_name, link },
-        )?;
-        console.send_later(Mail {
-            attachments: Vec::new(),
-            to: staff.email.clone(),
-            subject: "Confirmez votre adresse — Participe".into(),
-            text,
-            from_name: None,
-        });
+        send_confirmation(&console, &staff, &token)?;
         return rerender_login(
             &console,
             form,

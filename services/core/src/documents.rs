@@ -378,6 +378,17 @@ pub async fn list(tx: &mut TenantTx, f: &Filter, page: i64) -> Result<(Vec<Docum
     Ok((docs, more))
 }
 
+/// A dispositif's latest `n` published documents, for its page.
+pub async fn latest(tx: &mut TenantTx, dispositif: Uuid, n: i64) -> Result<Vec<Document>> {
+    Ok(document_query!(
+        "where doc.published and doc.dispositif_id = $1 order by doc.document_date desc, doc.id limit $2",
+        dispositif,
+        n
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
 /// The years documents are dated in, latest first, for the filter.
 pub async fn years(tx: &mut TenantTx) -> Result<Vec<i32>> {
     Ok(sqlx::query_scalar!(

@@ -219,10 +219,13 @@ pub async fn list(tx: &mut TenantTx, dispositif: Option<Uuid>, page: i64) -> Res
     Ok((posts, more))
 }
 
-/// The latest `n` public posts, for the Atom feed and the home page.
-pub async fn latest(tx: &mut TenantTx, n: i64) -> Result<Vec<Post>> {
+/// The latest `n` public posts, of one dispositif or of all: for the Atom feed, the home
+/// page and a dispositif's news section.
+pub async fn latest(tx: &mut TenantTx, dispositif: Option<Uuid>, n: i64) -> Result<Vec<Post>> {
     Ok(post_query!(
-        "where n.published_at <= now() order by n.published_at desc, n.id limit $1",
+        "where n.published_at <= now() and ($1::uuid is null or n.dispositif_id = $1)
+         order by n.published_at desc, n.id limit $2",
+        dispositif,
         n
     )
     .fetch_all(tx.conn())

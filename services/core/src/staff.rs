@@ -11,7 +11,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use uuid::Uuid;
 
 use crate::domain::{Email, Invalid, NewPassword, Token, hash_token, password};
-use crate::tenancy::TenantRow;
+use crate::tenancy::tenant_row;
 use crate::{Error, Result, Tenant};
 
 /// What a staff member may do in one tenant's console.
@@ -439,17 +439,7 @@ impl TryFrom<MembershipRow> for Membership {
     fn try_from(r: MembershipRow) -> Result<Self> {
         Ok(Membership {
             role: r.role.parse().map_err(|e: Invalid| Error::invalid("role", e.0))?,
-            tenant: Tenant::try_from(TenantRow {
-                id: r.id,
-                slug: r.slug,
-                name: r.name,
-                kind: r.kind,
-                schema_name: r.schema_name,
-                status: r.status,
-                status_reason: r.status_reason,
-                read_only: r.read_only,
-                primary_domain: r.primary_domain,
-            })?,
+            tenant: Tenant::try_from(tenant_row!(r))?,
         })
     }
 }

@@ -12,7 +12,7 @@ use participe_core::domain::{Email, NewPassword};
 use participe_core::site;
 use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
-use participe_web::session::safe_next;
+use participe_web::session::{LoginForm, NextQuery};
 use participe_web::{Result, session};
 
 use crate::Portal;
@@ -150,18 +150,6 @@ pub async fn confirm(portal: Portal, Path(token): Path<String>) -> Result<Respon
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct LoginForm {
-    email: String,
-    password: String,
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct NextQuery {
-    suite: Option<String>,
-}
-
 async fn login_page(portal: &Portal, mut form: LoginForm, errors: FieldErrors, status: StatusCode) -> Result<Response> {
     form.password.clear();
     form_page(
@@ -179,7 +167,7 @@ pub async fn login_form(portal: Portal, Query(q): Query<NextQuery>) -> Result<Re
     if portal.citizen.is_some() {
         return Ok(Redirect::to("/compte").into_response());
     }
-    if let Some(next) = safe_next(q.suite.as_deref()) {
+    if let Some(next) = q.next() {
         portal
             .session
             .insert(NEXT, next)

@@ -70,10 +70,7 @@ async fn show_page(
     q: &HashMap<String, String>,
 ) -> Result<Html<String>> {
     let mut tx = portal.begin().await?;
-    let d = dispositifs::public_by_slug(&mut tx, slug)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let mut instances = components::shown(&mut tx, d.id).await?;
+    let (d, mut instances) = components::public_space(&mut tx, slug).await?.ok_or(Error::NotFound)?;
     let all: Vec<minijinja::Value> = instances
         .iter()
         .map(|i| minijinja::context! { key => i.key(), name => i.manifest.name })

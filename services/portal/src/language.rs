@@ -8,14 +8,9 @@ use participe_web::{Error, Result};
 
 use crate::Portal;
 use crate::frame::LANG_COOKIE;
-use participe_web::session::safe_next;
+use participe_web::session::NextQuery;
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct Back {
-    suite: Option<String>,
-}
-
-pub async fn switch(portal: Portal, Path(code): Path<String>, Query(back): Query<Back>) -> Result<Response> {
+pub async fn switch(portal: Portal, Path(code): Path<String>, Query(back): Query<NextQuery>) -> Result<Response> {
     if !portal.branding.languages.contains(&code) {
         return Err(Error::NotFound);
     }
@@ -25,6 +20,6 @@ pub async fn switch(portal: Portal, Path(code): Path<String>, Query(back): Query
         ""
     };
     let cookie = format!("{LANG_COOKIE}={code}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}");
-    let to = safe_next(back.suite.as_deref()).unwrap_or_else(|| "/".into());
+    let to = back.next().unwrap_or_else(|| "/".into());
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response())
 }

@@ -54,7 +54,7 @@ async fn list_page(portal: &Portal, q: &ListQuery) -> Result<Html<String>> {
 
 /// The home page's latest news.
 pub async fn latest(tx: &mut participe_core::TenantTx) -> Result<Vec<news::Post>> {
-    Ok(news::latest(tx, 3).await?)
+    Ok(news::latest(tx, None, 3).await?)
 }
 
 pub async fn show(portal: Portal, Path(id): Path<String>) -> Result<Html<String>> {
@@ -109,7 +109,7 @@ fn fixed(t: time::OffsetDateTime) -> atom_syndication::FixedDateTime {
 /// (the same sanitized rendering as the page).
 pub async fn feed(portal: Portal) -> Result<Response> {
     let mut tx = portal.begin().await?;
-    let posts = news::latest(&mut tx, FEED_SIZE).await?;
+    let posts = news::latest(&mut tx, None, FEED_SIZE).await?;
     tx.commit().await?;
     let origin = portal.origin();
     let site = portal.site_name().to_string();

@@ -96,6 +96,27 @@ pub async fn take_flash(session: &Session) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
+/// What the portal's and the console's sign-in forms post.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct LoginForm {
+    pub email: String,
+    pub password: String,
+}
+
+/// `?suite=` on a link to a sign-in page: where to go back to after it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NextQuery {
+    pub suite: Option<String>,
+}
+
+impl NextQuery {
+    /// The path to go back to, when it is a safe one ([`safe_next`]).
+    pub fn next(&self) -> Option<String> {
+        safe_next(self.suite.as_deref())
+    }
+}
+
 /// A path to go back to after signing in, when it stays on this host (no `//evil`, no
 /// `https://…`, no backslash tricks).
 pub fn safe_next(next: Option<&str>) -> Option<String> {

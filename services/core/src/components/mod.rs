@@ -420,6 +420,7 @@ impl Instance {
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
 struct InstanceRow {
     id: Uuid,
     dispositif_id: Uuid,
@@ -489,6 +490,49 @@ pub async fn shown(tx: &mut TenantTx, dispositif_id: Uuid) -> Result<Vec<Instanc
         .into_iter()
         .filter(|i| i.published && !i.removed)
         .collect())
+}
+
+/// A published or archived dispositif by its address, with the instances citizens see, in
+/// one query: its page is the one signed-in citizens open most, rendered every time.
+pub async fn public_space(tx: &mut TenantTx, slug: &str) -> Result<Option<(Dispositif, Vec<Instance>)>> {
+    let Some(r) = sqlx::query!(
+        r#"select d.id, d.slug, d.kind, d.title, d.summary, d.description, d.opens_on, d.closes_on, d.rules,
+                  d.status as "status: crate::dispositifs::Status", d.updated_at,
+                  coalesce((select jsonb_agg(jsonb_build_object(
+                                'id', c.id, 'dispositif_id', c.dispositif_id, 'component', c.component,
+                                'position', c.position, 'published', c.published, 'settings', c.settings,
+                                'verified_for', c.verified_for, 'phases', c.phases,
+                                'removed', c.removed_at is not null) order by c.position, c.created_at)
+                              from dispositif_component c where c.dispositif_id = d.id), '[]') as "instances!: sqlx::types::Json<Vec<InstanceRow>>"
+             from dispositif d where d.slug = $1 and d.status in ('publie', 'archive')"#,
+        slug
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let d = Dispositif {
+        id: r.id,
+        slug: r.slug,
+        kind: r.kind,
+        title: r.title,
+        summary: r.summary,
+        description: r.description,
+        opens_on: r.opens_on,
+        closes_on: r.closes_on,
+        rules: r.rules,
+        status: r.status,
+        updated_at: r.updated_at,
+    };
+    let rows = r.instances.0;
+    let instances = if rows.is_empty() {
+        of(tx, d.id).await?
+    } else {
+        rows.into_iter().filter_map(InstanceRow::parse).collect()
+    };
+    let shown = instances.into_iter().filter(|i| i.published && !i.removed).collect();
+    Ok(Some((d, shown)))
 }
 
 /// The shown instance of `key` in a dispositif, if any.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::{HostName, Slug, TenantKind};
 use crate::platform_audit;
 pub use crate::tenancy::lookup::{DomainMatch, find_by_domain, find_by_id, find_by_slug, get_by_slug};
-use crate::tenancy::{Tenant, TenantRow, TenantStatus};
+use crate::tenancy::{Tenant, TenantStatus, tenant_row};
 use crate::{Error, Result};
 
 /// Everything the registry knows about one tenant, for `tenant show` and the ops console.
@@ -74,17 +74,6 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
     .ok_or_else(|| not_found(slug))?;
     let domains: Vec<serde_json::Value> = serde_json::from_value(r.domains).unwrap_or_default();
     Ok(TenantDetails {
-        tenant: Tenant::try_from(TenantRow {
-            id: r.id,
-            slug: r.slug,
-            name: r.name,
-            kind: r.kind,
-            schema_name: r.schema_name,
-            status: r.status,
-            status_reason: r.status_reason,
-            read_only: r.read_only,
-            primary_domain: r.primary_domain,
-        })?,
         insee_code: r.insee_code,
         siren: r.siren,
         parent: r.parent,
@@ -92,6 +81,7 @@ pub async fn details(pool: &PgPool, slug: &Slug) -> Result<TenantDetails> {
         created_at: r.created_at,
         trial_ends_at: r.trial_ends_at,
         population: r.population,
+        tenant: Tenant::try_from(tenant_row!(r))?,
         domains: domains
             .into_iter()
             .map(|d| Domain {

@@ -4,7 +4,22 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Tenant, TenantRow};
+use super::{Tenant, TenantRow, tenant_row};
+
+/// The registry's columns of `tenant t` as a [`TenantRow`], then `$rest` (the where clause).
+macro_rules! tenant_query {
+    ($rest:literal, $($arg:expr),*) => {
+        sqlx::query_as!(
+            TenantRow,
+            r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
+                      t.read_only_since is not null as "read_only!",
+                      (select d.host from tenant_domain d
+                        where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
+                 from tenant t "# + $rest,
+            $($arg),*
+        )
+    };
+}
 use crate::domain::{HostName, Slug};
 use crate::{Error, Result};
 
@@ -15,19 +30,11 @@ pub async fn find_by_slug(pool: &PgPool, slug: &Slug) -> Result<Option<Tenant>> 
 
 /// By slug as found in a host name: it may predate a word becoming reserved.
 pub(crate) async fn find_by_slug_str(pool: &PgPool, slug: &str) -> Result<Option<Tenant>> {
-    sqlx::query_as!(
-        TenantRow,
-        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!",
-                  (select d.host from tenant_domain d
-                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
-             from tenant t where t.slug = $1"#,
-        slug
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(Tenant::try_from)
-    .transpose()
+    tenant_query!("where t.slug = $1", slug)
+        .fetch_optional(pool)
+        .await?
+        .map(Tenant::try_from)
+        .transpose()
 }
 
 pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
@@ -38,19 +45,11 @@ pub async fn get_by_slug(pool: &PgPool, slug: &Slug) -> Result<Tenant> {
 
 #[tracing::instrument(skip_all)]
 pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Tenant>> {
-    sqlx::query_as!(
-        TenantRow,
-        r#"select t.id, t.slug, t.name, t.kind, t.schema_name, t.status, t.status_reason,
-                  t.read_only_since is not null as "read_only!",
-                  (select d.host from tenant_domain d
-                    where d.tenant_id = t.id and d.is_primary and d.verified_at is not null) as primary_domain
-             from tenant t where t.id = $1"#,
-        id
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(Tenant::try_from)
-    .transpose()
+    tenant_query!("where t.id = $1", id)
+        .fetch_optional(pool)
+        .await?
+        .map(Tenant::try_from)
+        .transpose()
 }
 
 /// What a custom domain leads to: its tenant, and whether it is verified and primary.
@@ -71,7 +70,7 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
                   t.read_only_since is not null as "read_only!",
                   d.verified_at is not null as "verified!", d.is_primary, d.verification_token,
                   (select p.host from tenant_domain p
-                    where p.tenant_id = t.id and p.is_primary and p.verified_at is not null) as primary_host
+                    where p.tenant_id = t.id and p.is_primary and p.verified_at is not null) as primary_domain
              from tenant_domain d join tenant t on t.id = d.tenant_id
             where d.host = $1"#,
         host.as_str()
@@ -80,21 +79,11 @@ pub async fn find_by_domain(pool: &PgPool, host: &HostName) -> Result<Option<Dom
     .await?;
     row.map(|r| {
         Ok(DomainMatch {
-            tenant: Tenant::try_from(TenantRow {
-                id: r.id,
-                slug: r.slug,
-                name: r.name,
-                kind: r.kind,
-                schema_name: r.schema_name,
-                status: r.status,
-                status_reason: r.status_reason,
-                read_only: r.read_only,
-                primary_domain: r.primary_host.clone(),
-            })?,
             verified: r.verified,
             is_primary: r.is_primary,
             verification_token: r.verification_token,
-            primary_host: r.primary_host,
+            primary_host: r.primary_domain.clone(),
+            tenant: Tenant::try_from(tenant_row!(r))?,
         })
     })
     .transpose()

@@ -95,6 +95,25 @@ pub(crate) struct TenantRow {
     pub primary_domain: Option<String>,
 }
 
+/// A [`TenantRow`] from a query's record that selected its columns alongside others (a
+/// domain's, a membership's, the registry's details): the fields are moved out of `$r`.
+macro_rules! tenant_row {
+    ($r:ident) => {
+        $crate::tenancy::TenantRow {
+            id: $r.id,
+            slug: $r.slug,
+            name: $r.name,
+            kind: $r.kind,
+            schema_name: $r.schema_name,
+            status: $r.status,
+            status_reason: $r.status_reason,
+            read_only: $r.read_only,
+            primary_domain: $r.primary_domain,
+        }
+    };
+}
+pub(crate) use tenant_row;
+
 impl TryFrom<TenantRow> for Tenant {
     type Error = crate::Error;
 

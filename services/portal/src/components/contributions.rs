@@ -6,7 +6,6 @@ use axum::Router;
 use axum::routing::{get, post};
 use futures::FutureExt;
 use minijinja::value::Serde;
-use participe_core::dispositifs;
 use participe_web::AppState;
 
 use super::Surface;
@@ -17,13 +16,10 @@ pub static SURFACE: Surface = Surface {
     template: "portal/components/contributions.html",
     section: |portal, tx, space| {
         async move {
-            let themes = dispositifs::themes(tx, space.d.id).await?;
             let booklet = participe_core::booklets::latest_ready(tx, space.d.id).await?;
             let q = ListQuery::from_query(space.query);
             let call = participation::call_section(portal, tx, space.d, space.instance, &q).await?;
-            Ok(Some(
-                minijinja::context! { themes, booklet => booklet.map(Serde), call },
-            ))
+            Ok(Some(minijinja::context! { booklet => booklet.map(Serde), call }))
         }
         .boxed()
     },

@@ -6,19 +6,21 @@ use participe_core::news;
 
 use super::Surface;
 
+const SHOWN: i64 = 3;
+
 pub static SURFACE: Surface = Surface {
     key: "actualites",
     template: "portal/components/news.html",
     section: |_, tx, space| {
         async move {
-            let (posts, more) = news::list(tx, Some(space.d.id), 1).await?;
+            // One more than shown tells whether to link to the rest.
+            let mut posts = news::latest(tx, Some(space.d.id), SHOWN + 1).await?;
             if posts.is_empty() {
                 return Ok(None);
             }
-            let shown: Vec<_> = posts.iter().take(3).collect();
-            Ok(Some(
-                minijinja::context! { posts => Serde(shown), more => more || posts.len() > 3 },
-            ))
+            let more = posts.len() as i64 > SHOWN;
+            posts.truncate(SHOWN as usize);
+            Ok(Some(minijinja::context! { posts => Serde(posts), more }))
         }
         .boxed()
     },
