@@ -146,6 +146,39 @@ async fn staff_announce_events_that_citizens_find_on_the_portal_and_in_feeds() {
         Some("la fin doit suivre le début")
     );
     assert!(refused.field_error("place").is_some());
+    // Places without online registration would show nothing: said beside the field. The
+    // optional dispositif keeps its empty choice, so a link can still be removed.
+    let refused = editor
+        .submit(
+            CONSOLE,
+            &new,
+            &new,
+            &[
+                ("kind", "atelier"),
+                ("title", "Atelier mobilités"),
+                ("starts_at", "2030-03-12T18:30"),
+                ("ends_at", "2030-03-12T20:30"),
+                ("place", "Mairie"),
+                ("dispositif", &mobility.to_string()),
+                ("capacity", "30"),
+                ("published", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .field_error("capacity")
+            .is_some_and(|e| e.contains("Inscription en ligne")),
+        "{}",
+        refused.text()
+    );
+    let chooser = refused.body.split(r#"<select id="dispositif""#).nth(1).unwrap();
+    assert!(chooser.contains(r#"<option value="">— Aucun —</option>"#), "{chooser}");
+    assert!(
+        chooser.contains(&format!(r#"<option value="{mobility}" selected>"#)),
+        "{chooser}"
+    );
 
     let created = editor
         .submit(

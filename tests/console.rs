@@ -2275,3 +2275,45 @@ async fn an_admin_offers_english_and_visitors_can_switch_to_it() {
         .unwrap();
     assert!(Page::read(page).await.body.contains(r#"<html lang="en">"#));
 }
+
+#[tokio::test]
+async fn console_forms_write_each_attribute_once_and_as_html_allows() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("attributs", "Commune des Attributs").await;
+    let staff = app.staff_member(&t, participe_core::staff::Role::Admin).await;
+    let slug = t.slug.as_str();
+    let pages = [
+        "/nouveau-portail".to_string(),
+        "/compte".to_string(),
+        format!("/t/{slug}/parametres"),
+        format!("/t/{slug}/apparence"),
+        format!("/t/{slug}/agenda/nouvelle"),
+        format!("/t/{slug}/actualites/nouvelle"),
+    ];
+    for path in &pages {
+        let page = staff.get("console.localhost", path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(!page.body.contains("=&quot;"), "{path}: an attribute quoted twice");
+        assert!(!page.body.contains("<?xml"), "{path}: an XML declaration inside HTML");
+        assert!(!page.body.contains(r#"autocomplete="street-address""#), "{path}");
+        for input in page.body.split("<input").skip(1) {
+            let tag = input.split('>').next().unwrap();
+            assert!(
+                !(tag.contains(r#"type="color""#) && tag.contains(" required")),
+                "{path}: {tag}"
+            );
+        }
+        // Every list starts with an empty choice: required ones make one choose, optional
+        // ones can be set back to nothing.
+        for select in page.body.split("<select").skip(1) {
+            let first = select.split("<option").nth(1).unwrap_or_default();
+            assert!(first.starts_with(r#" value="">"#), "{path}: <select{select}");
+        }
+    }
+    let numbers = staff.get("console.localhost", &format!("/t/{slug}/parametres")).await;
+    assert!(
+        numbers.body.contains(r#"inputmode="numeric" min="1" max="100""#),
+        "{}",
+        numbers.body
+    );
+}

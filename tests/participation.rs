@@ -452,6 +452,45 @@ async fn everything_citizens_write_is_rendered_inert() {
 }
 
 #[tokio::test]
+async fn names_and_titles_with_quotes_and_ampersands_read_as_typed() {
+    let app = TestApp::spawn().await;
+    let (tenant, call) = tenant_with_call(&app, "guillemets").await;
+    let h = host(&tenant);
+    let theme = theme_id(&app, &tenant, call, "Commerces").await;
+    let name = r#"Amélie "Mimi" & <Co>, parent d'élève"#;
+    let title = r#"L'école & "la" <cour> d'abord"#;
+    let (b, _) = citizen(&app, &tenant, name).await;
+    let path = posted(&b, &tenant, title, "Plus d'arbres & d'ombre.", &theme).await;
+    let c = b
+        .submit(
+            &h,
+            &path,
+            &format!("{path}/commentaires"),
+            &[("body", "D'accord & merci"), ("parent", "")],
+        )
+        .await;
+    assert_eq!(c.status, 303);
+    let page = b.get(&h, &path).await;
+    let seen = page.plain();
+    assert!(seen.contains(&format!("Par {name}")), "{seen}");
+    assert!(seen.contains(&format!("à {name}")), "{seen}");
+    // Others may report it: the hidden label names its author too.
+    let (other, _) = citizen(&app, &tenant, "Bruno").await;
+    let seen = other.get(&h, &path).await.plain();
+    assert!(seen.contains(&format!("le commentaire de {name}")), "{seen}");
+    let list = b.get(&h, "/participer/avenir").await;
+    let id = path.rsplit('/').next().unwrap();
+    let report = b.get(&h, &format!("/signaler/contribution/{id}")).await;
+    for page in [&page, &list, &report] {
+        assert_eq!(page.status, 200);
+        for twice in ["&amp;#", "&amp;amp;", "&amp;lt;", "&amp;quot;"] {
+            assert!(!page.body.contains(twice), "escaped twice ({twice}): {}", page.body);
+        }
+    }
+    assert!(list.plain().contains(title), "{}", list.plain());
+}
+
+#[tokio::test]
 async fn a_closed_call_stays_readable_and_accepts_nothing_new() {
     let app = TestApp::spawn().await;
     let (tenant, call) = tenant_with_call(&app, "clos").await;
@@ -720,6 +759,11 @@ async fn a_citizen_downloads_their_data_and_deletes_their_account() {
         )
         .await;
     assert_eq!(done.status, 200);
+    assert!(done.plain().contains("Votre compte est supprimé"), "{}", done.plain());
+    // Signed out on the very page that says so.
+    assert!(!done.plain().contains("Se déconnecter"), "{}", done.plain());
+    assert!(!done.plain().contains("Mon compte"), "{}", done.plain());
+    assert!(done.plain().contains("Se connecter"), "{}", done.plain());
     let page = app.browser().get(&h, &path).await;
     assert!(
         page.plain().contains("Par Participant·e supprimé·e"),

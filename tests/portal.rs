@@ -215,7 +215,51 @@ async fn every_response_carries_the_security_headers_and_a_request_id() {
         assert_eq!(page.header("x-content-type-options"), "nosniff");
         assert_eq!(page.header("referrer-policy"), "strict-origin-when-cross-origin");
         assert_eq!(page.header("x-request-id").len(), 36, "{host}{path}");
+        // The obsolete FLoC opt-out is gone; http mode sends no HSTS (it would be ignored).
+        assert_eq!(
+            page.header("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()"
+        );
+        assert_eq!(page.header("strict-transport-security"), "", "{host}{path}");
     }
+}
+
+#[tokio::test]
+async fn https_mode_asks_for_https_only_and_no_cache_keeps_a_signed_in_page() {
+    let https = TestApp::spawn_configured(&database_url(), 4, |c| c.scheme = "https".into()).await;
+    let t = https.create_tenant("hsts", "Commune").await;
+    for host in [https.portal_host(&t), "console.localhost".into()] {
+        let page = https.get(&host, "/").await;
+        assert_eq!(page.header("strict-transport-security"), "max-age=31536000", "{host}");
+    }
+
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("nostore", "Commune").await;
+    let h = app.portal_host(&t);
+    // A visitor's page may be kept; a signed-in citizen's, a staff member's and an
+    // operator's may not.
+    assert_ne!(app.get(&h, "/").await.header("cache-control"), "no-store");
+    let citizen = app.signed_in_citizen(&t, "garde@habitant.test").await;
+    let plain_host = format!("{}.localhost", t.slug);
+    for path in ["/", "/compte", "/participer"] {
+        let page = citizen.get(&plain_host, path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+    }
+    let staff = app.staff_member(&t, participe_core::staff::Role::Admin).await;
+    for path in [
+        "/".to_string(),
+        format!("/t/{}/", t.slug),
+        format!("/t/{}/agenda", t.slug),
+    ] {
+        let page = staff.get("console.localhost", &path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+    }
+    assert_eq!(
+        app.get("ops.localhost", "/connexion").await.header("cache-control"),
+        "no-store"
+    );
 }
 
 #[tokio::test]

@@ -834,19 +834,85 @@ async fn every_error_has_its_french_page_and_a_json_body_under_the_api() {
 
 /// The paths of the POST routes a router module declares (`.route("…", … post(…))`).
 fn post_routes(source: &str) -> Vec<String> {
+    routes_with(source, "post(")
+}
+
+/// The paths of the routes a router module declares with `method` (`"get("`, `"post("`).
+fn routes_with(source: &str, method: &str) -> Vec<String> {
     source
         .split(".route(")
         .skip(1)
         .filter_map(|segment| {
             let segment = segment.split(".route(").next().unwrap_or(segment);
             let declared = segment.split(';').next().unwrap_or(segment);
-            if !declared.contains("post(") {
+            if !declared.contains(method) {
                 return None;
             }
             let path = declared.trim_start().strip_prefix('"')?.split('"').next()?;
             Some(path.to_string())
         })
         .collect()
+}
+
+/// The portal's router and its components' routes.
+const PORTAL_ROUTES: &str = concat!(
+    include_str!("../services/portal/src/lib.rs"),
+    include_str!("../services/portal/src/components/contributions.rs"),
+);
+
+#[tokio::test]
+async fn control_characters_in_an_address_get_a_400_page_and_in_a_form_field_are_dropped() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("controle", "Commune du Contrôle").await;
+    let h = host(&tenant);
+    let surfaces = [
+        (h.as_str(), PORTAL_ROUTES),
+        ("console.localhost", include_str!("../tenant-admin/src/lib.rs")),
+        (ops::OPS, include_str!("../services/platform/src/lib.rs")),
+    ];
+    let mut tried = 0;
+    for (host, source) in surfaces {
+        for route in routes_with(source, "get(") {
+            // Each parameter a NUL; a route without any gets one in its query string.
+            let with_nul: String = route
+                .split('/')
+                .map(|part| if part.starts_with('{') { "a%00b" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let paths = if with_nul == route {
+                vec![format!("{route}?q=%00"), format!("{route}?q=a%01b&page=%7F")]
+            } else {
+                vec![with_nul]
+            };
+            for path in paths {
+                let page = app.get(host, &path).await;
+                assert_eq!(page.status, 400, "{host}{path}: {}", page.body);
+                if path.starts_with("/api/") {
+                    let body: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+                    assert_eq!(body["statut"], 400, "{host}{path}");
+                } else {
+                    assert_eq!(page.h1(), "Requête invalide", "{host}{path}");
+                }
+                assert!(
+                    page.text().contains("caractère invisible"),
+                    "{host}{path}: {}",
+                    page.body
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 60, "{tried}");
+    // In a form, invisible characters are dropped and the rest is kept.
+    let email = address("controle");
+    citizen_account(&app, &tenant, "Contrôle", &email).await;
+    let citizen = sign_in(&app, &tenant, &email).await;
+    let page = citizen
+        .submit(&h, "/compte", "/compte/nom", &[("display_name", "Zo\u{0}é\u{7}")])
+        .await;
+    assert!(page.status < 400, "{}", page.body);
+    let account = citizen.get(&h, "/compte").await;
+    assert!(account.body.contains(r#"value="Zoé""#), "{}", account.body);
 }
 
 /// `path` with its parameters filled: this tenant's slug, a random id, a made-up token.
@@ -873,7 +939,7 @@ async fn every_post_route_of_every_host_refuses_a_form_without_the_session_s_tok
     let admin = app.staff_member(&tenant, participe_core::staff::Role::Admin).await;
     let (operator, _) = ops::signed_in_operator(&app).await;
     let surfaces: [(&Browser, &str, &str, &[&str]); 3] = [
-        (&citizen, h.as_str(), include_str!("../services/portal/src/lib.rs"), &[]),
+        (&citizen, h.as_str(), PORTAL_ROUTES, &[]),
         // Stripe signs its webhook; no browser posts there (tests/billing.rs checks the signature).
         (
             &admin,

@@ -24,6 +24,13 @@ fn qr_svg(url: &str) -> String {
                 .light_color(qrcode::render::svg::Color("#ffffff"))
                 .build()
         })
+        // Inline in HTML, an `<?xml …?>` declaration is not allowed.
+        .map(|svg| match svg.strip_prefix("<?xml") {
+            Some(rest) => rest
+                .split_once("?>")
+                .map_or(svg.clone(), |(_, body)| body.trim_start().to_string()),
+            None => svg,
+        })
         .unwrap_or_default()
 }
 

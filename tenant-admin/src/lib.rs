@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(csrf::same_origin))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)
+        .layer(participe_web::security::no_store())
         .with_state(state)
 }
 

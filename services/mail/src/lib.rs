@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +98,20 @@ impl Mailer {
             Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
             None => self.from.clone(),
         };
+        // The Message-ID names the sender's domain, not this machine; `Auto-Submitted` keeps
+        // vacation replies from coming back (RFC 3834).
+        let message_id = format!("<{}@{}>", uuid::Uuid::new_v4(), self.from.email.domain());
         let builder = lettre::Message::builder()
             .from(from)
             .to(to)
             .subject(&mail.subject)
-            .message_id(None);
+            .message_id(Some(message_id))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".into(),
+            ));
         let message = if mail.attachments.is_empty() {
-            builder.header(ContentType::TEXT_PLAIN).body(mail.text.clone())
+            builder.singlepart(SinglePart::plain(mail.text.clone()))
         } else {
             let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone()));
             for a in &mail.attachments {
@@ -157,6 +165,10 @@ mod tests {
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].path()).unwrap();
         assert!(text.contains("To: marie@lenord.fr"));
+        assert!(text.contains("MIME-Version: 1.0"), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        let id = text.lines().find(|l| l.starts_with("Message-ID: ")).unwrap();
+        assert!(id.ends_with("@participe.test>"), "{id}");
         assert!(text.contains("no-reply@participe.test"));
         assert!(text.contains("confirmer/abc"));
     }

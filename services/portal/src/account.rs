@@ -15,7 +15,7 @@ use participe_web::{Error, Result, session};
 
 use crate::Portal;
 use crate::kit::{form_page, message};
-use participe_web::session::safe_next;
+use participe_web::session::{NextQuery, safe_next};
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -240,7 +240,7 @@ pub async fn delete_form(portal: Portal) -> Result<Response> {
     .await
 }
 
-pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Result<Response> {
+pub async fn delete(mut portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Result<Response> {
     let c = portal.citizen("/compte/suppression")?.clone();
     if !portal.app.limits.login.check(portal.ip.0, Some(&c.id.to_string())) {
         return Err(Error::TooManyRequests);
@@ -277,6 +277,8 @@ pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Res
     citizens::delete(&mut tx, c.id, form.with_content.is_some()).await?;
     tx.commit().await?;
     portal.session.flush().await.map_err(session::session_error)?;
+    // The page that says so is a visitor's: no « Mon compte », no « Se déconnecter ».
+    portal.citizen = None;
     message(
         &portal,
         StatusCode::OK,
@@ -288,11 +290,6 @@ pub async fn delete(portal: Portal, CsrfForm(form): CsrfForm<DeleteForm>) -> Res
         },
     )
     .await
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct CharterQuery {
-    suite: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
@@ -326,9 +323,9 @@ async fn charter_page(portal: &Portal, suite: String, errors: FieldErrors, statu
     .await
 }
 
-pub async fn charter_form(portal: Portal, Query(q): Query<CharterQuery>) -> Result<Response> {
+pub async fn charter_form(portal: Portal, Query(q): Query<NextQuery>) -> Result<Response> {
     portal.citizen("/charte")?;
-    let suite = safe_next(q.suite.as_deref()).unwrap_or_else(|| "/".into());
+    let suite = q.next().unwrap_or_else(|| "/".into());
     charter_page(&portal, suite, FieldErrors::default(), StatusCode::OK).await
 }
 

@@ -39,7 +39,7 @@ pub async fn send(app: &AppState, tenant_id: Uuid, payload: &serde_json::Value) 
     let ctx = minijinja::context! {
         waiting => facts.status == "liste",
         name => facts.name.as_str(), site_name => site_name.as_str(), e => minijinja::value::Serde(event),
-        kind => event.kind_label(),
+        heading => event.heading(),
         event_link => format!("{origin}/agenda/{}", event.id),
         confirm_link => format!("{origin}/agenda/confirmation/{token}"),
         cancel_link => format!("{origin}/agenda/desinscription/{token}"),

@@ -29,6 +29,25 @@ fn nav() -> impl Iterator<Item = (&'static str, &'static str)> {
 }
 
 const CITIZEN_KEY: &str = "citizen_id";
+
+/// A signed-in citizen's pages show their name and more: no cache keeps them, in the
+/// browser or on the way (visitors' pages stay cacheable).
+pub async fn no_store_when_signed_in(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let session = req.extensions().get::<Session>().cloned();
+    let mut response = next.run(req).await;
+    if let Some(session) = session
+        && matches!(session.get::<Uuid>(CITIZEN_KEY).await, Ok(Some(_)))
+    {
+        response
+            .headers_mut()
+            .entry(axum::http::header::CACHE_CONTROL)
+            .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    }
+    response
+}
 const EPOCH_KEY: &str = "citizen_epoch";
 /// The tenant a sign-in belongs to: checked on every request, on top of host-only cookies.
 const TENANT_KEY: &str = "tenant_id";

@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/documents", get(documents::list))
         .route("/documents/{id}", get(documents::download))
         .layer(middleware::from_fn(csrf::same_origin))
+        .layer(middleware::from_fn(frame::no_store_when_signed_in))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)
         .with_state(state)

@@ -136,12 +136,13 @@ pub fn check_components() -> Result<(), participe_core::components::RegistryErro
 }
 
 pub fn router(state: AppState) -> Router {
+    let https = state.config.scheme == "https";
     let routers = Routers {
         portal: participe_portal::router(state.clone()),
         console: participe_tenant_admin::router(state.clone()),
         ops: participe_platform::router(state.clone()),
     };
-    with_layers(dispatch::router(state, routers))
+    security::with_hsts(with_layers(dispatch::router(state, routers)), https)
 }
 
 /// The layers every response goes through: security headers, request id, request span.

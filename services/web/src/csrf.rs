@@ -15,6 +15,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use tower_sessions::Session;
 
+use crate::dispatch::has_encoded_control_in;
 use crate::session::{bind, request_host, session_error};
 use crate::{Error, Result};
 
@@ -86,9 +87,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             .map_err(|e| Error::BadRequest(e.body_text()))?;
         let field: TokenField = serde_urlencoded::from_bytes(&bytes).unwrap_or(TokenField { csrf: None });
         verify(&session, field.csrf.as_deref()).await?;
-        let value = serde_urlencoded::from_bytes(&bytes).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let bad = |e: &dyn std::fmt::Display| Error::BadRequest(e.to_string());
+        let value = if has_encoded_control_in(&String::from_utf8_lossy(&bytes), true) {
+            // Invisible characters pasted into a field (NUL, which PostgreSQL refuses, and
+            // the other controls) are dropped: what was typed stays, minus what nobody sees.
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|e| bad(&e))?;
+            let clean: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (k, strip_controls(&v))).collect();
+            let encoded = serde_urlencoded::to_string(&clean).map_err(|e| bad(&e))?;
+            serde_urlencoded::from_str(&encoded).map_err(|e| bad(&e))?
+        } else {
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| bad(&e))?
+        };
         Ok(CsrfForm(value))
     }
+}
+
+/// `s` without the ASCII control characters other than tabs and line breaks.
+pub fn strip_controls(s: &str) -> String {
+    s.chars()
+        .filter(|&c| !c.is_ascii_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
 }
 
 /// A file sent with a multipart form.
@@ -150,7 +168,7 @@ impl<S: Send + Sync> FromRequest<S> for CsrfMultipart {
                 }
                 None => {
                     let text = field.text().await.map_err(|e| Error::BadRequest(e.body_text()))?;
-                    fields.insert(name, text);
+                    fields.insert(name, strip_controls(&text));
                 }
             }
         }

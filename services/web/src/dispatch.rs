@@ -114,6 +114,29 @@ async fn readyz(State(app): State<AppState>) -> Response {
 /// refuses targets past 64 KiB before any host is known: `listener` gives those a page.)
 pub const MAX_TARGET: usize = 8 * 1024;
 
+/// Whether a request target or a urlencoded body holds a percent-encoded control character
+/// (`%00`…`%1F`, `%7F`). No address needs one, and PostgreSQL refuses NUL in text, so they
+/// are refused here rather than as a 500 deep inside a handler. Tabs and line breaks are
+/// allowed when `text` is true (a form's textarea sends them).
+pub fn has_encoded_control_in(s: &str, text: bool) -> bool {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    b.windows(3).any(|w| {
+        w[0] == b'%'
+            && match (hex(w[1]), hex(w[2])) {
+                (Some(hi), Some(lo)) => {
+                    let c = (hi * 16 + lo) as u8;
+                    (c < 0x20 || c == 0x7f) && !(text && matches!(c, b'\t' | b'\n' | b'\r'))
+                }
+                _ => false,
+            }
+    })
+}
+
+fn has_encoded_control(target: &str) -> bool {
+    has_encoded_control_in(target, false)
+}
+
 /// What the front door reads of a request's host.
 enum HostRead {
     /// The one host the request names, normalised.
@@ -206,6 +229,18 @@ async fn dispatch(State(front): State<Front>, mut req: Request) -> Result<Respon
         .is_some_and(|p| p.as_str().len() > MAX_TARGET);
     let response = match &site {
         _ if too_long => StatusCode::URI_TOO_LONG.into_response(),
+        _ if req
+            .uri()
+            .path_and_query()
+            .is_some_and(|p| has_encoded_control(p.as_str())) =>
+        {
+            let mut r = StatusCode::BAD_REQUEST.into_response();
+            let message = Some(
+                "L'adresse demandée contient un caractère invisible qui n'a rien à y faire : vérifiez le lien ou retapez l'adresse.",
+            );
+            r.extensions_mut().insert(ErrorPage { message });
+            r
+        }
         Site::Portal(t) if t.status == TenantStatus::Suspended && api => {
             let mut r = (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "3600")]).into_response();
             let message = Some("Ce portail est suspendu : ses données ne sont pas disponibles pour le moment.");

@@ -1,13 +1,13 @@
 //! One minijinja environment for the whole binary, built from the templates each crate
-//! embeds (`web/…`, `portal/…`, `console/…`, `ops/…`). Templates end in `.html`, so
-//! autoescaping is on for all of them.
+//! embeds (`web/…`, `portal/…`, `console/…`, `ops/…`). Pages end in `.html` and are
+//! autoescaped; mails end in `.txt` and are not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use axum::response::Html;
 use minijinja::value::{Kwargs, Value};
-use minijinja::{Environment, State, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, HtmlEscape, State, UndefinedBehavior};
 use serde::Serialize;
 
 use participe_core::domain::local_time;
@@ -36,6 +36,8 @@ impl Templates {
             Value::from_safe_string(crate::plaintext::to_html(text))
         });
         env.add_filter("date_fr", date_fr);
+        // `<time datetime>` takes at most milliseconds: the time in UTC to the second.
+        env.add_filter("datetime", |v: &str| in_paris(v, datetime_attr));
         // Events' times, stored in UTC, read in Paris time: `jeudi 3 décembre 2026`,
         // `18 h 30`, and the value of a `datetime-local` field.
         env.add_filter("day_fr", |v: &str| in_paris(v, local_time::day_fr));
@@ -93,23 +95,39 @@ static CATALOGS: LazyLock<HashMap<&'static str, HashMap<String, String>>> = Lazy
 });
 
 /// `{{ t("Le portail de {nom}", nom=tenant.name) }}`: looks the French text up in the
-/// catalog of the page's `lang`, then fills the `{placeholders}`. The result is a plain
-/// string, so autoescaping applies to it and to what was filled in.
-fn translate(state: &State, text: &str, kwargs: Kwargs) -> std::result::Result<String, minijinja::Error> {
+/// catalog of the page's `lang`, then fills the `{placeholders}`. In an HTML template the
+/// text and each plain value are escaped here and the result is marked safe, so a value that
+/// is already HTML (a macro's output: an author's name with its profile) is not escaped a
+/// second time (`d&#x27;élève` on the page); in a text template (mails) nothing is escaped.
+fn translate(state: &State, text: &str, kwargs: Kwargs) -> std::result::Result<Value, minijinja::Error> {
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    let mut out = CATALOGS
+    let source = CATALOGS
         .get(lang.as_str())
         .and_then(|c| c.get(text))
-        .cloned()
-        .unwrap_or_else(|| text.to_string());
+        .map_or(text, String::as_str);
+    let html = !matches!(state.auto_escape(), AutoEscape::None);
+    let mut out = if html {
+        HtmlEscape(source).to_string()
+    } else {
+        source.to_string()
+    };
     for key in kwargs.args() {
         let value: Value = kwargs.get(key)?;
-        out = out.replace(&format!("{{{key}}}"), &value.to_string());
+        let filled = if html && !value.is_safe() {
+            HtmlEscape(&value.to_string()).to_string()
+        } else {
+            value.to_string()
+        };
+        out = out.replace(&format!("{{{key}}}"), &filled);
     }
-    Ok(out)
+    Ok(if html {
+        Value::from_safe_string(out)
+    } else {
+        Value::from(out)
+    })
 }
 
 /// An RFC 3339 time through `show`; anything else as it is.
@@ -117,6 +135,15 @@ fn in_paris(value: &str, show: fn(time::OffsetDateTime) -> String) -> String {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map(show)
         .unwrap_or_else(|_| value.to_string())
+}
+
+/// A time as `<time datetime>` wants it: UTC, to the second (`2026-12-03T17:30:00Z`).
+fn datetime_attr(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// `2026-11-25T…` → `25 novembre 2026`.
@@ -159,6 +186,34 @@ mod tests {
     }
 
     #[test]
+    fn html_given_to_a_translation_is_not_escaped_twice() {
+        let env = env_with(
+            r#"{% macro author(n) %}{{ n }} (élu·e){% endmacro %}{{ t("Par {nom} — l'avis de {autre}", nom=author(name), autre=name) }}"#,
+        );
+        let out = env
+            .get_template("x.html")
+            .unwrap()
+            .render(minijinja::context! { name => "Amélie, parent d'élève & <co>", lang => "fr" })
+            .unwrap();
+        let once = "Amélie, parent d&#x27;élève &amp; &lt;co&gt;";
+        assert_eq!(out, format!("Par {once} (élu·e) — l&#x27;avis de {once}"));
+    }
+
+    #[test]
+    fn translation_in_a_mail_is_plain_text() {
+        let mut env = Environment::new();
+        env.add_function("t", translate);
+        env.add_template("m.txt", r#"{{ t("Bonjour {nom}", nom=name) }}"#)
+            .unwrap();
+        let out = env
+            .get_template("m.txt")
+            .unwrap()
+            .render(minijinja::context! { name => "Amélie d'Ascq & co", lang => "fr" })
+            .unwrap();
+        assert_eq!(out, "Bonjour Amélie d'Ascq & co");
+    }
+
+    #[test]
     fn translation_uses_the_catalog_of_the_page_language() {
         let env = env_with(r#"{{ t("Aller au contenu") }}"#);
         let out = env
@@ -167,6 +222,14 @@ mod tests {
             .render(minijinja::context! { lang => "en" })
             .unwrap();
         assert_eq!(out, "Skip to content");
+    }
+
+    #[test]
+    fn time_elements_get_seconds_at_most() {
+        assert_eq!(
+            in_paris("2026-12-03T18:30:05.123456+01:00", datetime_attr),
+            "2026-12-03T17:30:05Z"
+        );
     }
 
     #[test]

@@ -118,6 +118,17 @@ impl Event {
         self.kind.parse::<EventKind>().map_or("Rencontre", EventKind::label)
     }
 
+    /// The event as a mail names it, « Réunion publique : Budget 2027 », without the kind
+    /// twice when the title already starts with it.
+    pub fn heading(&self) -> String {
+        let kind = self.kind_label();
+        if self.title.to_lowercase().starts_with(&kind.to_lowercase()) {
+            self.title.clone()
+        } else {
+            format!("{kind} : {}", self.title)
+        }
+    }
+
     /// When registration closes: as set, else when the event starts.
     pub fn closes_at(&self) -> OffsetDateTime {
         self.registration_closes_at.unwrap_or(self.starts_at)
@@ -183,6 +194,27 @@ impl EventWrite {
                 "registration_closes_at",
                 "la clôture des inscriptions doit suivre leur ouverture",
             );
+        }
+        // Places, or registration dates, only mean something with online registration:
+        // accepted without it, they would show nothing and surprise whoever typed them.
+        if !self.registration {
+            if self.capacity.is_some() {
+                errors.push(
+                    "capacity",
+                    "cochez « Inscription en ligne » pour limiter les places, ou laissez ce champ vide",
+                );
+            }
+            if self.registration_opens_at.is_some() || self.registration_closes_at.is_some() {
+                let field = if self.registration_opens_at.is_some() {
+                    "registration_opens_at"
+                } else {
+                    "registration_closes_at"
+                };
+                errors.push(
+                    field,
+                    "cochez « Inscription en ligne » pour donner des dates d'inscription, ou laissez-les vides",
+                );
+            }
         }
         if self.registration_closes_at.is_some_and(|c| c > self.ends_at) {
             errors.push(
