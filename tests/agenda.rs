@@ -68,6 +68,14 @@ async fn dispositif(app: &TestApp, tenant: &Tenant, slug: &str, title: &str) -> 
 
 /// The calendars of an iCalendar text, read by the `ical` crate: each event's properties.
 fn parse_ics(text: &str) -> Vec<Vec<(String, String)>> {
+    // What calendar apps parse with says nothing against it either (a mail's attachment
+    // comes back from the SMTP sink with bare line feeds: as sent, they were CRLF).
+    let sent = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    assert_eq!(
+        standards_problems("ics", sent.as_bytes()),
+        Vec::<String>::new(),
+        "{text}"
+    );
     let reader = ical::IcalParser::new(BufReader::new(text.as_bytes()));
     let mut events = Vec::new();
     for calendar in reader {

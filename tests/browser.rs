@@ -545,6 +545,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
             }));
         }
     }
+    // The reports mail's unsubscribe page, as a moderator opens it from the mail (signed out).
+    let unsubscribe: uuid::Uuid = sqlx::query_scalar(
+        "select m.unsubscribe_token from membership m join tenant t on t.id = m.tenant_id where t.slug = $1 limit 1",
+    )
+    .bind(&slug)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     let mut pages = serde_json::json!([
         { "name": "portail : accueil", "url": at("nord", "/") },
         { "name": "portail : accueil (EPCI, en consultation seule)", "url": at("mel", "/") },
@@ -664,6 +672,7 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "console : connexion des citoyens, erreurs", "url": at("console", &format!("/t/{slug}/connexion-citoyens")), "cookies": signed_in,
           "status": 422, "submit": { "client_id": "portail", "issuer": "http://pas-https.exemple.fr" } },
         { "name": "console : invitation expirée", "url": at("console", "/invitation/jeton-invalide"), "status": 404 },
+        { "name": "console : courriels de signalement", "url": at("console", &format!("/desabonnement/{unsubscribe}")) },
         { "name": "exploitation : connexion", "url": at("ops", "/") },
         { "name": "exploitation : connexion refusée", "url": at("ops", "/connexion"), "status": 422,
           "submit": { "email": "personne@participe.test", "password": "mauvais mot de passe", "code": "000000" } },

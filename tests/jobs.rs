@@ -17,6 +17,7 @@ fn mail_to(address: &str) -> serde_json::Value {
         subject: "Essai".into(),
         text: "Bonjour".into(),
         from_name: None,
+        unsubscribe: None,
     })
     .unwrap()
 }

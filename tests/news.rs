@@ -157,6 +157,12 @@ async fn staff_publish_news_now_later_or_not_yet_and_the_feed_carries_it() {
     // The Atom feed: valid, with the post, its link and its sanitized body.
     let atom = visitor.get(&h, "/actualites.atom").await;
     assert!(atom.header("content-type").starts_with("application/atom+xml"));
+    assert_eq!(
+        standards_problems("atom", atom.body.as_bytes()),
+        Vec::<String>::new(),
+        "{}",
+        atom.body
+    );
     let feed = feed_rs::parser::parse(atom.body.as_bytes()).expect("a valid Atom feed");
     assert_eq!(feed.entries.len(), 1);
     let entry = &feed.entries[0];

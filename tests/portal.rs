@@ -363,3 +363,193 @@ async fn every_page_template_is_embedded_in_the_binary() {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
 }
+
+/// A GET with extra headers, raw: the status, the headers and the bytes as sent.
+async fn get_with(
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = app
+        .client
+        .get(format!("http://{}{path}", app.addr))
+        .header("host", host);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn feed_readers_calendar_apps_and_link_previews_get_what_they_expect() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("normes", "Commune des Normes").await;
+    let h = app.portal_host(&t);
+
+    // Empty feeds are still valid ones.
+    for (path, kind) in [("/actualites.atom", "atom"), ("/agenda.ics", "ics")] {
+        let (status, _, body) = get_with(&app, &h, path, &[]).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(
+            standards_problems(kind, &body),
+            Vec::<String>::new(),
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    let mut tx = TenantTx::begin(&app.pool, &t).await.unwrap();
+    let body = format!(
+        "Voir [la concertation](/participer) et [l'agenda](/agenda).\n\n{}",
+        "Un long texte. ".repeat(200)
+    );
+    participe_core::news::create(
+        &mut tx,
+        &participe_core::news::PostWrite {
+            title: "Ouverture du budget".into(),
+            summary: "Le budget participatif ouvre.".into(),
+            body,
+            cover_alt: String::new(),
+            dispositif_id: None,
+            published_at: Some(time::OffsetDateTime::now_utc() - time::Duration::hours(1)),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let starts = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    participe_core::agenda::create(
+        &mut tx,
+        &participe_core::agenda::EventWrite {
+            kind: participe_core::agenda::EventKind::Reunion,
+            title: "Réunion publique : le budget".into(),
+            description: "Venez **nombreux**.".into(),
+            starts_at: starts,
+            ends_at: starts + time::Duration::hours(2),
+            place: "Salle des fêtes, 1 place de la Mairie, 59000 Lille — entrée par la cour".into(),
+            online_url: None,
+            dispositif_id: None,
+            registration: false,
+            capacity: None,
+            registration_opens_at: None,
+            registration_closes_at: None,
+            published: true,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    // Feeds and the API: a tag, then a 304 for a reader that holds it, gzip when accepted.
+    for (path, kind) in [
+        ("/actualites.atom", Some("atom")),
+        ("/agenda.ics", Some("ics")),
+        ("/api/v1/", None),
+    ] {
+        let (status, headers, body) = get_with(&app, &h, path, &[]).await;
+        assert_eq!(status, 200, "{path}");
+        if let Some(kind) = kind {
+            assert_eq!(
+                standards_problems(kind, &body),
+                Vec::<String>::new(),
+                "{path}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let tag = headers["etag"].to_str().unwrap().to_string();
+        assert!(tag.starts_with('"') && tag.len() > 10, "{path}: {tag}");
+        let (again, again_headers, empty) = get_with(&app, &h, path, &[("if-none-match", &tag)]).await;
+        assert_eq!(again, 304, "{path}");
+        assert!(empty.is_empty());
+        assert_eq!(again_headers["etag"], tag.as_str());
+        assert_eq!(get_with(&app, &h, path, &[("if-none-match", "\"autre\"")]).await.0, 200);
+    }
+    let (_, headers, zipped) = get_with(&app, &h, "/actualites.atom", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    let mut atom = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut atom).unwrap();
+    assert!(
+        atom.contains(&format!(
+            r#"xml:base="http://{}.localhost:{}/""#,
+            t.slug,
+            app.addr.port()
+        )),
+        "{atom}"
+    );
+    let modified = headers["last-modified"].to_str().unwrap().to_string();
+    assert_eq!(
+        get_with(&app, &h, "/actualites.atom", &[("if-modified-since", &modified)])
+            .await
+            .0,
+        304
+    );
+    let (_, _, ics) = get_with(&app, &h, "/agenda.ics", &[]).await;
+    let ics = String::from_utf8(ics).unwrap();
+    assert!(
+        ics.contains("METHOD:PUBLISH\r\n") && ics.contains("PRODID:-//Participe//Agenda//FR\r\n"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains(&format!("@{}.localhost\r\n", t.slug)),
+        "UIDs without the port: {ics}"
+    );
+
+    // Pages: what a search engine and a link preview read, and which language they are in.
+    let home = app.get(&h, "/").await;
+    let origin = format!("http://{}.localhost:{}", t.slug, app.addr.port());
+    let head = unescape(&home.body);
+    assert!(
+        head.contains(&format!(r#"<link rel="canonical" href="{origin}/">"#)),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(r#"<meta property="og:url" content="{origin}/">"#)),
+        "{head}"
+    );
+    assert!(
+        head.contains(r#"<meta name="description" content="Commune des Normes — portail de participation citoyenne">"#)
+    );
+    assert!(head.contains(r#"<meta property="og:title" content="Commune des Normes">"#));
+    assert!(head.contains(r#"<link rel="alternate" type="application/atom+xml""#));
+    assert!(head.contains(r#"<link rel="alternate" type="text/calendar""#));
+    assert!(!head.contains("noindex"));
+    assert_eq!(home.header("content-language"), "fr");
+    assert!(home.header("vary").contains("Accept-Language"), "{:?}", home.headers);
+    for path in ["/recherche?q=budget", "/connexion", "/inscription"] {
+        assert!(
+            app.get(&h, path)
+                .await
+                .body
+                .contains(r#"<meta name="robots" content="noindex">"#),
+            "{path}"
+        );
+    }
+    let news = app.get(&h, "/actualites").await;
+    let post = news
+        .body
+        .split("href=\"/actualites/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = app.get(&h, &format!("/actualites/{post}")).await;
+    assert!(
+        page.body
+            .contains(r#"<meta property="og:title" content="Ouverture du budget">"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<meta name="description" content="Le budget participatif ouvre.">"#)
+    );
+    let icon = app.get(&h, "/favicon.ico").await;
+    assert_eq!(icon.status, 308);
+    assert_eq!(icon.header("location"), "/static/favicon.svg");
+}

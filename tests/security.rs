@@ -945,7 +945,9 @@ async fn every_post_route_of_every_host_refuses_a_form_without_the_session_s_tok
             &admin,
             "console.localhost",
             include_str!("../tenant-admin/src/lib.rs"),
-            &["/stripe/webhook"],
+            // The reports mail's one-click unsubscribe (RFC 8058): mail providers post there
+            // without any session; the token in the address is the capability.
+            &["/stripe/webhook", "/desabonnement/{token}"],
         ),
         (
             &operator,

@@ -83,6 +83,7 @@ pub async fn sign_up(console: Console, CsrfForm(form): CsrfForm<SignUpForm>) -> 
                 subject: "Votre compte Participe".into(),
                 text,
                 from_name: None,
+                unsubscribe: None,
             });
         }
     }
@@ -111,6 +112,7 @@ fn send_confirmation(console: &Console, staff: &staff::Staff, token: &participe_
         subject: "Confirmez votre adresse — Participe".into(),
         text,
         from_name: None,
+        unsubscribe: None,
     });
     Ok(())
 }
@@ -342,6 +344,7 @@ pub async fn forgot(console: Console, CsrfForm(form): CsrfForm<ForgotForm>) -> R
             subject: "Réinitialiser votre mot de passe — Participe".into(),
             text,
             from_name: None,
+            unsubscribe: None,
         });
     }
     Ok(message(

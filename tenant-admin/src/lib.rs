@@ -33,6 +33,7 @@ mod signin;
 mod stripe_webhook;
 mod subscribe;
 mod team;
+mod unsubscribe;
 
 use axum::Router;
 use axum::middleware;
@@ -126,6 +127,10 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/equipe/retrait", post(team::remove))
         .route("/t/{slug}/equipe/annulation", post(team::revoke))
         .route("/invitation/{token}", get(team::invitation).post(team::accept))
+        .route(
+            "/desabonnement/{token}",
+            get(unsubscribe::show).post(unsubscribe::apply),
+        )
         .layer(middleware::from_fn(csrf::same_origin))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)

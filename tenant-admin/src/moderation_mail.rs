@@ -6,7 +6,7 @@ use participe_core::TenantTx;
 use participe_core::fleet::registry;
 use participe_core::jobs::{self, Kind};
 use participe_core::participation;
-use participe_core::staff::{self, Role};
+use participe_core::staff;
 use participe_mail::Mail;
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;
@@ -23,21 +23,35 @@ pub async fn send_digest(app: &AppState, tenant_id: Uuid) -> Result<()> {
     if reports.is_empty() {
         return Ok(());
     }
-    let moderators: Vec<staff::Member> = staff::members(&mut tx)
-        .await?
-        .into_iter()
-        .filter(|m| m.role.parse::<Role>().is_ok_and(Role::can_moderate))
-        .collect();
-    let link = format!("{}/t/{}/moderation", app.config.console_origin(), tenant.slug);
+    let moderators = staff::reports_recipients(&mut tx).await?;
+    let origin = app.config.console_origin();
+    let link = format!("{origin}/t/{}/moderation", tenant.slug);
     let subject = format!("{} nouveau(x) signalement(s) — {}", reports.len(), tenant.name);
     for m in &moderators {
+        let unsubscribe = format!("{origin}/desabonnement/{}", m.unsubscribe_token);
         let ctx = minijinja::context! {
             name => m.display_name.as_str(), site_name => tenant.name.as_str(),
-            reports => minijinja::value::Serde(&reports), link => link.as_str(),
+            reports => minijinja::value::Serde(&reports), link => link.as_str(), unsubscribe => unsubscribe.as_str(),
         };
-        queue_to(app, &mut tx, m, "console/mail/reports.txt", &subject, ctx).await?;
+        let text = app.templates.render("console/mail/reports.txt", ctx)?.0;
+        let mail = Mail {
+            attachments: Vec::new(),
+            to: m.email.clone(),
+            subject: subject.clone(),
+            text,
+            from_name: None,
+            unsubscribe: Some(unsubscribe),
+        };
+        enqueue(&mut tx, &mail).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+async fn enqueue(tx: &mut TenantTx, mail: &Mail) -> Result<()> {
+    let payload = serde_json::to_value(mail).map_err(|e| Error::Unexpected(e.to_string()))?;
+    let tenant_id = tx.tenant().id;
+    jobs::enqueue(tx.conn(), Some(tenant_id), Kind::Mail, payload, 0).await?;
     Ok(())
 }
 
@@ -57,9 +71,7 @@ pub(crate) async fn queue_to(
         subject: subject.to_string(),
         text,
         from_name: None,
+        unsubscribe: None,
     };
-    let payload = serde_json::to_value(&mail).map_err(|e| Error::Unexpected(e.to_string()))?;
-    let tenant_id = tx.tenant().id;
-    jobs::enqueue(tx.conn(), Some(tenant_id), Kind::Mail, payload, 0).await?;
-    Ok(())
+    enqueue(tx, &mail).await
 }

@@ -112,6 +112,7 @@ pub async fn invite(t: InTenant, CsrfForm(form): CsrfForm<InviteForm>) -> Result
         ),
         text,
         from_name: None,
+        unsubscribe: None,
     });
     t.console
         .flash(format!("Une invitation a été envoyée à {email}."))

@@ -19,14 +19,21 @@
 // A11Y_SHOW_INCOMPLETE=1 also prints axe's "needs review" results (they never fail a page),
 // A11Y_SCREENSHOTS=<dir> writes a full-page screenshot of each page at each width
 // (<dir>/<page name>-375.png, -1280.png), to be looked at.
+//
+// The HTML each page was served with also goes through the W3C Nu HTML Checker (npm
+// vnu-jar, run with the machine's java): any error it reports fails the page. A11Y_NO_VNU=1
+// skips that part.
 
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
+const VNU_JAR = process.env.A11Y_NO_VNU === '1' ? null : require.resolve('vnu-jar/build/dist/vnu.jar');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = Number(process.env.A11Y_TIMEOUT_MS || 30000);
@@ -310,7 +317,27 @@ async function checkSkipLink(page, vp, findings) {
   }
 }
 
-async function checkWithoutJs(browser, entry, expected, findings) {
+// What the Nu checker says of the served HTML of every page: { index: [message, …] }.
+function validate(files) {
+  const run = spawnSync('java', ['-Xss8m', '-jar', VNU_JAR, '--errors-only', '--format', 'json', '--exit-zero-always', ...files], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.error || run.status !== 0) {
+    throw new Error(`vnu could not run (java -jar ${VNU_JAR}): ${run.error?.message ?? run.stderr.slice(0, 400)}`);
+  }
+  const byFile = new Map();
+  for (const m of JSON.parse(run.stderr || '{"messages": []}').messages) {
+    const file = decodeURIComponent(new URL(m.url).pathname);
+    const index = files.indexOf(file);
+    if (!byFile.has(index)) byFile.set(index, []);
+    const extract = (m.extract || '').replace(/\s+/g, ' ').trim().slice(0, 120);
+    byFile.get(index).push(`vnu (line ${m.lastLine ?? '?'}) ${m.message}${extract ? ` — ${extract}` : ''}`);
+  }
+  return byFile;
+}
+
+async function checkWithoutJs(browser, entry, expected, findings, served) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false, locale: 'fr-FR' });
   try {
     if (entry.cookies) await context.addCookies(entry.cookies);
@@ -318,6 +345,7 @@ async function checkWithoutJs(browser, entry, expected, findings) {
     page.setDefaultTimeout(TIMEOUT);
     const response = await open(page, entry);
     const status = response ? response.status() : 0;
+    if (served && response) writeFileSync(served, await response.body());
     const main = page.locator('main');
     const count = await main.count();
     let problem = null;
@@ -349,29 +377,46 @@ async function main() {
   }
 
   const labels = VIEWPORTS.map((v) => v.label);
-  let failed = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'a11y-html-'));
+  const files = pages.map((_, i) => join(dir, `page-${i}.html`));
+  const results = [];
   try {
-    for (const entry of pages) {
+    for (const [i, entry] of pages.entries()) {
       const expected = entry.status ?? 200;
       const findings = new Findings();
       const incomplete = new Findings();
       try {
         for (const vp of VIEWPORTS) await checkWithJs(browser, entry, expected, vp, findings, incomplete);
-        await checkWithoutJs(browser, entry, expected, findings);
+        await checkWithoutJs(browser, entry, expected, findings, VNU_JAR ? files[i] : null);
       } catch (e) {
         findings.add('error', { id: 'error', impact: 'critical', help: e.message.split('\n')[0] });
       }
-      if (findings.size === 0) {
-        console.log(`ok  ${entry.name} (${labels.join(', ')})`);
-      } else {
-        failed++;
-        console.log(`FAIL ${entry.name} (${labels.join(', ')}) ${entry.url}`);
-        for (const line of findings.lines(labels)) console.log(line);
-      }
-      if (SHOW_INCOMPLETE) for (const line of incomplete.lines(labels)) console.log(line);
+      results.push({ entry, findings, incomplete });
     }
   } finally {
     await browser.close();
+  }
+  if (VNU_JAR) {
+    try {
+      for (const [i, messages] of validate(files)) {
+        for (const [k, help] of messages.entries()) {
+          results[i].findings.add('html', { id: `participe-nu-html-${k + 1}`, impact: 'serious', help });
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  let failed = 0;
+  for (const { entry, findings, incomplete } of results) {
+    if (findings.size === 0) {
+      console.log(`ok  ${entry.name} (${labels.join(', ')}${VNU_JAR ? ', html' : ''})`);
+    } else {
+      failed++;
+      console.log(`FAIL ${entry.name} (${labels.join(', ')}) ${entry.url}`);
+      for (const line of findings.lines(labels)) console.log(line);
+    }
+    if (SHOW_INCOMPLETE) for (const line of incomplete.lines(labels)) console.log(line);
   }
   console.log(`a11y: ${pages.length - failed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);

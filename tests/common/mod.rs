@@ -752,3 +752,34 @@ impl Page {
         Some(unescape(rest[text_start..end].trim()))
     }
 }
+
+/// What feed readers and calendar apps find wrong in `body` (`kind`: `atom` or `ics`), as
+/// tests/standards/check.py reports it with feedparser or icalendar from the venv
+/// scripts/install-test-deps makes: one line per problem, none when it passes.
+pub fn standards_problems(kind: &str, body: &[u8]) -> Vec<String> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var_os("TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/test-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} not found: run scripts/install-test-deps",
+        python.display()
+    );
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, body).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/standards/check.py"))
+        .arg(kind)
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "check.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines().map(str::to_string).collect()
+}

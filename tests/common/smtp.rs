@@ -30,6 +30,38 @@ impl Received {
         decode_words(&raw)
     }
 
+    /// A header's value, as sent (unfolded headers only: those checked here are short).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}: ");
+        self.text
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+
+    /// The mail, after checking what mail clients and filters expect of every mail sent:
+    /// MIME 1.0, a Message-ID on the sender's own domain, `Auto-Submitted` (no vacation
+    /// replies), and a subject that does not say the same words twice in a row.
+    pub fn checked(self) -> Self {
+        assert_eq!(self.header("MIME-Version"), Some("1.0"), "{}", self.text);
+        assert_eq!(self.header("Auto-Submitted"), Some("auto-generated"), "{}", self.text);
+        let from = self.header("From").unwrap_or_default();
+        let domain = from.rsplit('@').next().unwrap_or_default().trim_end_matches('>');
+        let id = self.header("Message-ID").unwrap_or_default();
+        assert!(
+            !domain.is_empty() && id.ends_with(&format!("@{domain}>")),
+            "{id} for {from}: {}",
+            self.text
+        );
+        let subject = self.subject();
+        let parts: Vec<&str> = subject.split(" : ").collect();
+        assert!(
+            parts.windows(2).all(|w| w[0] != w[1]),
+            "a subject saying it twice: {subject}"
+        );
+        self
+    }
+
     /// The first link in the mail starting with `prefix`.
     pub fn link(&self, prefix: &str) -> String {
         let start = self
@@ -103,7 +135,12 @@ impl SmtpSink {
                             }
                             store.lock().unwrap().push(Received {
                                 to: std::mem::take(&mut to),
-                                text: decode_qp(&data),
+                                // Headers as sent (an encoded word ends in `?=`, which
+                                // is no soft break); the body decoded.
+                                text: match data.split_once("\n\n") {
+                                    Some((head, body)) => format!("{head}\n\n{}", decode_qp(body)),
+                                    None => decode_qp(&data),
+                                },
                             });
                             b"250 OK\r\n"
                         } else if upper.starts_with("QUIT") {
@@ -142,7 +179,7 @@ impl SmtpSink {
         for _ in 0..250 {
             let mails = self.to(address);
             if mails.len() >= n {
-                return mails[n - 1].clone();
+                return mails[n - 1].clone().checked();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -163,7 +200,7 @@ impl SmtpSink {
                 .rev()
                 .find(|m| m.subject().contains(subject))
             {
-                return m;
+                return m.checked();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -526,6 +526,63 @@ pub async fn members(tx: &mut crate::TenantTx) -> Result<Vec<Member>> {
     .await?)
 }
 
+/// A moderator the reports mail goes to, with the capability of its unsubscribe link.
+pub struct ReportsRecipient {
+    pub display_name: String,
+    pub email: String,
+    pub unsubscribe_token: Uuid,
+}
+
+/// The tenant's staff who moderate and have not stopped the reports mail.
+pub async fn reports_recipients(tx: &mut crate::TenantTx) -> Result<Vec<ReportsRecipient>> {
+    let tenant_id = tx.tenant().id;
+    let rows = sqlx::query!(
+        "select s.display_name, s.email, m.role, m.unsubscribe_token
+           from public.membership m join public.staff s on s.id = m.staff_id
+          where m.tenant_id = $1 and m.reports_mail
+          order by s.display_name, s.email",
+        tenant_id
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.role.parse::<Role>().is_ok_and(Role::can_moderate))
+        .map(|r| ReportsRecipient {
+            display_name: r.display_name,
+            email: r.email,
+            unsubscribe_token: r.unsubscribe_token,
+        })
+        .collect())
+}
+
+/// The tenant's name and whether the reports mail is on, for the membership whose
+/// unsubscribe link carries `token`.
+pub async fn reports_mail(pool: &PgPool, token: Uuid) -> Result<Option<(String, bool)>> {
+    Ok(sqlx::query!(
+        "select t.name, m.reports_mail from membership m join tenant t on t.id = m.tenant_id
+          where m.unsubscribe_token = $1",
+        token
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| (r.name, r.reports_mail)))
+}
+
+/// Stops (`on` false) or restarts the reports mail of the membership whose link carries
+/// `token`; the tenant's name, or `None` for a token nobody holds.
+pub async fn set_reports_mail(pool: &PgPool, token: Uuid, on: bool) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar!(
+        "update membership m set reports_mail = $2 from tenant t
+          where m.unsubscribe_token = $1 and t.id = m.tenant_id
+          returning t.name",
+        token,
+        on
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Locks the tenant's memberships and counts its admins: the guard against a tenant left
 /// without one, also when two admins act at once.
 async fn lock_admins(tx: &mut crate::TenantTx) -> Result<i64> {

@@ -35,6 +35,10 @@ pub struct Mail {
     /// Files sent with the text (an event's `.ics`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// For mail sent again and again (the reports mail): the address that stops it in one
+    /// click, as `List-Unsubscribe` with `List-Unsubscribe-Post` (RFC 8058).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// A text file attached to a mail.
@@ -110,6 +114,18 @@ impl Mailer {
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".into(),
             ));
+        let builder = match &mail.unsubscribe {
+            Some(url) => builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                )),
+            None => builder,
+        };
         let message = if mail.attachments.is_empty() {
             builder.singlepart(SinglePart::plain(mail.text.clone()))
         } else {
@@ -155,6 +171,7 @@ mod tests {
                 subject: "Confirmez votre adresse".into(),
                 text: "Bonjour,\n\nCliquez ici : https://console.participe.test/confirmer/abc\n".into(),
                 from_name: Some("Département du Nord".into()),
+                unsubscribe: None,
             })
             .await
             .unwrap();

@@ -62,6 +62,7 @@ pub async fn send(app: &AppState, tenant_id: Uuid, payload: &serde_json::Value) 
         subject: format!("{subject} : {} — {site_name}", event.title),
         text,
         from_name: Some(branding.sender_name.clone().unwrap_or_else(|| site_name.clone())),
+        unsubscribe: None,
         attachments,
     };
     app.mailer

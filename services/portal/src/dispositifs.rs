@@ -89,6 +89,8 @@ async fn show_page(
             "portal/dispositif.html",
             "/participer",
             minijinja::context! {
+                share_title => d.title.clone(),
+                page_description => crate::kit::description_of(if d.summary.trim().is_empty() { &d.description } else { &d.summary }),
                 d => Serde(&d), kind => d.kind().label(), phase => d.phase(today).label(),
                 opens_on => d.opens_on.map(|x| x.to_string()), closes_on => d.closes_on.map(|x| x.to_string()),
                 sections, components => all,

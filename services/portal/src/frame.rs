@@ -30,24 +30,6 @@ fn nav() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 const CITIZEN_KEY: &str = "citizen_id";
 
-/// A signed-in citizen's pages show their name and more: no cache keeps them, in the
-/// browser or on the way (visitors' pages stay cacheable).
-pub async fn no_store_when_signed_in(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let session = req.extensions().get::<Session>().cloned();
-    let mut response = next.run(req).await;
-    if let Some(session) = session
-        && matches!(session.get::<Uuid>(CITIZEN_KEY).await, Ok(Some(_)))
-    {
-        response
-            .headers_mut()
-            .entry(axum::http::header::CACHE_CONTROL)
-            .or_insert(axum::http::HeaderValue::from_static("no-store"));
-    }
-    response
-}
 const EPOCH_KEY: &str = "citizen_epoch";
 /// The tenant a sign-in belongs to: checked on every request, on top of host-only cookies.
 const TENANT_KEY: &str = "tenant_id";
@@ -91,6 +73,9 @@ impl FromRequestParts<AppState> for Portal {
         let branding = app.branding.get(&app.pool, &tenant).await?;
         let citizen = signed_in(app, &tenant, &session).await?;
         let lang = choose_language(&parts.headers, &branding.languages);
+        if let Some(chosen) = parts.extensions.get::<Chosen>() {
+            let _ = chosen.0.set(lang);
+        }
         Ok(Portal {
             lang,
             path: parts.uri.path().to_string(),
@@ -240,6 +225,7 @@ impl Portal {
             subject: format!("{subject} — {site_name}"),
             text,
             from_name: Some(self.branding.sender_name.clone().unwrap_or(site_name)),
+            unsubscribe: None,
         };
         self.app.queue_mail(Some(self.tenant.id), mail);
         Ok(())
@@ -283,7 +269,16 @@ impl Portal {
             .filter(|(code, _)| self.branding.languages.iter().any(|l| l == code))
             .map(|(code, name)| minijinja::context! { code => *code, name => *name, current => *code == self.lang })
             .collect();
+        // What a page shares on a social network or shows under its link in a search engine,
+        // unless the page says better (a dispositif, a contribution, a news item).
+        let description = match self.branding.tagline.trim() {
+            "" => format!("{site_name} — portail de participation citoyenne"),
+            tagline => tagline.to_string(),
+        };
         let frame = minijinja::context! {
+            description,
+            canonical => format!("{}{}", self.origin(), self.path),
+            noindex => not_for_search_engines(&self.path),
             lang => self.lang,
             languages => if languages.len() > 1 { languages } else { vec![] },
             here => self.path.as_str(),
@@ -301,6 +296,56 @@ impl Portal {
             .templates
             .render(template, minijinja::context! { ..page, ..frame })
     }
+}
+
+/// Pages a search engine has no use for: searches, sign-in and account pages, forms
+/// reached from a mail.
+fn not_for_search_engines(path: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "/recherche",
+        "/connexion",
+        "/inscription",
+        "/mot-de-passe-oublie",
+        "/reinitialiser/",
+        "/confirmer/",
+        "/compte",
+        "/charte",
+        "/signaler/",
+        "/agenda/confirmation/",
+        "/agenda/desinscription/",
+    ];
+    PREFIXES.iter().any(|p| path.starts_with(p)) || path.ends_with("/contribuer") || path.ends_with("/modifier")
+}
+
+/// What the Portal extractor chose for this request (the page's language), for
+/// `page_headers` to say once the handler has answered.
+#[derive(Clone, Default)]
+struct Chosen(Arc<std::sync::OnceLock<&'static str>>);
+
+/// Headers of a portal answer that depend on who asks: a signed-in citizen's pages show
+/// their name and more, so no cache keeps them; the language comes from a cookie or the
+/// browser's preference on the same address, so caches are told (`Vary`) and so is the
+/// reader (`Content-Language`).
+pub async fn page_headers(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let session = req.extensions().get::<Session>().cloned();
+    let chosen = Chosen::default();
+    req.extensions_mut().insert(chosen.clone());
+    let mut response = next.run(req).await;
+    if let Some(session) = session
+        && matches!(session.get::<Uuid>(CITIZEN_KEY).await, Ok(Some(_)))
+    {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    if let Some(lang) = chosen.0.get() {
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang));
+        headers.append(header::VARY, HeaderValue::from_static("Cookie, Accept-Language"));
+    }
+    response
 }
 
 /// The language of a page: the `participe_lang` cookie if the portal offers it, else the

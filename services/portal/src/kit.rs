@@ -43,3 +43,16 @@ pub fn profiles() -> Vec<minijinja::Value> {
         .map(|p| minijinja::context! { value => p.as_str(), label => p.label() })
         .collect()
 }
+
+/// A page's description for search engines and link previews: `text` on one line, cut on
+/// a word before 200 characters.
+pub fn description_of(text: &str) -> String {
+    const MAX: usize = 200;
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= MAX {
+        return line;
+    }
+    let cut: String = line.chars().take(MAX).collect();
+    let end = cut.rfind(' ').unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end_matches([',', ';', ':', '.']))
+}

@@ -41,8 +41,19 @@ pub const COOKIE: &str = "participe_session";
 pub fn router(state: AppState) -> Router {
     // Sessions load lazily: a visitor without a cookie costs no database round trip.
     let sessions = session::layer(&state, COOKIE, time::Duration::days(14));
+    // What readers and programs poll: each answer with an ETag, a 304 when unchanged, gzip
+    // when accepted.
+    let feeds = Router::new()
+        .route("/agenda.ics", get(agenda::feed))
+        .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
+        .route("/actualites.atom", get(news::feed))
+        .route("/api/v1/", get(api::index))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/{resource}", get(api::resource))
+        .layer(middleware::from_fn(participe_web::conditional::respond));
     // Each component's own pages (`components::SURFACES`).
     components::routes(Router::new())
+        .merge(feeds)
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
         .route("/langue/{code}", get(language::switch))
@@ -73,7 +84,6 @@ pub fn router(state: AppState) -> Router {
         .route("/compte/suppression", get(account::delete_form).post(account::delete))
         .route("/charte", get(account::charter_form).post(account::accept_charter))
         .route("/agenda", get(agenda::list))
-        .route("/agenda.ics", get(agenda::feed))
         .route("/agenda/{id}", get(agenda::show))
         .route("/agenda/{id}/inscription", post(agenda::register))
         .route("/agenda/{id}/desinscription", post(agenda::cancel_mine))
@@ -82,21 +92,16 @@ pub fn router(state: AppState) -> Router {
             "/agenda/desinscription/{token}",
             get(agenda::cancel_form).post(agenda::cancel),
         )
-        .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
         .route("/actualites", get(news::list))
-        .route("/actualites.atom", get(news::feed))
         .route("/actualites/{id}", get(news::show))
         .route("/actualites/{id}/image", get(news::cover))
         .route("/recherche", get(search::show))
         .route("/donnees", get(api::page))
         .route("/statistiques", get(audience::show))
-        .route("/api/v1/", get(api::index))
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/v1/{resource}", get(api::resource))
         .route("/documents", get(documents::list))
         .route("/documents/{id}", get(documents::download))
         .layer(middleware::from_fn(csrf::same_origin))
-        .layer(middleware::from_fn(frame::no_store_when_signed_in))
+        .layer(middleware::from_fn(frame::page_headers))
         .layer(middleware::from_fn(session::bind_to_host))
         .layer(sessions)
         .with_state(state)

@@ -70,7 +70,11 @@ async fn post_page(portal: &Portal, id: Uuid) -> Result<Html<String>> {
         .render(
             "portal/news_post.html",
             "/actualites",
-            minijinja::context! { p => Serde(post) },
+            minijinja::context! {
+                share_title => post.title.clone(),
+                page_description => crate::kit::description_of(if post.summary.trim().is_empty() { &post.body } else { &post.summary }),
+                p => Serde(post),
+            },
         )
         .await
 }
@@ -141,14 +145,16 @@ pub async fn feed(portal: Portal) -> Result<Response> {
     let mut feed = atom_syndication::Feed::default();
     feed.set_title(format!("Actualités — {site}").as_str());
     feed.set_id(format!("{origin}/actualites.atom"));
-    feed.set_updated(
-        posts
-            .iter()
-            .map(|p| p.updated_at)
-            .max()
-            .map(fixed)
-            .unwrap_or_else(|| fixed(time::OffsetDateTime::UNIX_EPOCH)),
-    );
+    // Links inside the posts' HTML are relative to the portal (`/participer/…`).
+    feed.set_base(Some(format!("{origin}/")));
+    // Without a post yet there is no date to give: today's start, which stays the same all
+    // day (readers' conditional requests keep matching) and is never 1970.
+    let updated = posts
+        .iter()
+        .map(|p| p.updated_at)
+        .max()
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT));
+    feed.set_updated(fixed(updated));
     feed.set_authors(vec![atom_syndication::Person {
         name: site,
         ..Default::default()
@@ -166,9 +172,15 @@ pub async fn feed(portal: Portal) -> Result<Response> {
         },
     ]);
     feed.set_entries(entries);
-    Ok((
+    let mut response = (
         [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
         feed.to_string(),
     )
-        .into_response())
+        .into_response();
+    if !posts.is_empty()
+        && let Ok(v) = participe_web::conditional::http_date(updated).parse()
+    {
+        response.headers_mut().insert(header::LAST_MODIFIED, v);
+    }
+    Ok(response)
 }

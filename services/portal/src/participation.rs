@@ -299,6 +299,8 @@ async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery)
                 editable => me.is_some_and(|m| c.editable_by(m, now)),
                 me => me.map(|m| m.to_string()),
                 comment_max => p::COMMENT_MAX,
+                share_title => c.is_visible().then(|| c.title.clone()),
+                page_description => c.is_visible().then(|| crate::kit::description_of(&c.body)),
             },
         )
         .await

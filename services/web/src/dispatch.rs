@@ -86,6 +86,11 @@ pub fn router(app: AppState, routers: Routers) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/static/{file}", get(static_files::serve))
+        // Asked for by browsers and crawlers whatever the page's `<link rel="icon">` says.
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::permanent("/static/favicon.svg") }),
+        )
         .route_layer(middleware::from_fn(label_route))
         .with_state(app)
         .fallback_service(axum::routing::any(dispatch).with_state(front))

@@ -13,6 +13,7 @@
 pub mod audience_page;
 pub mod booklet_file;
 pub mod client;
+pub mod conditional;
 pub mod csrf;
 pub mod dispatch;
 mod error;
