@@ -298,8 +298,31 @@ async fn staff_announce_events_that_citizens_find_on_the_portal_and_in_feeds() {
     let own = parse_ics(&visitor.get(&h, "/participer/mobilites/agenda.ics").await.body);
     assert_eq!(own.len(), 1);
 
+    // An event's page offers that event alone for one's calendar, and the whole agenda apart.
+    let page = visitor.get(&h, &format!("/agenda/{atelier}")).await;
+    let own = format!("/agenda/{atelier}/rencontre.ics");
+    assert!(page.body.contains(&format!(r#"href="{own}""#)), "{}", page.body);
+    assert!(page.body.contains(r#"href="/agenda.ics""#));
+    let file = visitor.get(&h, &own).await;
+    assert!(file.header("content-disposition").starts_with("attachment"));
+    let events = parse_ics(&file.body);
+    assert_eq!(events.len(), 1);
+    assert!(
+        events[0]
+            .iter()
+            .any(|(k, v)| k == "SUMMARY" && v == "Atelier mobilités"),
+        "{events:?}"
+    );
+
     // Another tenant's portal, feed and console know nothing of them.
     let oh = host(&other);
+    assert_eq!(
+        visitor
+            .get(&oh, &format!("/agenda/{atelier}/rencontre.ics"))
+            .await
+            .status,
+        404
+    );
     assert!(!visitor.get(&oh, "/agenda").await.text().contains("Atelier"));
     assert_eq!(visitor.get(&oh, &format!("/agenda/{atelier}")).await.status, 404);
     assert!(parse_ics(&visitor.get(&oh, "/agenda.ics").await.body).is_empty());

@@ -311,14 +311,32 @@ pub async fn dispositif_feed(portal: Portal, Path(slug): Path<String>) -> Result
     ))
 }
 
+/// One event as a calendar file, to add that meeting alone to one's calendar.
+pub async fn event_file(portal: Portal, Path(id): Path<String>) -> Result<Response> {
+    let id = parse_id(&id)?;
+    let mut tx = portal.begin().await?;
+    let event = agenda::public_by_id(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(ics_response(
+        agenda::ics::calendar(portal.site_name(), &portal.origin(), std::slice::from_ref(&event)),
+        "attachment; filename=\"rencontre.ics\"",
+    ))
+}
+
 fn calendar(portal: &Portal, name: &str, events: &[agenda::Event]) -> Response {
-    let origin = portal.origin();
+    ics_response(
+        agenda::ics::calendar(name, &portal.origin(), events),
+        "inline; filename=\"agenda.ics\"",
+    )
+}
+
+fn ics_response(text: String, disposition: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "inline; filename=\"agenda.ics\""),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
-        agenda::ics::calendar(name, &origin, events),
+        text,
     )
         .into_response()
 }

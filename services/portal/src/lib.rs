@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     // when accepted.
     let feeds = Router::new()
         .route("/agenda.ics", get(agenda::feed))
+        .route("/agenda/{id}/rencontre.ics", get(agenda::event_file))
         .route("/participer/{slug}/agenda.ics", get(agenda::dispositif_feed))
         .route("/actualites.atom", get(news::feed))
         .route("/api/v1/", get(api::index))
