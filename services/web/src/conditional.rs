@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// Largest body this layer reads (larger ones pass through untouched).
+/// Largest body this layer reads: larger ones, and streams, pass through untouched.
 const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Below this, gzip saves less than its own headers cost.
 const MIN_GZIP: usize = 1024;
@@ -47,6 +47,10 @@ pub async fn respond(req: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
+    // A body of unknown or large size (a resource's whole CSV) goes out as it is.
+    if body.size_hint().upper().is_none_or(|n| n > MAX_BODY as u64) {
+        return Response::from_parts(parts, body);
+    }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -119,6 +123,38 @@ fn accepts_gzip(asked: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn through(body: Body, headers: &[(&'static str, &'static str)]) -> Response {
+        use tower::ServiceExt;
+        let body = std::sync::Mutex::new(Some(body));
+        let body = std::sync::Arc::new(body);
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { Response::new(body.lock().unwrap().take().unwrap_or_default()) }
+                }),
+            )
+            .layer(axum::middleware::from_fn(respond));
+        let mut req = axum::http::Request::builder().uri("/");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn small_answers_get_a_tag_and_large_ones_pass_untouched() {
+        let small = through(Body::from("x".repeat(2000)), &[("accept-encoding", "gzip")]).await;
+        assert!(small.headers().contains_key(header::ETAG));
+        assert_eq!(small.headers()[header::CONTENT_ENCODING], "gzip");
+        let large = "y".repeat(MAX_BODY + 1);
+        let big = through(Body::from(large.clone()), &[]).await;
+        assert_eq!(big.status(), StatusCode::OK);
+        assert!(!big.headers().contains_key(header::ETAG));
+        assert_eq!(to_bytes(big.into_body(), usize::MAX).await.unwrap().len(), large.len());
+    }
 
     #[test]
     fn http_dates_round_trip() {
