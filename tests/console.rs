@@ -963,15 +963,7 @@ async fn an_invitation_serves_only_its_own_address_and_only_while_valid() {
 
     // Revoked: dead.
     let pending = admin.get(CONSOLE, &team).await;
-    let invitation_id = pending
-        .body
-        .split(r#"name="invitation_id" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let invitation_id = pending.quoted_after(r#"name="invitation_id" value=""#);
     let revoked = admin
         .submit(
             CONSOLE,

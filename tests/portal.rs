@@ -529,15 +529,7 @@ async fn feed_readers_calendar_apps_and_link_previews_get_what_they_expect() {
         );
     }
     let news = app.get(&h, "/actualites").await;
-    let post = news
-        .body
-        .split("href=\"/actualites/")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let post = news.quoted_after("href=\"/actualites/");
     let page = app.get(&h, &format!("/actualites/{post}")).await;
     assert!(
         page.body

@@ -732,6 +732,17 @@ impl Browser {
 }
 impl Page {
     /// The CSRF token of the (first) form on the page.
+    /// What follows the first `marker` in the body, up to the next `"`: an id in a link
+    /// (`href="/actualites/`), a field's value (`name="x" value="`).
+    pub fn quoted_after(&self, marker: &str) -> String {
+        self.body
+            .split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no {marker} in:\n{}", self.body))
+            .to_string()
+    }
+
     pub fn csrf(&self) -> String {
         let marker = r#"name="csrf" value=""#;
         let start = self
