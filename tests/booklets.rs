@@ -83,13 +83,15 @@ async fn call_with_contributions(app: &TestApp, tenant: &Tenant, extra: usize) -
     let amelie = citizen(&mut tx, "Amélie").await;
     let karim = citizen(&mut tx, "Karim B.").await;
     let gone = citizen(&mut tx, "Compte supprimé").await;
+    // Names from all over Europe and beyond: an official document must keep every letter.
+    let ngoc = citizen(&mut tx, "Nguyễn Thị Ngọc").await;
     contribute(
         &mut tx,
         call,
-        amelie,
+        ngoc,
         Some(energy),
-        "Des panneaux solaires",
-        "Sur les toits du collège.",
+        "Łódź, Ştefan, Ğül, Nguyễn — ∑",
+        "Des panneaux solaires sur les toits du collège.",
     )
     .await;
     contribute(
@@ -168,6 +170,16 @@ async fn call_with_contributions(app: &TestApp, tenant: &Tenant, extra: usize) -
     }
     tx.commit().await.unwrap();
     call
+}
+
+/// What a poppler tool prints about a PDF.
+fn poppler(tool: &str, pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new(tool)
+        .arg(pdf)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (poppler-utils): {e}"));
+    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -261,12 +273,36 @@ async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
     assert!(text.contains("Un cœur d'école à énergie positive"));
     assert!(text.contains("Karim B., le") && text.contains("Participant·e supprimé·e, le"));
     assert!(text.contains("Et la chaleur l'été."));
+    assert!(
+        text.contains("Łódź, Ştefan, Ğül, Nguyễn — ∑") && text.contains("Nguyễn Thị Ngọc, le"),
+        "every letter survives: {text}"
+    );
     assert!(text.contains("Proposition 449"));
     assert!(
         !text.contains("Propos injurieux"),
         "moderated contributions are left out"
     );
     assert!(text.find("Énergie (453").unwrap() < text.find("Cantine (2").unwrap());
+    // Tagged, for screen readers, with its fonts embedded as Unicode subsets.
+    let info = poppler("pdfinfo", file.path());
+    assert!(
+        info.lines().any(|l| l.split_whitespace().eq(["Tagged:", "yes"])),
+        "{info}"
+    );
+    let fonts = poppler("pdffonts", file.path());
+    let embedded: Vec<&str> = fonts.lines().skip(2).collect();
+    assert!(embedded.len() >= 2, "{fonts}");
+    // Columns: name, type, encoding, emb, sub, uni, object, generation.
+    let flags = |l: &str| {
+        let cols: Vec<String> = l.split_whitespace().map(str::to_string).collect();
+        cols[cols.len() - 5..cols.len() - 2].to_vec()
+    };
+    assert!(
+        embedded
+            .iter()
+            .all(|l| l.contains("DejaVuSans") && flags(l) == ["yes", "yes", "yes"]),
+        "every font embedded, subset, with its Unicode map: {fonts}"
+    );
 
     let (status, content_type, csv) = visitor.get_bytes(&h, "/participer/colleges/livret/csv").await;
     assert_eq!((status, content_type.as_str()), (200, "text/csv; charset=utf-8"));

@@ -129,7 +129,7 @@ async fn make(pool: &PgPool, storage: &Storage, tenant: &Tenant, id: Uuid) -> Re
     };
     let made_at = OffsetDateTime::now_utc();
     let groups = sections(&entries);
-    let pdf = render_pdf(&site, &d.title, &groups, entries.len(), made_at);
+    let pdf = render_pdf(&site, &d.title, &groups, entries.len(), made_at).map_err(Failed)?;
     let csv = render_csv(&entries);
     let json = render_json(&site, &d.title, &groups, entries.len(), made_at);
 
@@ -167,7 +167,13 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-fn render_pdf(site: &str, call: &str, groups: &[Section<'_>], count: usize, made_at: OffsetDateTime) -> Vec<u8> {
+fn render_pdf(
+    site: &str,
+    call: &str,
+    groups: &[Section<'_>],
+    count: usize,
+    made_at: OffsetDateTime,
+) -> Result<Vec<u8>, String> {
     let title = format!("Livret d'expression — {call}");
     let mut w = Writer::new(&title);
     w.space(120.0);

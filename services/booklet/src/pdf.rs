@@ -1,14 +1,30 @@
-//! The booklet as PDF, written with `pdf-writer` and the standard Helvetica fonts (every
-//! reader has them, so no font file is shipped). Text is encoded in WinAnsi, which covers
-//! French (accents, œ, guillemets, €); a character outside it prints as `?`. Lines wrap
-//! on Helvetica's widths, pages break when full, and each page carries its number.
+//! The booklet as PDF, written with krilla. The text is set in DejaVu Sans (the `dejavu`
+//! crate's files, compiled in: the production image has no fonts), embedded as a subset
+//! with its ToUnicode map, so a name like « Łódź, Ştefan, Ğül, Nguyễn » prints and copies
+//! back exactly. The document is tagged for screen readers (RGAA asks it of documents a
+//! collectivité publishes): its language is French, each block is a heading (H1–H3) or a
+//! paragraph in reading order, and the running footer is an artifact they skip. Lines wrap
+//! on the font's own advance widths, pages break when full, each page carries its number.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+use std::num::NonZeroU16;
+use std::sync::LazyLock;
+
+use krilla::geom::Point;
+use krilla::metadata::Metadata;
+use krilla::page::PageSettings;
+use krilla::surface::Surface;
+use krilla::tagging::{Artifact, ArtifactType, ContentTag, SpanTag, Tag, TagGroup, TagKind, TagTree};
+use krilla::text::{Font, TextDirection};
+use krilla::{Document, SerializeSettings};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::{FontRef, MetadataProvider};
 
 const PAGE_W: f32 = 595.0; // A4, in points
 const PAGE_H: f32 = 842.0;
 const MARGIN: f32 = 56.0;
 const BOTTOM: f32 = 64.0;
+/// The document's language, for /Lang and the XMP metadata.
+const LANG: &str = "fr";
 
 /// A run of text in a style.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,11 +37,8 @@ pub enum Style {
 }
 
 impl Style {
-    fn font(self) -> &'static [u8] {
-        match self {
-            Style::Title | Style::Heading | Style::Strong => b"F2",
-            Style::Body | Style::Small => b"F1",
-        }
+    fn bold(self) -> bool {
+        matches!(self, Style::Title | Style::Heading | Style::Strong)
     }
 
     fn size(self) -> f32 {
@@ -42,66 +55,59 @@ impl Style {
         self.size() * 1.35
     }
 
-    fn bold(self) -> bool {
-        self.font() == b"F2"
+    /// What a screen reader announces the block as.
+    fn tag(self, text: &str) -> TagKind {
+        let heading =
+            |level: u16| Tag::Hn(NonZeroU16::new(level).expect("a level from 1"), Some(text.to_string())).into();
+        match self {
+            Style::Title => heading(1),
+            Style::Heading => heading(2),
+            Style::Strong => heading(3),
+            Style::Body | Style::Small => Tag::P.into(),
+        }
     }
 }
 
-/// Helvetica's advance widths (thousandths of the font size), by character class; bold a
-/// little wider. Close enough to wrap lines before the margin.
-fn width(c: char, bold: bool) -> f32 {
-    let w = match c {
-        ' ' | 'i' | 'j' | 'l' | '.' | ',' | ';' | ':' | '!' | '|' | '\'' | '’' | 'í' | 'ì' | 'î' | 'ï' => 278.0,
-        'f' | 't' | 'I' | '(' | ')' | '[' | ']' | '/' | '-' => 300.0,
-        'r' => 333.0,
-        'm' | 'M' | 'œ' => 833.0,
-        'w' => 722.0,
-        'W' => 944.0,
-        'Œ' | 'Æ' => 1000.0,
-        '—' => 1000.0,
-        '«' | '»' | '–' => 556.0,
-        c if c.is_ascii_digit() => 556.0,
-        c if c.is_uppercase() => 700.0,
-        c if c.is_lowercase() => 556.0,
-        _ => 584.0,
-    };
-    if bold { w * 1.06 } else { w }
+/// A face's advance widths, read once from the font file.
+struct Face {
+    data: &'static [u8],
+    font: FontRef<'static>,
+    units_per_em: f32,
+}
+
+impl Face {
+    fn load(data: &'static [u8]) -> Face {
+        let font = FontRef::new(data).expect("DejaVu Sans is a valid font");
+        let units_per_em = f32::from(font.metrics(Size::unscaled(), LocationRef::default()).units_per_em);
+        Face {
+            data,
+            font,
+            units_per_em,
+        }
+    }
+
+    /// Width of `s` at `size` points: the sum of its glyphs' advances (a character the
+    /// font lacks takes the width of its missing-glyph box).
+    fn width(&self, s: &str, size: f32) -> f32 {
+        let charmap = self.font.charmap();
+        let metrics = self.font.glyph_metrics(Size::unscaled(), LocationRef::default());
+        let units: f32 = s
+            .chars()
+            .map(|c| metrics.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0))
+            .sum();
+        units * size / self.units_per_em
+    }
+}
+
+static REGULAR: LazyLock<Face> = LazyLock::new(|| Face::load(dejavu::sans::regular()));
+static BOLD: LazyLock<Face> = LazyLock::new(|| Face::load(dejavu::sans::bold()));
+
+fn face(style: Style) -> &'static Face {
+    if style.bold() { &BOLD } else { &REGULAR }
 }
 
 fn text_width(s: &str, style: Style) -> f32 {
-    s.chars().map(|c| width(c, style.bold())).sum::<f32>() * style.size() / 1000.0
-}
-
-/// Text in WinAnsi, as the standard fonts read it.
-pub fn win_ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c {
-            ' '..='~' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '\u{202f}' | '\u{2009}' => b' ',
-            '€' => 0x80,
-            '‚' => 0x82,
-            '„' => 0x84,
-            '…' => 0x85,
-            '‰' => 0x89,
-            'Š' => 0x8A,
-            '‹' => 0x8B,
-            'Œ' => 0x8C,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            '™' => 0x99,
-            'š' => 0x9A,
-            '›' => 0x9B,
-            'œ' => 0x9C,
-            'Ÿ' => 0x9F,
-            _ => b'?',
-        })
-        .collect()
+    face(style).width(s, style.size())
 }
 
 /// Lines of at most `max` points: words kept whole when they fit, cut when one alone is
@@ -139,9 +145,21 @@ fn wrap(text: &str, style: Style, max: f32) -> Vec<String> {
     lines
 }
 
-/// Builds the document page by page.
+/// One line placed on a page, and the block (heading or paragraph) it belongs to.
+struct Line {
+    block: usize,
+    style: Style,
+    /// Baseline, in points from the top of the page.
+    y: f32,
+    text: String,
+}
+
+/// Lays the document out page by page; `finish` draws and tags it.
 pub struct Writer {
-    pages: Vec<Content>,
+    pages: Vec<Vec<Line>>,
+    /// Each block's tag, in reading order.
+    blocks: Vec<TagKind>,
+    /// Distance from the top of the page to the last baseline.
     y: f32,
     title: String,
 }
@@ -150,6 +168,7 @@ impl Writer {
     pub fn new(title: &str) -> Writer {
         let mut w = Writer {
             pages: Vec::new(),
+            blocks: Vec::new(),
             y: 0.0,
             title: title.to_string(),
         };
@@ -158,35 +177,34 @@ impl Writer {
     }
 
     pub fn new_page(&mut self) {
-        self.pages.push(Content::new());
-        self.y = PAGE_H - MARGIN;
+        self.pages.push(Vec::new());
+        self.y = MARGIN;
     }
 
     fn room_for(&mut self, height: f32) {
-        if self.y - height < BOTTOM {
+        if self.y + height > PAGE_H - BOTTOM {
             self.new_page();
         }
     }
 
     /// A paragraph: wrapped, each line on the page that has room for it.
     pub fn paragraph(&mut self, text: &str, style: Style) {
-        let indent = 0.0;
-        for line in wrap(text, style, PAGE_W - 2.0 * MARGIN - indent) {
+        let block = self.blocks.len();
+        self.blocks.push(style.tag(text));
+        for text in wrap(text, style, PAGE_W - 2.0 * MARGIN) {
             self.room_for(style.leading());
-            self.y -= style.leading();
-            let content = self.pages.last_mut().expect("a page");
-            content
-                .begin_text()
-                .set_font(Name(style.font()), style.size())
-                .next_line(MARGIN + indent, self.y)
-                .show(Str(&win_ansi(&line)))
-                .end_text();
+            self.y += style.leading();
+            let y = self.y;
+            self.pages
+                .last_mut()
+                .expect("a page")
+                .push(Line { block, style, y, text });
         }
     }
 
     /// Vertical space.
     pub fn space(&mut self, points: f32) {
-        self.y -= points;
+        self.y += points;
     }
 
     /// Keeps the next `lines` lines of `style` together (a heading with its first lines).
@@ -194,60 +212,76 @@ impl Writer {
         self.room_for(lines as f32 * style.leading());
     }
 
-    /// The finished PDF, with page numbers in the footer.
-    pub fn finish(self) -> Vec<u8> {
-        let mut pdf = Pdf::new();
-        let catalog = Ref::new(1);
-        let tree = Ref::new(2);
-        let regular = Ref::new(3);
-        let bold = Ref::new(4);
-        let info = Ref::new(5);
-        let mut next = 6;
+    /// The finished PDF, with page numbers in the footer. An error only comes from a bug
+    /// (krilla checks a document against a standard only when one is asked for); it says
+    /// what went wrong, for the job's failure.
+    pub fn finish(self) -> Result<Vec<u8>, String> {
+        let mut document = Document::new_with(SerializeSettings {
+            enable_tagging: true,
+            ..SerializeSettings::default()
+        });
+        let regular = Font::new(REGULAR.data.into(), 0).expect("DejaVu Sans");
+        let bold = Font::new(BOLD.data.into(), 0).expect("DejaVu Sans Bold");
+        let mut groups: Vec<TagGroup> = self.blocks.into_iter().map(TagGroup::new).collect();
         let count = self.pages.len();
-        let mut page_ids = Vec::with_capacity(count);
-        let mut content_ids = Vec::with_capacity(count);
-        for _ in 0..count {
-            page_ids.push(Ref::new(next));
-            content_ids.push(Ref::new(next + 1));
-            next += 2;
-        }
-        pdf.catalog(catalog).pages(tree);
-        pdf.pages(tree).kids(page_ids.iter().copied()).count(count as i32);
-        pdf.type1_font(regular)
-            .base_font(Name(b"Helvetica"))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-        pdf.type1_font(bold)
-            .base_font(Name(b"Helvetica-Bold"))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-        pdf.document_info(info)
-            .title(pdf_writer::TextStr(&self.title))
-            .producer(pdf_writer::TextStr("Participe"));
-        for (n, mut content) in self.pages.into_iter().enumerate() {
+        let settings = PageSettings::from_wh(PAGE_W, PAGE_H).expect("A4 is a page size");
+        for (n, lines) in self.pages.into_iter().enumerate() {
+            let mut page = document.start_page_with(settings.clone());
+            let mut surface = page.surface();
+            for line in lines {
+                let font = if line.style.bold() {
+                    bold.clone()
+                } else {
+                    regular.clone()
+                };
+                let id = surface.start_tagged(ContentTag::Span(SpanTag::empty()));
+                draw(&mut surface, font, line.style, MARGIN, line.y, &line.text);
+                surface.end_tagged();
+                groups[line.block].push(id);
+            }
             let footer = format!("{} — page {} sur {count}", self.title, n + 1);
             let footer = wrap(&footer, Style::Small, PAGE_W - 2.0 * MARGIN)
                 .into_iter()
                 .next()
                 .unwrap_or_default();
-            content
-                .begin_text()
-                .set_font(Name(b"F1"), Style::Small.size())
-                .next_line(MARGIN, BOTTOM - 28.0)
-                .show(Str(&win_ansi(&footer)))
-                .end_text();
-            let mut page = pdf.page(page_ids[n]);
-            page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
-                .parent(tree)
-                .contents(content_ids[n]);
-            let mut resources = page.resources();
-            let mut fonts = resources.fonts();
-            fonts.pair(Name(b"F1"), regular).pair(Name(b"F2"), bold);
-            fonts.finish();
-            resources.finish();
+            surface.start_tagged(ContentTag::Artifact(Artifact::with_kind(ArtifactType::Footer)));
+            draw(
+                &mut surface,
+                regular.clone(),
+                Style::Small,
+                MARGIN,
+                PAGE_H - BOTTOM + 28.0,
+                &footer,
+            );
+            surface.end_tagged();
+            surface.finish();
             page.finish();
-            pdf.stream(content_ids[n], &content.finish());
         }
-        pdf.finish()
+        let mut tree = TagTree::new().with_lang(Some(LANG.to_string()));
+        for group in groups {
+            tree.push(group);
+        }
+        document.set_tag_tree(tree);
+        document.set_metadata(
+            Metadata::new()
+                .title(self.title)
+                .language(LANG.to_string())
+                .creator("Participe".to_string())
+                .producer("Participe".to_string()),
+        );
+        document.finish().map_err(|e| format!("writing the PDF: {e:?}"))
     }
+}
+
+fn draw(surface: &mut Surface<'_>, font: Font, style: Style, x: f32, y: f32, text: &str) {
+    surface.draw_text(
+        Point::from_xy(x, y),
+        font,
+        style.size(),
+        text,
+        false,
+        TextDirection::Auto,
+    );
 }
 
 #[cfg(test)]
@@ -255,12 +289,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn french_text_is_encoded_and_wrapped() {
-        assert_eq!(win_ansi("Été « œuvre » 5 €"), b"\xc9t\xe9 \xab \x9cuvre \xbb 5 \x80");
-        assert_eq!(win_ansi("漢"), b"?");
+    fn lines_wrap_on_the_fonts_widths() {
+        // DejaVu's own advances: an m is wider than an i, bold wider than regular.
+        assert!(text_width("m", Style::Body) > text_width("i", Style::Body));
+        assert!(text_width("mot", Style::Strong) > text_width("mot", Style::Body) * 11.5 / 10.5);
         let lines = wrap(&"mot ".repeat(200), Style::Body, 300.0);
         assert!(lines.len() > 5 && lines.iter().all(|l| text_width(l, Style::Body) <= 300.0));
         let long = wrap(&"x".repeat(500), Style::Body, 100.0);
         assert!(long.len() > 1 && long.iter().all(|l| text_width(l, Style::Body) <= 100.0));
+        assert_eq!(
+            wrap("Łódź, Ştefan, Ğül, Nguyễn — ∑", Style::Body, 400.0),
+            ["Łódź, Ştefan, Ğül, Nguyễn — ∑"]
+        );
+    }
+
+    #[test]
+    fn the_document_is_a_pdf_with_its_language() {
+        let mut w = Writer::new("Livret — Łódź");
+        w.paragraph("Livret d'expression", Style::Title);
+        w.paragraph("Nguyễn", Style::Body);
+        let pdf = w.finish().unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(
+            text.contains("/Lang(fr)/StructTreeRoot") && text.contains("/S/H1"),
+            "tagged, in French"
+        );
     }
 }
