@@ -1,5 +1,5 @@
 //! Staff accounts: sign-up with email confirmation, sign-in (with the second factor when
-//! enabled), sign-out, and password reset by mail. No message ever says whether an address
+//! enabled), sign-out, and password reset by mail (the flows of `participe_web::signin`). No message ever says whether an address
 //! has an account; answers take the same time either way (argon2 runs on unknown addresses
 //! too, mails are sent in the background); sign-up, sign-in and reset are rate-limited per
 //! address and per account.
@@ -14,12 +14,13 @@ use participe_mail::Mail;
 use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
 use participe_web::session::{LoginForm, NextQuery};
+use participe_web::signin::{self, ForgotForm, FormPage, ResetForm};
 use participe_web::{Error, Result, session};
 use uuid::Uuid;
 
 use crate::frame::Console;
 use crate::kit::message;
-use crate::signin::{NEXT, PENDING_TOTP, after_password, finish_login};
+use crate::signin::{PENDING_TOTP, after_password, finish_login};
 
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
@@ -135,104 +136,15 @@ async fn rerender_signup(
 }
 
 pub async fn confirm(console: Console, Path(token): Path<String>) -> Result<Response> {
-    match staff::confirm_email(&console.app.pool, &token).await? {
-        Some(_) => {
-            console.flash("Votre adresse est confirmée. Vous pouvez vous connecter.").await?;
-            Ok(Redirect::to("/connexion").into_response())
-        }
-        None => Ok((
-            StatusCode::NOT_FOUND,
-            message(&console, "Lien invalide ou expiré", "Ce lien de confirmation n'est plus valable. Connectez-vous : si votre adresse n'est pas encore confirmée, un nouveau lien vous sera envoyé.").await?,
-        )
-            .into_response()),
-    }
+    signin::confirm(&console, &token).await
 }
 
 pub async fn login_form(console: Console, Query(q): Query<NextQuery>) -> Result<Response> {
-    if console.staff.is_some() {
-        return Ok(Redirect::to("/").into_response());
-    }
-    if let Some(next) = q.next() {
-        console
-            .session
-            .insert(NEXT, next)
-            .await
-            .map_err(session::session_error)?;
-    }
-    Ok(console
-        .render(
-            "console/auth/login.html",
-            minijinja::context! {
-                form => minijinja::value::Serde(LoginForm::default()), errors => Vec::<()>::new(),
-                oidc => console.app.config.console_oidc.as_ref().map(|c| c.label.clone()),
-            },
-        )
-        .await?
-        .into_response())
+    signin::login_form(&console, q).await
 }
 
 pub async fn login(console: Console, CsrfForm(form): CsrfForm<LoginForm>) -> Result<Response> {
-    let email = Email::parse(&form.email).ok();
-    if !console
-        .app
-        .limits
-        .login
-        .check(console.ip.0, email.as_ref().map(Email::as_str))
-    {
-        return rerender_login(
-            &console,
-            form,
-            FieldErrors::one("email", TOO_MANY),
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
-    }
-    let found = staff::check_password(&console.app.pool, email.as_ref(), &form.password).await?;
-    let Some(staff) = found else {
-        return rerender_login(
-            &console,
-            form,
-            FieldErrors::one("email", "adresse électronique ou mot de passe incorrect"),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    if !staff.confirmed {
-        // The password was right, so saying this reveals nothing new.
-        let mut conn = console.app.pool.acquire().await.map_err(Error::from)?;
-        let token = staff::issue_token(&mut conn, staff.id, staff::TokenPurpose::Confirm).await?;
-        send_confirmation(&console, &staff, &token)?;
-        return rerender_login(
-            &console,
-            form,
-            FieldErrors::one(
-                "email",
-                "confirmez d'abord votre adresse : un nouveau lien de confirmation vient de vous être envoyé",
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    after_password(&console, &staff).await
-}
-
-async fn rerender_login(
-    console: &Console,
-    mut form: LoginForm,
-    errors: FieldErrors,
-    status: StatusCode,
-) -> Result<Response> {
-    form.password.clear();
-    let page = console
-        .render(
-            "console/auth/login.html",
-            minijinja::context! {
-                form => minijinja::value::Serde(form), errors => minijinja::value::Serde(errors),
-                oidc => console.app.config.console_oidc.as_ref().map(|c| c.label.clone()),
-            },
-        )
-        .await?;
-    Ok((status, page).into_response())
+    signin::login(&console, form).await
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -297,79 +209,19 @@ pub async fn code(console: Console, CsrfForm(form): CsrfForm<CodeForm>) -> Resul
 }
 
 pub async fn logout(console: Console, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
-    let then = crate::oidc::logout_url(&console).await?;
-    console.session.flush().await.map_err(session::session_error)?;
-    Ok(Redirect::to(&then).into_response())
+    signin::logout(&console).await
 }
 
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct ForgotForm {
-    email: String,
-}
-
-pub async fn forgot_form(console: Console) -> Result<Html<String>> {
-    console
-        .render(
-            "console/auth/forgot.html",
-            minijinja::context! { form => minijinja::value::Serde(ForgotForm::default()), errors => Vec::<()>::new() },
-        )
-        .await
+pub async fn forgot_form(console: Console) -> Result<Response> {
+    signin::forgot_form(&console).await
 }
 
 pub async fn forgot(console: Console, CsrfForm(form): CsrfForm<ForgotForm>) -> Result<Response> {
-    let email = match Email::parse(&form.email) {
-        Ok(e) => e,
-        Err(e) => {
-            let errors = FieldErrors::one("email", e.0);
-            let page = console
-                .render("console/auth/forgot.html", minijinja::context! { form => minijinja::value::Serde(form), errors => minijinja::value::Serde(errors) })
-                .await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-        }
-    };
-    if !console.app.limits.reset.check(console.ip.0, Some(email.as_str())) {
-        return Err(Error::TooManyRequests);
-    }
-    if let Some(staff) = staff::find_by_email(&console.app.pool, &email).await? {
-        let token = staff::request_reset(&console.app.pool, staff.id).await?;
-        let link = console.link(&format!("/reinitialiser/{}", token.as_str()));
-        let text = console.render_mail(
-            "console/mail/reset.txt",
-            minijinja::context! { name => staff.display_name, link },
-        )?;
-        console.send_later(Mail {
-            attachments: Vec::new(),
-            to: staff.email,
-            subject: "Réinitialiser votre mot de passe — Participe".into(),
-            text,
-            from_name: None,
-            unsubscribe: None,
-        });
-    }
-    Ok(message(
-        &console,
-        "Vérifiez votre messagerie",
-        &format!("Si un compte existe pour {email}, un courriel contenant un lien pour choisir un nouveau mot de passe vient d'y être envoyé. Ce lien reste valable une heure."),
-    )
-    .await?
-    .into_response())
+    signin::forgot(&console, form).await
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct ResetForm {
-    password: String,
-    password_confirm: String,
-}
-
-pub async fn reset_form(console: Console, Path(_token): Path<String>) -> Result<Html<String>> {
-    console
-        .render(
-            "console/auth/reset.html",
-            minijinja::context! { errors => Vec::<()>::new() },
-        )
-        .await
+pub async fn reset_form(console: Console, Path(_token): Path<String>) -> Result<Response> {
+    signin::reset_form(&console).await
 }
 
 pub async fn reset(
@@ -377,29 +229,110 @@ pub async fn reset(
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<Response> {
-    let password = match NewPassword::parse(&form.password, &form.password_confirm) {
-        Ok(p) => p,
-        Err(e) => {
-            let errors = FieldErrors::one("password", e.0);
-            let page = console
-                .render(
-                    "console/auth/reset.html",
-                    minijinja::context! { errors => minijinja::value::Serde(errors) },
-                )
-                .await?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    signin::reset(&console, &token, form).await
+}
+
+/// Staff accounts, on the platform, for the shared password flows.
+impl signin::Accounts for Console {
+    type Account = staff::Staff;
+    const WHERE: &'static str = "sur Participe";
+
+    fn visit(&self) -> signin::Visit<'_> {
+        signin::Visit {
+            session: &self.session,
+            ip: self.ip.0,
+            limits: &self.app.limits,
         }
-    };
-    match staff::reset_password(&console.app.pool, &token, &password).await? {
-        Some(_) => {
-            console.session.flush().await.map_err(session::session_error)?;
-            console.flash("Votre mot de passe est modifié. Connectez-vous avec le nouveau.").await?;
-            Ok(Redirect::to("/connexion").into_response())
-        }
-        None => Ok((
-            StatusCode::NOT_FOUND,
-            message(&console, "Lien invalide ou expiré", "Ce lien de réinitialisation n'est plus valable. Demandez-en un nouveau depuis la page « Mot de passe oublié ».").await?,
-        )
-            .into_response()),
+    }
+
+    fn account_key(&self, email: &Email) -> String {
+        email.as_str().to_string()
+    }
+
+    fn signed_in(&self) -> bool {
+        self.staff.is_some()
+    }
+
+    fn home(&self) -> &'static str {
+        "/"
+    }
+
+    async fn form_page(
+        &self,
+        page: FormPage,
+        form: minijinja::Value,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response> {
+        let oidc = self.app.config.console_oidc.as_ref().map(|c| c.label.clone());
+        let page = self
+            .render(
+                page.template(),
+                minijinja::context! {
+                    layout => "console/layout.html", providers_template => "console/auth/provider.html",
+                    form, errors => minijinja::value::Serde(errors), oidc,
+                },
+            )
+            .await?;
+        Ok((status, page).into_response())
+    }
+
+    async fn message(&self, status: StatusCode, title: &str, text: &str) -> Result<Response> {
+        Ok((status, message(self, title, text).await?).into_response())
+    }
+
+    async fn flash(&self, text: &str) -> Result<()> {
+        Console::flash(self, text).await
+    }
+
+    async fn check_password(&self, email: Option<&Email>, password: &str) -> Result<Option<staff::Staff>> {
+        Ok(staff::check_password(&self.app.pool, email, password).await?)
+    }
+
+    fn confirmed(staff: &staff::Staff) -> bool {
+        staff.confirmed
+    }
+
+    async fn send_confirmation(&self, staff: &staff::Staff) -> Result<()> {
+        let mut conn = self.app.pool.acquire().await.map_err(Error::from)?;
+        let token = staff::issue_token(&mut conn, staff.id, staff::TokenPurpose::Confirm).await?;
+        send_confirmation(self, staff, &token)
+    }
+
+    async fn proven(&self, staff: &staff::Staff) -> Result<Response> {
+        after_password(self, staff).await
+    }
+
+    async fn confirm_email(&self, token: &str) -> Result<bool> {
+        Ok(staff::confirm_email(&self.app.pool, token).await?.is_some())
+    }
+
+    async fn send_reset(&self, email: &Email) -> Result<()> {
+        let Some(staff) = staff::find_by_email(&self.app.pool, email).await? else {
+            return Ok(());
+        };
+        let token = staff::request_reset(&self.app.pool, staff.id).await?;
+        let link = self.link(&format!("/reinitialiser/{}", token.as_str()));
+        let text = self.render_mail(
+            "console/mail/reset.txt",
+            minijinja::context! { name => staff.display_name, link },
+        )?;
+        self.send_later(Mail {
+            attachments: Vec::new(),
+            to: staff.email,
+            subject: "Réinitialiser votre mot de passe — Participe".into(),
+            text,
+            from_name: None,
+            unsubscribe: None,
+        });
+        Ok(())
+    }
+
+    async fn reset_password(&self, token: &str, password: &NewPassword) -> Result<bool> {
+        Ok(staff::reset_password(&self.app.pool, token, password).await?.is_some())
+    }
+
+    async fn logout_url(&self) -> Result<String> {
+        crate::oidc::logout_url(self).await
     }
 }

@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use crate::frame::Console;
 
-/// The session key of the page to go back to once signed in.
-pub(crate) const NEXT: &str = "next";
+pub(crate) use participe_web::signin::NEXT;
 /// The session key of an account whose password was right and whose code is awaited.
 pub(crate) const PENDING_TOTP: &str = "pending_totp";
 
@@ -30,7 +29,7 @@ pub(crate) async fn after_password(console: &Console, staff: &staff::Staff) -> R
 }
 
 pub(crate) async fn finish_login(console: &Console, staff: &staff::Staff) -> Result<Response> {
-    let next: Option<String> = console.session.remove(NEXT).await.map_err(session::session_error)?;
+    let next = participe_web::signin::take_next(&console.session).await?;
     console
         .session
         .remove::<Uuid>(PENDING_TOTP)

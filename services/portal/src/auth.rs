@@ -7,18 +7,17 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use participe_core::FieldErrors;
-use participe_core::citizens::{self, NewCitizen, Profile, SignUp};
+use participe_core::citizens::{self, Citizen, NewCitizen, Profile, SignUp};
 use participe_core::domain::{Email, NewPassword};
 use participe_core::site;
+use participe_web::Result;
 use participe_web::csrf::{self, CsrfForm};
 use participe_web::ratelimit::TOO_MANY;
 use participe_web::session::{LoginForm, NextQuery};
-use participe_web::{Result, session};
+use participe_web::signin::{self, ForgotForm, FormPage, ResetForm};
 
 use crate::Portal;
 use crate::kit::{form_page, message, profiles};
-
-const NEXT: &str = "next";
 
 /// The rate-limit key of an address on this portal (accounts are per tenant).
 fn account_key(portal: &Portal, email: &Email) -> String {
@@ -138,215 +137,148 @@ pub async fn sign_up(portal: Portal, CsrfForm(form): CsrfForm<SignUpForm>) -> Re
 }
 
 pub async fn confirm(portal: Portal, Path(token): Path<String>) -> Result<Response> {
-    let mut tx = portal.begin().await?;
-    let confirmed = citizens::confirm_email(&mut tx, &token).await?;
-    tx.commit().await?;
-    match confirmed {
-        Some(_) => {
-            portal.flash("Votre adresse est confirmée. Vous pouvez vous connecter et participer.").await?;
-            Ok(Redirect::to("/connexion").into_response())
-        }
-        None => message(&portal, StatusCode::NOT_FOUND, "Lien invalide ou expiré", "Ce lien de confirmation n'est plus valable. Connectez-vous : si votre adresse n'est pas encore confirmée, un nouveau lien vous sera envoyé.").await,
-    }
-}
-
-async fn login_page(portal: &Portal, mut form: LoginForm, errors: FieldErrors, status: StatusCode) -> Result<Response> {
-    form.password.clear();
-    form_page(
-        portal,
-        "portal/login.html",
-        form,
-        errors,
-        status,
-        minijinja::context! { providers => crate::oidc::offered(portal).await? },
-    )
-    .await
+    signin::confirm(&portal, &token).await
 }
 
 pub async fn login_form(portal: Portal, Query(q): Query<NextQuery>) -> Result<Response> {
-    if portal.citizen.is_some() {
-        return Ok(Redirect::to("/compte").into_response());
-    }
-    if let Some(next) = q.next() {
-        portal
-            .session
-            .insert(NEXT, next)
-            .await
-            .map_err(session::session_error)?;
-    }
-    login_page(&portal, LoginForm::default(), FieldErrors::default(), StatusCode::OK).await
+    signin::login_form(&portal, q).await
 }
 
 pub async fn login(portal: Portal, CsrfForm(form): CsrfForm<LoginForm>) -> Result<Response> {
-    let email = Email::parse(&form.email).ok();
-    let key = email.as_ref().map(|e| account_key(&portal, e));
-    if !portal.app.limits.login.check(portal.ip.0, key.as_deref()) {
-        return login_page(
-            &portal,
-            form,
-            FieldErrors::one("email", TOO_MANY),
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
-    }
-    let mut tx = portal.begin().await?;
-    let found = citizens::check_password(&mut tx, email.as_ref(), &form.password).await?;
-    let Some(citizen) = found else {
-        return login_page(
-            &portal,
-            form,
-            FieldErrors::one("email", "adresse électronique ou mot de passe incorrect"),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    if !citizen.confirmed {
-        // The password was right, so saying this reveals nothing new.
-        let token = citizens::issue_token(&mut tx, citizen.id, citizens::TokenPurpose::Confirm).await?;
-        tx.commit().await?;
-        let link = portal.link(&format!("/confirmer/{}", token.as_str()));
-        portal.send_later(
-            citizen.email.clone(),
-            "Confirmez votre adresse".into(),
-            "portal/mail/confirm.txt",
-            minijinja::context! { name => citizen.display_name, link },
-        )?;
-        return login_page(
-            &portal,
-            form,
-            FieldErrors::one(
-                "email",
-                "confirmez d'abord votre adresse : un nouveau lien de confirmation vient de vous être envoyé",
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    tx.commit().await?;
-    let next: Option<String> = portal.session.remove(NEXT).await.map_err(session::session_error)?;
-    portal.sign_in(&citizen).await?;
-    Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
+    signin::login(&portal, form).await
 }
 
 pub async fn logout(portal: Portal, CsrfForm(_): CsrfForm<csrf::Empty>) -> Result<Response> {
-    let then = crate::oidc::logout_url(&portal).await?;
-    portal.session.flush().await.map_err(session::session_error)?;
-    Ok(Redirect::to(&then).into_response())
-}
-
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct ForgotForm {
-    email: String,
+    signin::logout(&portal).await
 }
 
 pub async fn forgot_form(portal: Portal) -> Result<Response> {
-    form_page(
-        &portal,
-        "portal/forgot.html",
-        ForgotForm::default(),
-        FieldErrors::default(),
-        StatusCode::OK,
-        minijinja::context! {},
-    )
-    .await
+    signin::forgot_form(&portal).await
 }
 
 pub async fn forgot(portal: Portal, CsrfForm(form): CsrfForm<ForgotForm>) -> Result<Response> {
-    let email = match Email::parse(&form.email) {
-        Ok(e) => e,
-        Err(e) => {
-            return form_page(
-                &portal,
-                "portal/forgot.html",
-                form,
-                FieldErrors::one("email", e.0),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                minijinja::context! {},
-            )
-            .await;
+    signin::forgot(&portal, form).await
+}
+
+pub async fn reset_form(portal: Portal, Path(_token): Path<String>) -> Result<Response> {
+    signin::reset_form(&portal).await
+}
+
+pub async fn reset(portal: Portal, Path(token): Path<String>, CsrfForm(form): CsrfForm<ResetForm>) -> Result<Response> {
+    signin::reset(&portal, &token, form).await
+}
+
+/// Citizens' accounts, this tenant's only, for the shared password flows.
+impl signin::Accounts for Portal {
+    type Account = Citizen;
+    const WHERE: &'static str = "sur ce portail";
+
+    fn visit(&self) -> signin::Visit<'_> {
+        signin::Visit {
+            session: &self.session,
+            ip: self.ip.0,
+            limits: &self.app.limits,
         }
-    };
-    if !portal
-        .app
-        .limits
-        .reset
-        .check(portal.ip.0, Some(&account_key(&portal, &email)))
-    {
-        return form_page(
-            &portal,
-            "portal/forgot.html",
-            form,
-            FieldErrors::one("email", TOO_MANY),
-            StatusCode::TOO_MANY_REQUESTS,
-            minijinja::context! {},
-        )
-        .await;
     }
-    let mut tx = portal.begin().await?;
-    if let Some(citizen) = citizens::find_by_email(&mut tx, &email).await? {
+
+    fn account_key(&self, email: &Email) -> String {
+        account_key(self, email)
+    }
+
+    fn signed_in(&self) -> bool {
+        self.citizen.is_some()
+    }
+
+    fn home(&self) -> &'static str {
+        "/compte"
+    }
+
+    async fn form_page(
+        &self,
+        page: FormPage,
+        form: minijinja::Value,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response> {
+        let providers = match page {
+            FormPage::Login => crate::oidc::offered(self).await?,
+            FormPage::Forgot | FormPage::Reset => Vec::new(),
+        };
+        let extra = minijinja::context! {
+            layout => "portal/layout.html", providers_template => "portal/providers.html", providers,
+        };
+        form_page(self, page.template(), form, errors, status, extra).await
+    }
+
+    async fn message(&self, status: StatusCode, title: &str, text: &str) -> Result<Response> {
+        message(self, status, title, text).await
+    }
+
+    async fn flash(&self, text: &str) -> Result<()> {
+        Portal::flash(self, text).await
+    }
+
+    async fn check_password(&self, email: Option<&Email>, password: &str) -> Result<Option<Citizen>> {
+        let mut tx = self.begin().await?;
+        let found = citizens::check_password(&mut tx, email, password).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    fn confirmed(citizen: &Citizen) -> bool {
+        citizen.confirmed
+    }
+
+    async fn send_confirmation(&self, citizen: &Citizen) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let token = citizens::issue_token(&mut tx, citizen.id, citizens::TokenPurpose::Confirm).await?;
+        tx.commit().await?;
+        let link = self.link(&format!("/confirmer/{}", token.as_str()));
+        self.send_later(
+            citizen.email.clone(),
+            "Confirmez votre adresse".into(),
+            "portal/mail/confirm.txt",
+            minijinja::context! { name => &citizen.display_name, link },
+        )
+    }
+
+    async fn proven(&self, citizen: &Citizen) -> Result<Response> {
+        let next = signin::take_next(&self.session).await?;
+        self.sign_in(citizen).await?;
+        Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
+    }
+
+    async fn confirm_email(&self, token: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let confirmed = citizens::confirm_email(&mut tx, token).await?;
+        tx.commit().await?;
+        Ok(confirmed.is_some())
+    }
+
+    async fn send_reset(&self, email: &Email) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let Some(citizen) = citizens::find_by_email(&mut tx, email).await? else {
+            return Ok(tx.commit().await?);
+        };
         let token = citizens::issue_token(&mut tx, citizen.id, citizens::TokenPurpose::Reset).await?;
         tx.commit().await?;
-        let link = portal.link(&format!("/reinitialiser/{}", token.as_str()));
-        portal.send_later(
+        let link = self.link(&format!("/reinitialiser/{}", token.as_str()));
+        self.send_later(
             citizen.email,
             "Choisir un nouveau mot de passe".into(),
             "portal/mail/reset.txt",
             minijinja::context! { name => citizen.display_name, link },
-        )?;
+        )
     }
-    message(
-        &portal,
-        StatusCode::OK,
-        "Vérifiez votre messagerie",
-        &format!("Si un compte existe pour {email} sur ce portail, un courriel contenant un lien pour choisir un nouveau mot de passe vient d'y être envoyé. Ce lien reste valable une heure."),
-    )
-    .await
-}
 
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(default)]
-pub struct ResetForm {
-    password: String,
-    password_confirm: String,
-}
+    async fn reset_password(&self, token: &str, password: &NewPassword) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let done = citizens::reset_password(&mut tx, token, password).await?;
+        tx.commit().await?;
+        Ok(done.is_some())
+    }
 
-pub async fn reset_form(portal: Portal, Path(_token): Path<String>) -> Result<Response> {
-    form_page(
-        &portal,
-        "portal/reset.html",
-        ResetForm::default(),
-        FieldErrors::default(),
-        StatusCode::OK,
-        minijinja::context! {},
-    )
-    .await
-}
-
-pub async fn reset(portal: Portal, Path(token): Path<String>, CsrfForm(form): CsrfForm<ResetForm>) -> Result<Response> {
-    let password = match NewPassword::parse(&form.password, &form.password_confirm) {
-        Ok(p) => p,
-        Err(e) => {
-            return form_page(
-                &portal,
-                "portal/reset.html",
-                ResetForm::default(),
-                FieldErrors::one("password", e.0),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                minijinja::context! {},
-            )
-            .await;
-        }
-    };
-    let mut tx = portal.begin().await?;
-    let done = citizens::reset_password(&mut tx, &token, &password).await?;
-    tx.commit().await?;
-    match done {
-        Some(_) => {
-            portal.session.flush().await.map_err(session::session_error)?;
-            portal.flash("Votre mot de passe est modifié. Connectez-vous avec le nouveau.").await?;
-            Ok(Redirect::to("/connexion").into_response())
-        }
-        None => message(&portal, StatusCode::NOT_FOUND, "Lien invalide ou expiré", "Ce lien de réinitialisation n'est plus valable. Demandez-en un nouveau depuis la page « Mot de passe oublié ».").await,
+    async fn logout_url(&self) -> Result<String> {
+        crate::oidc::logout_url(self).await
     }
 }

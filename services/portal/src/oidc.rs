@@ -27,7 +27,6 @@ use uuid::Uuid;
 use crate::Portal;
 use crate::kit::{form_page, message, profiles};
 
-const NEXT: &str = "next";
 /// A provider's identity waiting for its account: created (`/inscription`) or linked
 /// (`/relier`). Dropped after a quarter of an hour, and by any sign-in.
 pub(crate) const AWAITING: &str = "oidc_identity";
@@ -93,7 +92,7 @@ pub async fn start(portal: Portal, Path(id): Path<String>, CsrfForm(_): CsrfForm
         Ok(begun) => begun,
         Err(e) => return failure(&portal, e).await,
     };
-    let next: Option<String> = portal.session.remove(NEXT).await.map_err(session::session_error)?;
+    let next = participe_web::signin::take_next(&portal.session).await?;
     let purpose = Purpose {
         provider: provider.id,
         next,

@@ -1,7 +1,8 @@
 //! The web side every Participe host shares: the app state, the minijinja environment and
 //! its helpers (translation, Markdown), the error type that renders itself, the dispatch of
 //! a request to the portal, console or ops router by its `Host` (and who asked: `client`),
-//! the listener, the security headers, sessions, CSRF and rate limits, the page kit every
+//! the listener, the security headers, sessions, CSRF and rate limits, the password flows of every host
+//! with accounts (`signin`), the page kit every
 //! handler uses (`kit`), the embedded static files and the request metrics.
 //!
 //! Four pieces of features live here because two surfaces run them alike: the audience
@@ -26,6 +27,7 @@ pub mod plaintext;
 pub mod ratelimit;
 pub mod security;
 pub mod session;
+pub mod signin;
 mod state;
 pub mod static_files;
 mod templates;
