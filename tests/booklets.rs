@@ -286,6 +286,10 @@ async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
     // Tagged, for screen readers, with its fonts embedded as Unicode subsets.
     let info = poppler("pdfinfo", file.path());
     assert!(
+        pdf.windows(b"/Lang(fr)".len()).any(|w| w == b"/Lang(fr)"),
+        "the document says it is French"
+    );
+    assert!(
         info.lines().any(|l| l.split_whitespace().eq(["Tagged:", "yes"])),
         "{info}"
     );

@@ -7,8 +7,10 @@
 
 pub mod agenda;
 pub mod audience;
+pub mod ballots;
 pub mod billing;
 pub mod booklets;
+pub mod budgets;
 pub mod citizens;
 pub mod components;
 pub mod csv_sheet;

@@ -1,0 +1,371 @@
+//! A participatory budget's winners, computed from the ballots — never picked by hand
+//! (staff may override a result afterwards, with a public reason, elsewhere).
+//!
+//! Two rules, chosen per budget, applied to each envelope on its own:
+//! - **greedy** (CONSUL): projects by votes, most first; each one is selected when its cost
+//!   fits in what remains of the envelope, else passed over and the next one tried;
+//! - **equal shares** (the Method of Equal Shares, Peters & Skowron; the proportional rule
+//!   consuldemocracy#5857 asks for), with cost utilities as equalshares.net and Pabulib's
+//!   tools use them: every voter of the envelope holds an equal part of it, a project is
+//!   bought by its supporters, each paying at most `ρ` per euro of the project, and the
+//!   project with the smallest `ρ` is bought first, until none is affordable. The per-voter
+//!   part is then raised one euro at a time while the result still fits the envelope
+//!   (« add-one » completion), and what is left is filled greedily.
+//!
+//! Ties (same votes, or same `ρ`) go to the cheaper project, then to the draw by lot: the
+//! SHA-256 of the seed published before the vote and the project's id, smaller first.
+//! Every project gets its [`Decision`] with the reason, for the explanation page.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// A project on the ballot, as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub envelope: Uuid,
+    /// Euros.
+    pub cost: i64,
+}
+
+/// Why a project was or was not selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// Selected, `rank`-th of its envelope (1 is the first bought).
+    Selected { rank: usize },
+    /// Its cost was more than what remained of the envelope when its turn came.
+    DidNotFit { remaining: i64 },
+    /// Nobody voted for it.
+    NoVotes,
+    /// Equal shares: its supporters could not pay for it, even with the completion.
+    NotAffordable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Decision {
+    pub project: Uuid,
+    pub votes: i64,
+    pub reason: Reason,
+}
+
+impl Decision {
+    pub fn selected(&self) -> bool {
+        matches!(self.reason, Reason::Selected { .. })
+    }
+}
+
+/// The draw by lot: SHA-256 of the published seed and the project's id.
+fn lot(seed: &str, project: Uuid) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(seed.as_bytes());
+    hash.update(project.as_bytes());
+    hash.finalize().into()
+}
+
+/// Candidates ordered most votes first, then cheaper, then by lot.
+fn by_votes<'a>(projects: &[&'a Candidate], votes: &HashMap<Uuid, i64>, seed: &str) -> Vec<&'a Candidate> {
+    let mut order = projects.to_vec();
+    order.sort_by_key(|p| {
+        (
+            std::cmp::Reverse(votes.get(&p.id).copied().unwrap_or(0)),
+            p.cost,
+            lot(seed, p.id),
+        )
+    });
+    order
+}
+
+fn envelopes_of(projects: &[Candidate]) -> Vec<Uuid> {
+    let mut envelopes: Vec<Uuid> = projects.iter().map(|p| p.envelope).collect();
+    envelopes.sort();
+    envelopes.dedup();
+    envelopes
+}
+
+/// Greedy by votes within each envelope. `amounts` gives each envelope's amount; `votes`
+/// each project's votes (or points).
+pub fn greedy(
+    amounts: &HashMap<Uuid, i64>,
+    projects: &[Candidate],
+    votes: &HashMap<Uuid, i64>,
+    seed: &str,
+) -> Vec<Decision> {
+    let mut decisions = Vec::with_capacity(projects.len());
+    for envelope in envelopes_of(projects) {
+        let here: Vec<&Candidate> = projects.iter().filter(|p| p.envelope == envelope).collect();
+        let mut remaining = amounts.get(&envelope).copied().unwrap_or(0);
+        let mut rank = 0;
+        for p in by_votes(&here, votes, seed) {
+            let count = votes.get(&p.id).copied().unwrap_or(0);
+            let reason = if count == 0 {
+                Reason::NoVotes
+            } else if p.cost <= remaining {
+                remaining -= p.cost;
+                rank += 1;
+                Reason::Selected { rank }
+            } else {
+                Reason::DidNotFit { remaining }
+            };
+            decisions.push(Decision {
+                project: p.id,
+                votes: count,
+                reason,
+            });
+        }
+    }
+    decisions
+}
+
+/// One run of equal shares over one envelope: the projects bought, in order, with each
+/// voter holding `share` at the start. `ballots` hold indices into `projects`.
+fn equal_shares_run(
+    projects: &[&Candidate],
+    ballots: &[Vec<usize>],
+    share: f64,
+    votes: &[i64],
+    seed: &str,
+) -> Vec<usize> {
+    let mut budget = vec![share; ballots.len()];
+    let mut supporters: Vec<Vec<usize>> = vec![Vec::new(); projects.len()];
+    for (voter, ballot) in ballots.iter().enumerate() {
+        for &p in ballot {
+            supporters[p].push(voter);
+        }
+    }
+    let mut bought = Vec::new();
+    let mut open: Vec<usize> = (0..projects.len()).filter(|&p| !supporters[p].is_empty()).collect();
+    loop {
+        // For each open project, the smallest ρ (payment per euro of the project) at which
+        // its supporters, each paying min(budget, ρ·cost), together pay its cost.
+        let mut best: Option<(f64, usize)> = None;
+        for &p in &open {
+            let cost = projects[p].cost as f64;
+            let mut money: Vec<f64> = supporters[p].iter().map(|&v| budget[v]).collect();
+            if money.iter().sum::<f64>() < cost * (1.0 - 1e-12) {
+                continue;
+            }
+            money.sort_by(f64::total_cmp);
+            let (mut left, mut payers) = (cost, money.len());
+            let mut cap = f64::INFINITY;
+            for m in money {
+                if m * payers as f64 >= left {
+                    cap = left / payers as f64;
+                    break;
+                }
+                left -= m;
+                payers -= 1;
+            }
+            if !cap.is_finite() {
+                continue;
+            }
+            let rho = cap / cost;
+            let better = match best {
+                None => true,
+                Some((r, q)) => {
+                    let tie = (rho - r).abs() <= 1e-12 * r.max(rho);
+                    if tie {
+                        (std::cmp::Reverse(votes[p]), projects[p].cost, lot(seed, projects[p].id))
+                            < (std::cmp::Reverse(votes[q]), projects[q].cost, lot(seed, projects[q].id))
+                    } else {
+                        rho < r
+                    }
+                }
+            };
+            if better {
+                best = Some((rho, p));
+            }
+        }
+        let Some((rho, p)) = best else { break };
+        let pay = rho * projects[p].cost as f64;
+        for &v in &supporters[p] {
+            budget[v] = (budget[v] - pay).max(0.0);
+        }
+        bought.push(p);
+        open.retain(|&q| q != p);
+    }
+    bought
+}
+
+/// The Method of Equal Shares within each envelope, with add-one completion then greedy
+/// filling. `ballots` are the approval sets (knapsack or approval baskets).
+pub fn equal_shares(
+    amounts: &HashMap<Uuid, i64>,
+    projects: &[Candidate],
+    ballots: &[Vec<Uuid>],
+    seed: &str,
+) -> Vec<Decision> {
+    let mut votes: HashMap<Uuid, i64> = HashMap::new();
+    for ballot in ballots {
+        for p in ballot {
+            *votes.entry(*p).or_default() += 1;
+        }
+    }
+    let mut decisions = Vec::with_capacity(projects.len());
+    for envelope in envelopes_of(projects) {
+        let amount = amounts.get(&envelope).copied().unwrap_or(0);
+        let here: Vec<&Candidate> = projects.iter().filter(|p| p.envelope == envelope).collect();
+        let index: HashMap<Uuid, usize> = here.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+        // The envelope's voters: ballots with at least one of its projects.
+        let local: Vec<Vec<usize>> = ballots
+            .iter()
+            .map(|b| b.iter().filter_map(|p| index.get(p).copied()).collect::<Vec<_>>())
+            .filter(|b| !b.is_empty())
+            .collect();
+        let counts: Vec<i64> = here.iter().map(|p| votes.get(&p.id).copied().unwrap_or(0)).collect();
+        let cost_of = |set: &[usize]| set.iter().map(|&p| here[p].cost).sum::<i64>();
+        let mut chosen = Vec::new();
+        if !local.is_empty() {
+            let n = local.len() as f64;
+            let mut share = amount as f64 / n;
+            chosen = equal_shares_run(&here, &local, share, &counts, seed);
+            // Add-one: one more euro per voter while everything bought still fits. Past a
+            // share of the whole envelope nothing can change.
+            while chosen.len() < here.len() && share <= amount as f64 {
+                share += 1.0;
+                let next = equal_shares_run(&here, &local, share, &counts, seed);
+                if cost_of(&next) > amount {
+                    break;
+                }
+                chosen = next;
+            }
+        }
+        // What is left, greedily by votes.
+        let mut remaining = amount - cost_of(&chosen);
+        let rest: Vec<&Candidate> = (0..here.len())
+            .filter(|p| !chosen.contains(p))
+            .map(|p| here[p])
+            .collect();
+        for p in by_votes(&rest, &votes, seed) {
+            if votes.get(&p.id).copied().unwrap_or(0) > 0 && p.cost <= remaining {
+                remaining -= p.cost;
+                chosen.push(index[&p.id]);
+            }
+        }
+        let remaining = amount - cost_of(&chosen);
+        for (i, p) in here.iter().enumerate() {
+            let count = counts[i];
+            let reason = match chosen.iter().position(|&c| c == i) {
+                Some(at) => Reason::Selected { rank: at + 1 },
+                None if count == 0 => Reason::NoVotes,
+                None if p.cost > remaining => Reason::DidNotFit { remaining },
+                None => Reason::NotAffordable,
+            };
+            decisions.push(Decision {
+                project: p.id,
+                votes: count,
+                reason,
+            });
+        }
+        decisions.sort_by_key(|d| match d.reason {
+            Reason::Selected { rank } => (0, rank),
+            _ => (1, 0),
+        });
+    }
+    decisions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(envelope: Uuid, cost: i64) -> Candidate {
+        Candidate {
+            id: Uuid::new_v4(),
+            envelope,
+            cost,
+        }
+    }
+
+    fn selected(decisions: &[Decision]) -> Vec<Uuid> {
+        decisions.iter().filter(|d| d.selected()).map(|d| d.project).collect()
+    }
+
+    #[test]
+    fn greedy_takes_the_most_voted_that_still_fit() {
+        let e = Uuid::new_v4();
+        let (a, b, c, d) = (project(e, 60), project(e, 50), project(e, 40), project(e, 10));
+        let votes = HashMap::from([(a.id, 10), (b.id, 8), (c.id, 5)]);
+        let decisions = greedy(&HashMap::from([(e, 100)]), &[a, b, c, d], &votes, "graine");
+        assert_eq!(selected(&decisions), [a.id, c.id]);
+        let of = |id| decisions.iter().find(|x| x.project == id).unwrap().reason;
+        assert_eq!(of(b.id), Reason::DidNotFit { remaining: 40 });
+        assert_eq!(of(c.id), Reason::Selected { rank: 2 });
+        assert_eq!(of(d.id), Reason::NoVotes, "no vote, no project, even when it fits");
+    }
+
+    #[test]
+    fn ties_go_to_the_cheaper_then_to_the_published_draw() {
+        let e = Uuid::new_v4();
+        let (a, b) = (project(e, 30), project(e, 20));
+        let votes = HashMap::from([(a.id, 5), (b.id, 5)]);
+        let d = greedy(&HashMap::from([(e, 30)]), &[a, b], &votes, "graine");
+        assert_eq!(selected(&d), [b.id], "same votes: the cheaper first");
+        let (c, f) = (project(e, 30), project(e, 30));
+        let votes = HashMap::from([(c.id, 5), (f.id, 5)]);
+        let first = if lot("graine", c.id) < lot("graine", f.id) {
+            c.id
+        } else {
+            f.id
+        };
+        let d = greedy(&HashMap::from([(e, 30)]), &[c, f], &votes, "graine");
+        assert_eq!(selected(&d), [first], "same votes and cost: the draw from the seed");
+        let again = greedy(&HashMap::from([(e, 30)]), &[f, c], &votes, "graine");
+        assert_eq!(selected(&again), [first], "whatever the order projects come in");
+    }
+
+    #[test]
+    fn each_envelope_is_counted_on_its_own() {
+        let (north, south) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, b) = (project(north, 80), project(south, 80));
+        let votes = HashMap::from([(a.id, 1), (b.id, 1)]);
+        let d = greedy(&HashMap::from([(north, 100), (south, 100)]), &[a, b], &votes, "s");
+        assert_eq!(selected(&d).len(), 2);
+    }
+
+    /// Ten voters, 100 €: six want A1 and A2 (50 € each), four want B (50 €). Greedy gives
+    /// all to the six (A1, A2); equal shares gives each group its share: A1 and B.
+    /// By hand: each voter holds 10 €. A1's six supporters hold 60 € and pay 8.33 € each
+    /// (ρ = 1/6 per euro); B's four hold 40 €, short of 50 €. A1 is bought; its supporters
+    /// keep 1.67 € each, so A2 (10 € among them) and B stay unaffordable. Add-one: at 12.50 €
+    /// a voter, B's supporters hold 50 € and B is bought as well; A1 + B = 100 € fits, and
+    /// one more euro would not change the set. A2 no longer fits.
+    #[test]
+    fn equal_shares_gives_each_group_its_share_worked_by_hand() {
+        let e = Uuid::new_v4();
+        let (a1, a2, b) = (project(e, 50), project(e, 50), project(e, 50));
+        let mut ballots = vec![vec![a1.id, a2.id]; 6];
+        ballots.extend(vec![vec![b.id]; 4]);
+        let amounts = HashMap::from([(e, 100)]);
+        let votes = HashMap::from([(a1.id, 6), (a2.id, 6), (b.id, 4)]);
+        let mut by_greedy = selected(&greedy(&amounts, &[a1, a2, b], &votes, "s"));
+        by_greedy.sort();
+        let mut expected = vec![a1.id, a2.id];
+        expected.sort();
+        assert_eq!(by_greedy, expected);
+        let decisions = equal_shares(&amounts, &[a1, a2, b], &ballots, "s");
+        let chosen = selected(&decisions);
+        assert_eq!(chosen.len(), 2, "{decisions:?}");
+        assert!(chosen.contains(&b.id), "the four get their project");
+        assert!(chosen.contains(&a1.id) || chosen.contains(&a2.id));
+    }
+
+    /// Four voters, 100 €: X (60 €) for voters 1–3, Z (30 €) for 1–2, Y (40 €) for 4.
+    /// Each holds 25 €. X: 75 € among its three, 20 € each, ρ = 1/3. Z: 15 € each, ρ = 1/2.
+    /// Y: 25 € < 40 €. X is bought; voters 1–3 keep 5 €, too little for Z. Add-one: from
+    /// 35 € a voter, voters 1–2 keep 15 € each after X and buy Z (90 € in all); at 40 €
+    /// voter 4 buys Y as well, 130 € > 100 €, so the result stays X + Z and Y, with 10 €
+    /// left, does not fit.
+    #[test]
+    fn equal_shares_second_worked_example() {
+        let e = Uuid::new_v4();
+        let (x, z, y) = (project(e, 60), project(e, 30), project(e, 40));
+        let ballots = vec![vec![x.id, z.id], vec![x.id, z.id], vec![x.id], vec![y.id]];
+        let decisions = equal_shares(&HashMap::from([(e, 100)]), &[x, z, y], &ballots, "s");
+        assert_eq!(selected(&decisions), [x.id, z.id], "{decisions:?}");
+        let of = |id| decisions.iter().find(|d| d.project == id).unwrap().reason;
+        assert_eq!(of(y.id), Reason::DidNotFit { remaining: 10 });
+    }
+}
