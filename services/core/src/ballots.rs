@@ -12,7 +12,8 @@
 //! What the rows cannot hide: PostgreSQL stores rows in the order they arrive, so someone
 //! reading the tables' files (not their contents through SQL) could pair the n-th voter with
 //! the n-th ballot. The platform's database operators are trusted at this level, as CNIL's
-//! first level allows; `close` rewrites the box in receipt order (`cluster`) to end even that.
+//! first level allows; [`reorder_box`], run at the close, rewrites the box in receipt order
+//! (`cluster`) to end even that.
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
