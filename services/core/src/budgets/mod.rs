@@ -1,7 +1,7 @@
 //! Participatory budgets: a dispositif's envelopes (one, or one per quartier / commune /
 //! canton), the costed projects on the ballot, the voter's basket checked against the
 //! budget's voting method, and the ballot cast through [`crate::ballots`] (one person, one
-//! ballot, unlinkable). The winners come from [`results`].
+//! ballot, unlinkable). The winners come from [`results`](mod@results).
 //!
 //! Built so far: the data, the methods and the rules, tested in `tests/ballots.rs`. The
 //! component's manifest, its portal and console surfaces, the phases, project submission
