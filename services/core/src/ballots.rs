@@ -259,6 +259,13 @@ impl Published {
 
 /// The box of `dispositif`, for publication after the close (the caller checks the close).
 pub async fn published(tx: &mut TenantTx, dispositif: Uuid) -> Result<Published> {
+    let ballots = sorted_box(tx, dispositif).await?;
+    let sha256 = format!("{:x}", Sha256::digest(Published::canonical(&ballots).as_bytes()));
+    Ok(Published { ballots, sha256 })
+}
+
+/// Every ballot of `dispositif`, by receipt.
+async fn sorted_box(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<PublishedBallot>> {
     let rows = sqlx::query!(
         r#"select b.receipt, b.channel,
                   coalesce(array_agg(c.item order by c.item) filter (where c.item is not null), '{}') as "items!",
@@ -271,7 +278,7 @@ pub async fn published(tx: &mut TenantTx, dispositif: Uuid) -> Result<Published>
     )
     .fetch_all(tx.conn())
     .await?;
-    let ballots: Vec<PublishedBallot> = rows
+    Ok(rows
         .into_iter()
         .map(|r| PublishedBallot {
             receipt: r.receipt,
@@ -282,9 +289,7 @@ pub async fn published(tx: &mut TenantTx, dispositif: Uuid) -> Result<Published>
             },
             choices: r.items.into_iter().zip(r.weights).collect(),
         })
-        .collect();
-    let sha256 = format!("{:x}", Sha256::digest(Published::canonical(&ballots).as_bytes()));
-    Ok(Published { ballots, sha256 })
+        .collect())
 }
 
 /// Each item's total weight in the box: votes for a project, points, answers.
@@ -303,9 +308,8 @@ pub async fn tally(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<(Uuid, i64
 
 /// Every ballot's items, for the rules that need whole ballots (equal shares).
 pub async fn ballots(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<Vec<(Uuid, i32)>>> {
-    Ok(published(tx, dispositif)
+    Ok(sorted_box(tx, dispositif)
         .await?
-        .ballots
         .into_iter()
         .map(|b| b.choices)
         .collect())
