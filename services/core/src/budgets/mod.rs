@@ -7,6 +7,7 @@
 //! component's manifest, its portal and console surfaces, the phases, project submission
 //! and review, census lists and paper ballots come next (issue 15).
 
+pub mod pabulib;
 pub mod results;
 
 use std::collections::{HashMap, HashSet};

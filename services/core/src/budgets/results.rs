@@ -9,12 +9,16 @@
 //!   tools use them: every voter of the envelope holds an equal part of it, a project is
 //!   bought by its supporters, each paying at most `ρ` per euro of the project, and the
 //!   project with the smallest `ρ` is bought first, until none is affordable. The per-voter
-//!   part is then raised one euro at a time while the result still fits the envelope
-//!   (« add-one » completion), and what is left is filled greedily.
+//!   part is then raised one euro at a time while the result still fits the envelope and
+//!   some project with votes would still fit beside it (« add-one » completion, stopping at
+//!   an exhaustive result as equalshares.net and pabutools do), and what is left is filled
+//!   greedily.
 //!
-//! Ties (same votes, or same `ρ`) go to the cheaper project, then to the draw by lot: the
-//! SHA-256 of the seed published before the vote and the project's id, smaller first.
-//! Every project gets its [`Decision`] with the reason, for the explanation page.
+//! Ties go to the cheaper project, then to the draw by lot: the SHA-256 of the seed
+//! published before the vote and the project's id, smaller first. Between projects of the
+//! same `ρ` and the same cost, the one with more votes comes before the draw (the order
+//! equalshares.net recommends). Every project gets its [`Decision`] with the reason, for
+//! the explanation page. `tests/pabulib.rs` recomputes both rules with pabutools.
 
 use std::collections::HashMap;
 
@@ -57,8 +61,9 @@ impl Decision {
     }
 }
 
-/// The draw by lot: SHA-256 of the published seed and the project's id.
-fn lot(seed: &str, project: Uuid) -> [u8; 32] {
+/// The draw by lot: SHA-256 of the published seed's UTF-8 bytes followed by the project
+/// id's 16 bytes; the smaller comes first.
+pub fn lot(seed: &str, project: Uuid) -> [u8; 32] {
     let mut hash = Sha256::new();
     hash.update(seed.as_bytes());
     hash.update(project.as_bytes());
@@ -151,7 +156,9 @@ fn equal_shares_run(
             let (mut left, mut payers) = (cost, money.len());
             let mut cap = f64::INFINITY;
             for m in money {
-                if m * payers as f64 >= left {
+                // The same tolerance as the affordability test above: supporters holding
+                // exactly the cost (up to rounding) can pay for it.
+                if m * payers as f64 + cost * 1e-12 >= left {
                     cap = left / payers as f64;
                     break;
                 }
@@ -167,8 +174,8 @@ fn equal_shares_run(
                 Some((r, q)) => {
                     let tie = (rho - r).abs() <= 1e-12 * r.max(rho);
                     if tie {
-                        (std::cmp::Reverse(votes[p]), projects[p].cost, lot(seed, projects[p].id))
-                            < (std::cmp::Reverse(votes[q]), projects[q].cost, lot(seed, projects[q].id))
+                        (projects[p].cost, std::cmp::Reverse(votes[p]), lot(seed, projects[p].id))
+                            < (projects[q].cost, std::cmp::Reverse(votes[q]), lot(seed, projects[q].id))
                     } else {
                         rho < r
                     }
@@ -216,14 +223,20 @@ pub fn equal_shares(
             .collect();
         let counts: Vec<i64> = here.iter().map(|p| votes.get(&p.id).copied().unwrap_or(0)).collect();
         let cost_of = |set: &[usize]| set.iter().map(|&p| here[p].cost).sum::<i64>();
+        // Exhaustive: no project with votes left out would still fit in the envelope.
+        let exhaustive = |set: &[usize]| {
+            let left = amount - cost_of(set);
+            (0..here.len()).all(|p| set.contains(&p) || counts[p] == 0 || here[p].cost > left)
+        };
         let mut chosen = Vec::new();
         if !local.is_empty() {
             let n = local.len() as f64;
             let mut share = amount as f64 / n;
             chosen = equal_shares_run(&here, &local, share, &counts, seed);
-            // Add-one: one more euro per voter while everything bought still fits. Past a
-            // share of the whole envelope nothing can change.
-            while chosen.len() < here.len() && share <= amount as f64 {
+            // Add-one: one more euro per voter while everything bought still fits and the
+            // result is not exhaustive yet. Past a share of the whole envelope nothing can
+            // change.
+            while !exhaustive(&chosen) && share <= amount as f64 {
                 share += 1.0;
                 let next = equal_shares_run(&here, &local, share, &counts, seed);
                 if cost_of(&next) > amount {
@@ -330,8 +343,8 @@ mod tests {
     /// By hand: each voter holds 10 €. A1's six supporters hold 60 € and pay 8.33 € each
     /// (ρ = 1/6 per euro); B's four hold 40 €, short of 50 €. A1 is bought; its supporters
     /// keep 1.67 € each, so A2 (10 € among them) and B stay unaffordable. Add-one: at 12.50 €
-    /// a voter, B's supporters hold 50 € and B is bought as well; A1 + B = 100 € fits, and
-    /// one more euro would not change the set. A2 no longer fits.
+    /// a voter, B's supporters hold 50 € and B is bought as well; A1 + B = 100 € fits and
+    /// nothing else would: the result is exhaustive, the completion stops. A2 does not fit.
     #[test]
     fn equal_shares_gives_each_group_its_share_worked_by_hand() {
         let e = Uuid::new_v4();
@@ -355,9 +368,8 @@ mod tests {
     /// Four voters, 100 €: X (60 €) for voters 1–3, Z (30 €) for 1–2, Y (40 €) for 4.
     /// Each holds 25 €. X: 75 € among its three, 20 € each, ρ = 1/3. Z: 15 € each, ρ = 1/2.
     /// Y: 25 € < 40 €. X is bought; voters 1–3 keep 5 €, too little for Z. Add-one: from
-    /// 35 € a voter, voters 1–2 keep 15 € each after X and buy Z (90 € in all); at 40 €
-    /// voter 4 buys Y as well, 130 € > 100 €, so the result stays X + Z and Y, with 10 €
-    /// left, does not fit.
+    /// 35 € a voter, voters 1–2 keep 15 € each after X and buy Z (90 € in all); with 10 €
+    /// left neither Y nor anything else fits, so the completion stops at X + Z.
     #[test]
     fn equal_shares_second_worked_example() {
         let e = Uuid::new_v4();
@@ -367,5 +379,75 @@ mod tests {
         assert_eq!(selected(&decisions), [x.id, z.id], "{decisions:?}");
         let of = |id| decisions.iter().find(|d| d.project == id).unwrap().reason;
         assert_eq!(of(y.id), Reason::DidNotFit { remaining: 10 });
+    }
+
+    /// The completion stops at the first exhaustive result (equalshares.net, « Completion »;
+    /// pabutools' `voter_budget_increment`). 50 €: B (50 €) for voters 1–3, C (30 €) for
+    /// voters 3–4. At 12.50 € a voter neither is affordable. From 15.50 €, C's supporters
+    /// hold 31 €, pay 15 € each and C is bought; B's supporters then hold 31.50 €. With 20 €
+    /// left B cannot fit any more: the result is exhaustive and stays C. (At 17.50 € B would
+    /// be bought first, alone, within the envelope; the rule does not go that far.)
+    #[test]
+    fn equal_shares_completion_stops_at_an_exhaustive_result() {
+        let e = Uuid::new_v4();
+        let (b, c) = (project(e, 50), project(e, 30));
+        let ballots = vec![vec![b.id], vec![b.id], vec![b.id, c.id], vec![c.id]];
+        let decisions = equal_shares(&HashMap::from([(e, 50)]), &[b, c], &ballots, "s");
+        assert_eq!(selected(&decisions), [c.id], "{decisions:?}");
+    }
+
+    /// Same `ρ`: the cheaper project first, before the votes (equalshares.net, « Tie
+    /// breaking »). 120 €, five voters: P1 (30 €) for voters 1–2, P2 (60 €) for 1, 4, 5, P3
+    /// (60 €) for 1, 2, 3, 5. P3 is bought first at every share (ρ = 1/4, 15 € each). At
+    /// 30 € a voter, after P3, voters 1, 2, 5 keep 15 € and voter 4 30 €: P1 costs its two
+    /// supporters 15 € each, ρ = 1/2; P2 takes 15 € from voters 1 and 5 and 30 € from voter
+    /// 4, ρ = 1/2 as well. P1 is cheaper (P2 has more votes): P1 is bought, P2 no longer
+    /// fits, the result P3 + P1 is exhaustive.
+    #[test]
+    fn equal_shares_ties_of_rho_go_to_the_cheaper_project() {
+        let e = Uuid::new_v4();
+        let (p1, p2, p3) = (project(e, 30), project(e, 60), project(e, 60));
+        let ballots = vec![
+            vec![p1.id, p2.id, p3.id],
+            vec![p1.id, p3.id],
+            vec![p3.id],
+            vec![p2.id],
+            vec![p2.id, p3.id],
+        ];
+        let decisions = equal_shares(&HashMap::from([(e, 120)]), &[p1, p2, p3], &ballots, "s");
+        assert_eq!(selected(&decisions), [p3.id, p1.id], "{decisions:?}");
+    }
+
+    /// Supporters holding exactly the cost, up to floating-point rounding, can pay for it.
+    /// 100 €, ten voters: Q (40 €) for voters 1, 2, 3, 6, 9, 10, P (50 €) for 2, 3, 5, 6, 7,
+    /// R (40 €) for 1, 3, 8, 10, and a 100 € project for 1–6 and 10. Up to 13 € a voter only
+    /// Q is bought. At 14 €, Q first (6.67 € each); P's supporters then hold
+    /// 3 × 7.33 € + 2 × 14 € = 50 €, exactly its cost, and P is bought too: 90 €, exhaustive.
+    /// (Missing that, the completion went on to 15 €, where the 100 € project alone wins.)
+    #[test]
+    fn equal_shares_buys_a_project_its_supporters_can_exactly_pay() {
+        let e = Uuid::new_v4();
+        let (p, big, r, q) = (project(e, 50), project(e, 100), project(e, 40), project(e, 40));
+        let ballots: Vec<Vec<Uuid>> = [
+            &[big, r, q][..],
+            &[p, big, q],
+            &[p, big, r, q],
+            &[big],
+            &[p, big],
+            &[p, big, q],
+            &[p],
+            &[r],
+            &[q],
+            &[big, r, q],
+        ]
+        .iter()
+        .map(|b| b.iter().map(|c| c.id).collect())
+        .collect();
+        let decisions = equal_shares(&HashMap::from([(e, 100)]), &[p, big, r, q], &ballots, "s");
+        let mut chosen = selected(&decisions);
+        chosen.sort();
+        let mut expected = vec![q.id, p.id];
+        expected.sort();
+        assert_eq!(chosen, expected, "{decisions:?}");
     }
 }
