@@ -545,6 +545,169 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
             }));
         }
     }
+    // The budget, as a voter of the staff member's portal sees it (every phase open: they
+    // take the dispositif's dates) and as staff review it; its results shown live.
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
+    let budget = participe_core::dispositifs::by_slug(&mut tx, "avec-budget")
+        .await
+        .unwrap()
+        .unwrap();
+    let on_ballot = participe_core::budgets::projects(&mut tx, budget.id).await.unwrap();
+    let submitted =
+        participe_core::budgets::proposals::list(&mut tx, budget.id, participe_core::budgets::proposals::Shown::All)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| !p.published)
+            .unwrap()
+            .id;
+    let voter_address = "votante.a11y@exemple.fr";
+    let voter_password = participe_core::domain::NewPassword::parse(password, password).unwrap();
+    if let participe_core::citizens::SignUp::Created { confirm, .. } = participe_core::citizens::sign_up(
+        &mut tx,
+        &participe_core::citizens::NewCitizen {
+            email: &participe_core::domain::Email::parse(voter_address).unwrap(),
+            display_name: "Votante",
+            profile: participe_core::citizens::Profile::Citoyen,
+            password: &voter_password,
+            charter_version: None,
+        },
+    )
+    .await
+    .unwrap()
+    {
+        participe_core::citizens::confirm_email(&mut tx, confirm.as_str())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let own_host = format!("{slug}.localhost");
+    let voter_login = app
+        .browser()
+        .submit(
+            &own_host,
+            "/connexion",
+            "/connexion",
+            &[("email", voter_address), ("password", password)],
+        )
+        .await;
+    assert_eq!(voter_login.status, 303, "{}", voter_login.body);
+    let voter_cookie = voter_login
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let as_voter = serde_json::json!([{ "name": "participe_session", "value": voter_cookie, "url": format!("http://{own_host}:{port}") }]);
+    let budget_base = format!("/participer/{}/budget", budget.slug);
+    let budget_console = format!("/t/{slug}/dispositifs/{}/budget", budget.id);
+    let one_choice = serde_json::Value::Object(serde_json::Map::from_iter([(
+        format!("p_{}", on_ballot[0].id),
+        serde_json::Value::Bool(true),
+    )]));
+    let roubaix = registry::find_by_slug(&app.pool, &participe_core::domain::Slug::parse("roubaix").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &roubaix).await.unwrap();
+    let roubaix_budget = participe_core::dispositifs::by_slug(&mut tx, "budget-participatif-2027")
+        .await
+        .unwrap()
+        .unwrap();
+    let not_feasible = participe_core::budgets::proposals::list(
+        &mut tx,
+        roubaix_budget.id,
+        participe_core::budgets::proposals::Shown::Public,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .find(|p| p.feasibility.as_deref() == Some("non_faisable"))
+    .unwrap()
+    .id;
+    tx.commit().await.unwrap();
+    let instance = {
+        let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
+        let i = participe_core::components::of(&mut tx, budget.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.key() == "budget")
+            .unwrap();
+        tx.commit().await.unwrap();
+        i.id
+    };
+    let live = staff
+        .submit(
+            "console.localhost",
+            &format!("/t/{slug}/dispositifs/{}/composants/{instance}", budget.id),
+            &format!("/t/{slug}/dispositifs/{}/composants/{instance}", budget.id),
+            &[("setting_resultats_en_direct", "on")],
+        )
+        .await;
+    assert_eq!(live.status, 303, "{}", live.body);
+    // The vote, the same way: a ballot, a ballot with an unanswered question, live results.
+    let mut tx = participe_core::TenantTx::begin(&app.pool, &own).await.unwrap();
+    let vote = participe_core::dispositifs::by_slug(&mut tx, "avec-vote")
+        .await
+        .unwrap()
+        .unwrap();
+    let first_question = participe_core::components::vote::questions(&mut tx, vote.id)
+        .await
+        .unwrap()[0]
+        .id;
+    let vote_instance = participe_core::components::of(&mut tx, vote.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == "vote")
+        .unwrap()
+        .id;
+    tx.commit().await.unwrap();
+    let configure_vote = format!("/t/{slug}/dispositifs/{}/composants/{vote_instance}", vote.id);
+    let live = staff
+        .submit(
+            "console.localhost",
+            &configure_vote,
+            &configure_vote,
+            &[("setting_resultats_en_direct", "on")],
+        )
+        .await;
+    assert_eq!(live.status, 303, "{}", live.body);
+    let one_answer = serde_json::Value::Object(serde_json::Map::from_iter([(
+        format!("q_{first_question}"),
+        serde_json::Value::Bool(true),
+    )]));
+    component_pages.extend([
+        serde_json::json!({ "name": "portail : vote, bulletin", "url": at(&slug, "/participer/avec-vote/vote/bulletin"), "cookies": as_voter }),
+        serde_json::json!({ "name": "portail : vote, bulletin incomplet", "url": at(&slug, "/participer/avec-vote/vote/bulletin"), "cookies": as_voter,
+            "status": 422, "submit": one_answer }),
+        serde_json::json!({ "name": "portail : vote, résultats (en direct)", "url": at(&slug, "/participer/avec-vote/vote/resultats") }),
+        serde_json::json!({ "name": "console : vote, participation et résultats", "url": at("console", &format!("/t/{slug}/dispositifs/{}/vote/resultats", vote.id)), "cookies": signed_in }),
+    ]);
+    component_pages.extend([
+        serde_json::json!({ "name": "portail : budget participatif", "url": at("roubaix", "/participer/budget-participatif-2027") }),
+        serde_json::json!({ "name": "portail : budget, projet non réalisable", "url": at("roubaix", &format!("/participer/budget-participatif-2027/budget/projets/{not_feasible}")) }),
+        serde_json::json!({ "name": "portail : budget, proposer un projet", "url": at(&slug, &format!("{budget_base}/proposer")), "cookies": as_voter }),
+        serde_json::json!({ "name": "portail : budget, proposer un projet, erreurs", "url": at(&slug, &format!("{budget_base}/proposer")), "cookies": as_voter,
+            "status": 422, "submit": { "title": "", "cost": "beaucoup" } }),
+        serde_json::json!({ "name": "portail : budget, un projet", "url": at(&slug, &format!("{budget_base}/projets/{}", on_ballot[0].id)) }),
+        serde_json::json!({ "name": "portail : budget, voter", "url": at(&slug, &format!("{budget_base}/vote")), "cookies": as_voter }),
+        serde_json::json!({ "name": "portail : budget, panier trop petit", "url": at(&slug, &format!("{budget_base}/vote")), "cookies": as_voter,
+            "submit": one_choice, "button": "maj" }),
+        serde_json::json!({ "name": "portail : résultats du budget (en direct)", "url": at(&slug, &format!("{budget_base}/resultats")) }),
+        serde_json::json!({ "name": "console : budget, projet à étudier", "url": at("console", &format!("{budget_console}/projets/{submitted}")), "cookies": signed_in }),
+        serde_json::json!({ "name": "console : budget, projet à étudier, erreurs", "url": at("console", &format!("{budget_console}/projets/{submitted}")), "cookies": signed_in,
+            "status": 422, "submit": { "explanation": "", "cost": "beaucoup" } }),
+        serde_json::json!({ "name": "console : budget, bulletin papier", "url": at("console", &format!("{budget_console}/papier")), "cookies": signed_in }),
+        serde_json::json!({ "name": "console : budget, bulletin papier, erreurs", "url": at("console", &format!("{budget_console}/papier")), "cookies": signed_in,
+            "status": 422, "submit": { "listed_as": "" } }),
+        serde_json::json!({ "name": "console : participation et résultats du budget", "url": at("console", &format!("{budget_console}/resultats")), "cookies": signed_in }),
+    ]);
+
     // The reports mail's unsubscribe page, as a moderator opens it from the mail (signed out).
     let unsubscribe: uuid::Uuid = sqlx::query_scalar(
         "select m.unsubscribe_token from membership m join tenant t on t.id = m.tenant_id where t.slug = $1 limit 1",
@@ -689,6 +852,14 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         { "name": "exploitation : santé (un schéma manquant)", "url": at("ops", "/sante"), "cookies": as_operator },
     ]);
     pages.as_array_mut().unwrap().extend(component_pages);
+    // A11Y_ONLY=<text>[,<text>…]: only the pages whose name holds one, while working on them.
+    if let Ok(only) = std::env::var("A11Y_ONLY") {
+        pages.as_array_mut().unwrap().retain(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| only.split(',').any(|o| n.contains(o)))
+        });
+    }
     let count = pages.as_array().unwrap().len();
     let list = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(list.path(), pages.to_string()).unwrap();

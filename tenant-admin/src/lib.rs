@@ -13,6 +13,7 @@ mod auth;
 mod billing;
 pub mod billing_mail;
 mod branding;
+mod census;
 mod choices;
 pub mod components;
 mod dashboard;

@@ -133,6 +133,7 @@ function sameOrigin(a, b) {
 
 // Opens the entry's page; with "submit": {"field": "value", …}, fills the page's form and
 // submits it, so that the page checked is the answer (a form shown again with its errors).
+// A value `true` ticks a checkbox; "button": "v" clicks the submit button of value v.
 async function open(page, entry) {
   let response = await page.goto(entry.url, { waitUntil: 'load', timeout: TIMEOUT });
   if (entry.submit) {
@@ -141,11 +142,17 @@ async function open(page, entry) {
     const visible = (name) => `[name="${name}"]:not([type="hidden"])`;
     const form = page.locator('main form', { has: page.locator(visible(first)) }).first();
     for (const [name, value] of Object.entries(entry.submit)) {
-      await form.locator(visible(name)).first().fill(value);
+      const field = form.locator(visible(name)).first();
+      if (value === true) {
+        await field.check();
+      } else {
+        await field.fill(value);
+      }
     }
+    const button = entry.button ? `button[type="submit"][value="${entry.button}"]` : 'button[type="submit"]';
     const [answer] = await Promise.all([
       page.waitForNavigation({ waitUntil: 'load', timeout: TIMEOUT }),
-      form.locator('button[type="submit"]').first().click(),
+      form.locator(button).first().click(),
     ]);
     response = answer;
   }

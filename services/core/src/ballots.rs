@@ -69,6 +69,24 @@ impl Voter {
         Voter::of(dispositif, &format!("identity:{issuer}\0{subject}"))
     }
 
+    /// Where `item` stands in this voter's own order of the ballot: every voter sees the
+    /// projects in an order of their own (against the bias of the first place), the same
+    /// each time they come back.
+    pub fn order_key(&self, item: Uuid) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(b"participe ballot order\0");
+        hash.update(self.0);
+        hash.update(item.as_bytes());
+        hash.finalize().into()
+    }
+
+    /// A person of the vote's census list, by their entry's keyed hash (`crate::census`):
+    /// the same online and at the desk.
+    pub fn census(dispositif: Uuid, entry: &[u8; 32]) -> Voter {
+        let hex: String = entry.iter().map(|b| format!("{b:02x}")).collect();
+        Voter::of(dispositif, &format!("census:{hex}"))
+    }
+
     /// A paper voter, by the identifier on the desk's list (an electoral-roll number).
     pub fn paper(dispositif: Uuid, listed_as: &str) -> Voter {
         Voter::of(dispositif, &format!("paper:{}", listed_as.trim()))

@@ -20,16 +20,18 @@ pub enum Kind {
     Appel,
     Conseil,
     Presentation,
+    Budget,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Appel, Kind::Conseil, Kind::Presentation];
+    pub const ALL: [Kind; 4] = [Kind::Appel, Kind::Conseil, Kind::Presentation, Kind::Budget];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Appel => "appel",
             Kind::Conseil => "conseil",
             Kind::Presentation => "presentation",
+            Kind::Budget => "budget",
         }
     }
 
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Appel => "Appel à contributions",
             Kind::Conseil => "Conseil",
             Kind::Presentation => "Présentation",
+            Kind::Budget => "Budget participatif",
         }
     }
 }

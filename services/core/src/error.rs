@@ -32,6 +32,20 @@ pub struct FieldError {
 pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
+    /// The same errors under `prefix` + each field's name: for a form of several parts on
+    /// one page, whose fields must keep distinct names and ids.
+    pub fn prefixed(self, prefix: &str) -> FieldErrors {
+        FieldErrors(
+            self.0
+                .into_iter()
+                .map(|e| FieldError {
+                    field: format!("{prefix}{}", e.field).into(),
+                    message: e.message,
+                })
+                .collect(),
+        )
+    }
+
     pub fn one(field: &'static str, message: impl Into<String>) -> Self {
         FieldErrors(vec![FieldError {
             field: field.into(),

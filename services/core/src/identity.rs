@@ -477,6 +477,18 @@ pub async fn linked(tx: &mut TenantTx, citizen_id: Uuid) -> Result<Vec<Linked>> 
     .await?)
 }
 
+/// The first provider identity linked to a citizen (provider, subject): who they are for a
+/// vote that asks for a verified identity, whatever account they use.
+pub async fn first_identity(tx: &mut TenantTx, citizen_id: Uuid) -> Result<Option<(Uuid, String)>> {
+    Ok(sqlx::query!(
+        "select provider_id, subject from citizen_identity where citizen_id = $1 order by created_at, provider_id limit 1",
+        citizen_id
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .map(|r| (r.provider_id, r.subject)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod ballots;
 pub mod billing;
 pub mod booklets;
 pub mod budgets;
+pub mod census;
 pub mod citizens;
 pub mod components;
 pub mod csv_sheet;

@@ -19,6 +19,7 @@ pub enum Resource {
     Events,
     News,
     Documents,
+    BudgetProjects,
 }
 
 /// A field: its name and JSON type (`string`, `integer`), and whether it may be null.
@@ -43,13 +44,14 @@ const TIME: Option<&str> = Some("date-time");
 const DATE: Option<&str> = Some("date");
 
 impl Resource {
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
         Resource::Dispositifs,
         Resource::Contributions,
         Resource::Comments,
         Resource::Events,
         Resource::News,
         Resource::Documents,
+        Resource::BudgetProjects,
     ];
 
     /// The path segment: `/api/v1/<name>`.
@@ -61,6 +63,7 @@ impl Resource {
             Resource::Events => "rencontres",
             Resource::News => "actualites",
             Resource::Documents => "documents",
+            Resource::BudgetProjects => "projets-budget",
         }
     }
 
@@ -76,6 +79,7 @@ impl Resource {
             Resource::Events => "Rencontres de l'agenda",
             Resource::News => "Actualités publiées",
             Resource::Documents => "Documents publiés",
+            Resource::BudgetProjects => "Projets des budgets participatifs",
         }
     }
 
@@ -88,6 +92,7 @@ impl Resource {
             Resource::Events => EVENT_FIELDS,
             Resource::News => NEWS_FIELDS,
             Resource::Documents => DOCUMENT_FIELDS,
+            Resource::BudgetProjects => BUDGET_PROJECT_FIELDS,
         }
     }
 }
@@ -156,6 +161,18 @@ const DOCUMENT_FIELDS: &[Field] = &[
     f("taille", "integer", None, false),
     f("dispositif", "string", None, true),
     f("rencontre", "string", UUID, true),
+];
+
+const BUDGET_PROJECT_FIELDS: &[Field] = &[
+    f("id", "string", UUID, false),
+    f("dispositif", "string", None, false),
+    f("enveloppe", "string", None, false),
+    f("titre", "string", None, false),
+    f("description", "string", None, false),
+    f("lieu", "string", None, false),
+    f("cout", "integer", None, false),
+    f("statut", "string", None, false),
+    f("explication", "string", None, false),
 ];
 
 /// A row as every query below selects it, with the total of the whole list.
@@ -256,6 +273,26 @@ pub async fn rows(tx: &mut TenantTx, r: Resource, limit: i64, offset: i64) -> Re
                  left join event e on e.id = doc.event_id and e.status <> 'brouillon'
                 where doc.published
                 order by doc.document_date, doc.id limit $1 offset $2"#,
+                    limit,
+                    offset
+                )
+                .fetch_all(tx.conn())
+                .await?
+            }
+            Resource::BudgetProjects => {
+                sqlx::query_as!(
+                    Row,
+                    r#"select json_build_object('id', p.id, 'dispositif', d.slug, 'enveloppe', e.name, 'titre', p.title,
+                      'description', p.description, 'lieu', p.place, 'cout', p.cost,
+                      'statut', case when p.feasibility = 'faisable' then 'soumis_au_vote' else 'non_realisable' end,
+                      'explication', p.explanation) as "row!",
+                      count(*) over () as "total!"
+                 from budget_project p join budget_envelope e on e.id = p.envelope_id
+                 join dispositif d on d.id = p.dispositif_id and d.status in ('publie', 'archive')
+                where p.published and p.merged_into is null and p.feasibility is not null
+                  and exists (select 1 from dispositif_component c where c.dispositif_id = d.id
+                               and c.component = 'budget' and c.published and c.removed_at is null)
+                order by d.slug, e.position, p.title, p.id limit $1 offset $2"#,
                     limit,
                     offset
                 )

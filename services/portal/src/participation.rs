@@ -54,7 +54,7 @@ async fn contribution_in(tx: &mut TenantTx, d: &Dispositif, id: Uuid) -> Result<
 /// The signed-in citizen if they may do `action` now; otherwise the answer that says why
 /// (sign in, a verified identity staff require, accept the new charter, confirm the
 /// address, blocked).
-async fn poster(
+pub(crate) async fn poster(
     portal: &Portal,
     tx: &mut TenantTx,
     instance: &Instance,

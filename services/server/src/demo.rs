@@ -321,6 +321,106 @@ async fn fill(tx: &mut TenantTx, d: &DemoTenant) -> Result<(), Error> {
         news(tx).await?;
         questions(tx).await?;
     }
+    if d.slug == "roubaix" {
+        budget(tx).await?;
+    }
+    Ok(())
+}
+
+/// The Roubaix budget in its vote: two envelopes, costed projects, one not feasible; the
+/// phases around today. Once.
+async fn budget(tx: &mut TenantTx) -> Result<(), Error> {
+    use participe_core::budgets::{self, proposals};
+    use participe_core::components::{self, Configuration, budget};
+    let Some(d) = dispositifs::by_slug(tx, "budget-participatif-2027").await? else {
+        return Ok(());
+    };
+    if !budgets::envelopes(tx, d.id).await?.is_empty() {
+        return Ok(());
+    }
+    let Some(instance) = components::of(tx, d.id)
+        .await?
+        .into_iter()
+        .find(|i| i.key() == budget::MANIFEST.key)
+    else {
+        return Ok(());
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |n: i64| (today + time::Duration::days(n)).to_string();
+    let dates = [
+        ("phase_depot_from", day(-40)),
+        ("phase_depot_to", day(-21)),
+        ("phase_etude_from", day(-20)),
+        ("phase_etude_to", day(-3)),
+        ("phase_vote_from", day(-2)),
+        ("phase_vote_to", day(20)),
+        ("phase_resultats_from", day(21)),
+        ("phase_resultats_to", day(40)),
+    ];
+    let config = Configuration::parse(&budget::MANIFEST, |name| {
+        dates.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    })
+    .map_err(participe_core::Error::Invalid)?;
+    components::configure(tx, d.id, instance.id, &config).await?;
+    let epeule = budgets::add_envelope(tx, d.id, "Quartier de l'Épeule", 80_000).await?;
+    let city = budgets::add_envelope(tx, d.id, "Toute la ville", 120_000).await?;
+    for (envelope, title, description, cost) in [
+        (
+            epeule,
+            "Des jardinières partagées rue de l'Épeule",
+            "Vingt bacs de plantation le long de la rue, entretenus avec l'école et la maison de quartier.",
+            18_000,
+        ),
+        (
+            epeule,
+            "Un terrain multisport au square Destombes",
+            "Un city-stade clôturé, ouvert de 8 h à 21 h, avec des bancs pour les parents.",
+            65_000,
+        ),
+        (
+            epeule,
+            "Des bancs et une fontaine place de la Fraternité",
+            "Six bancs à l'ombre et une fontaine à boire.",
+            22_000,
+        ),
+        (
+            city,
+            "Des arceaux vélo devant chaque école",
+            "Trois cents places de stationnement vélo, près des entrées des écoles et des collèges.",
+            45_000,
+        ),
+        (
+            city,
+            "Une boîte à livres dans chaque quartier",
+            "Douze boîtes à livres fabriquées par les élèves du lycée professionnel.",
+            9_000,
+        ),
+        (
+            city,
+            "Des toilettes publiques au parc Barbieux",
+            "Des sanitaires accessibles, ouverts toute l'année.",
+            70_000,
+        ),
+    ] {
+        budgets::add_project(tx, d.id, envelope, title, description, cost).await?;
+    }
+    let author = participe_core::components::demo_author(tx).await?;
+    let input = proposals::ProjectInput {
+        envelope_id: city,
+        title: "Une patinoire sur la Grand-Place".into(),
+        description: "Une patinoire permanente au cœur de la ville.".into(),
+        place: "Grand-Place".into(),
+        estimated_cost: 900_000,
+    };
+    let id = proposals::submit(tx, d.id, author, &input).await?;
+    let review = proposals::Review::parse(
+        "non_faisable",
+        "Son coût (900 000 €) dépasse l'enveloppe de toute la ville ; une patinoire éphémère est à l'étude pour l'hiver.",
+        "900000",
+    )
+    .map_err(participe_core::Error::Invalid)?;
+    proposals::review(tx, d.id, id, &review).await?;
+    proposals::set_published(tx, d.id, id, true).await?;
     Ok(())
 }
 
@@ -664,19 +764,40 @@ fn demo_dispositifs(tenant: &str) -> Vec<DemoDispositif> {
             status: dispositifs::Status::Publie,
             members: &[],
         }],
-        "roubaix" => vec![DemoDispositif {
-            write: council(
-                "conseil-de-quartier-epeule",
-                "Conseil de quartier de l'Épeule",
-                "Habitants, associations et commerçants du quartier de l'Épeule.",
-                "Le conseil se réunit tous les deux mois à la maison de quartier.",
-            ),
-            status: dispositifs::Status::Publie,
-            members: &[
-                ("Fatima Kaci", "Coprésidente", "Habitante"),
-                ("Jean Dupuis", "Coprésident", "Élu de quartier"),
-            ],
-        }],
+        "roubaix" => vec![
+            DemoDispositif {
+                write: DispositifWrite {
+                    slug: "budget-participatif-2027".into(),
+                    kind: Kind::Budget,
+                    title: "Budget participatif 2027".into(),
+                    summary: "200 000 € pour les projets des habitantes et des habitants : votez pour vos préférés."
+                        .into(),
+                    description: "La Ville consacre 200 000 € de son budget d'investissement aux projets proposés par \
+                                  celles et ceux qui vivent à Roubaix. Les projets ont été étudiés et chiffrés par \
+                                  les services ; c'est maintenant à vous de choisir."
+                        .into(),
+                    opens_on: days(-40),
+                    closes_on: days(40),
+                    rules: String::new(),
+                    themes: vec![],
+                },
+                status: dispositifs::Status::Publie,
+                members: &[],
+            },
+            DemoDispositif {
+                write: council(
+                    "conseil-de-quartier-epeule",
+                    "Conseil de quartier de l'Épeule",
+                    "Habitants, associations et commerçants du quartier de l'Épeule.",
+                    "Le conseil se réunit tous les deux mois à la maison de quartier.",
+                ),
+                status: dispositifs::Status::Publie,
+                members: &[
+                    ("Fatima Kaci", "Coprésidente", "Habitante"),
+                    ("Jean Dupuis", "Coprésident", "Élu de quartier"),
+                ],
+            },
+        ],
         _ => vec![],
     }
 }

@@ -36,6 +36,8 @@ impl Templates {
             Value::from_safe_string(crate::plaintext::to_html(text))
         });
         env.add_filter("date_fr", date_fr);
+        // « 12 500 € »: whole euros, with the spaces French puts in.
+        env.add_filter("euros", participe_core::budgets::euros);
         // `<time datetime>` takes at most milliseconds: the time in UTC to the second.
         env.add_filter("datetime", |v: &str| in_paris(v, datetime_attr));
         // Events' times, stored in UTC, read in Paris time: `jeudi 3 décembre 2026`,

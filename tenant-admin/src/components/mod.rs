@@ -4,9 +4,11 @@
 //! (typed settings, phase dates, actions requiring a verified identity), reordering,
 //! hiding and removing it. One module per component, one line in [`SURFACES`].
 
+mod budget;
 mod composition;
 mod contributions;
 mod faq;
+mod vote;
 
 use axum::Router;
 use axum::extract::Path;
@@ -33,6 +35,8 @@ pub static SURFACES: &[&Surface] = &[
     &Surface::plain("actualites"),
     &Surface::plain("documents"),
     &faq::SURFACE,
+    &budget::SURFACE,
+    &vote::SURFACE,
 ];
 
 /// A panel's data for its template, or `None` when the component has none.
@@ -91,6 +95,10 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         .route(
             "/t/{slug}/dispositifs/{id}/composants/{component}/retrait",
             get(remove_form).post(remove),
+        )
+        .route(
+            "/t/{slug}/dispositifs/{id}/liste-electorale",
+            get(crate::census::page).post(crate::census::upload),
         );
     SURFACES.iter().fold(shared, |r, s| (s.routes)(r))
 }
@@ -240,14 +248,22 @@ async fn render_configure(
             let stored = match s.kind {
                 core::SettingKind::Bool { .. } => if i.settings.bool(s.key) { "on".into() } else { String::new() },
                 core::SettingKind::Integer { .. } => i.settings.integer(s.key).to_string(),
-                core::SettingKind::Text { .. } => i.settings.text(s.key).to_string(),
+                core::SettingKind::Text { .. } | core::SettingKind::Choice { .. } => i.settings.text(s.key).to_string(),
+            };
+            let options: Vec<Value> = match s.kind {
+                core::SettingKind::Choice { options, .. } => options
+                    .iter()
+                    .map(|&(value, label)| minijinja::context! { value, label })
+                    .collect(),
+                _ => Vec::new(),
             };
             let kind = match s.kind {
                 core::SettingKind::Bool { .. } => "bool",
                 core::SettingKind::Integer { .. } => "integer",
                 core::SettingKind::Text { .. } => "text",
+                core::SettingKind::Choice { .. } => "choice",
             };
-            minijinja::context! { field => s.field(), label => s.label, hint => s.hint, kind, value => value(&s.field(), stored) }
+            minijinja::context! { field => s.field(), label => s.label, hint => s.hint, kind, options, value => value(&s.field(), stored) }
         })
         .collect();
     let iso = |day: Option<time::Date>| day.map(|x| x.to_string()).unwrap_or_default();

@@ -3,11 +3,13 @@
 //! budget's voting method, and the ballot cast through [`crate::ballots`] (one person, one
 //! ballot, unlinkable). The winners come from [`results`](mod@results).
 //!
-//! Built so far: the data, the methods and the rules, tested in `tests/ballots.rs`. The
-//! component's manifest, its portal and console surfaces, the phases, project submission
-//! and review, census lists and paper ballots come next (issue 15).
+//! Projects reach the ballot through [`proposals`]: submitted by citizens, reviewed by
+//! staff, published. The component (`crate::components::budget`) gives the phases and the
+//! settings (method, rule), its surfaces the pages.
 
+pub mod outcome;
 pub mod pabulib;
+pub mod proposals;
 pub mod results;
 
 use std::collections::{HashMap, HashSet};
@@ -64,11 +66,13 @@ pub async fn envelopes(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<Envelo
     .await?)
 }
 
+/// The projects on the ballot: published, found feasible, not merged into another.
 pub async fn projects(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<Project>> {
     Ok(sqlx::query_as!(
         Project,
         "select id, envelope_id, title, description, cost from budget_project
-         where dispositif_id = $1 order by title, id",
+         where dispositif_id = $1 and published and feasibility = 'faisable' and merged_into is null
+         order by title, id",
         dispositif
     )
     .fetch_all(tx.conn())
@@ -99,6 +103,7 @@ pub async fn add_envelope(tx: &mut TenantTx, dispositif: Uuid, name: &str, amoun
     .await?)
 }
 
+/// Adds a project staff costed and found feasible, straight to the ballot.
 pub async fn add_project(
     tx: &mut TenantTx,
     dispositif: Uuid,
@@ -123,8 +128,8 @@ pub async fn add_project(
     }
     // The envelope must be this dispositif's: a forged id inserts nothing.
     sqlx::query_scalar!(
-        "insert into budget_project (dispositif_id, envelope_id, title, description, cost)
-         select $1, e.id, $3, $4, $5 from budget_envelope e where e.id = $2 and e.dispositif_id = $1
+        "insert into budget_project (dispositif_id, envelope_id, title, description, cost, feasibility, published)
+         select $1, e.id, $3, $4, $5, 'faisable', true from budget_envelope e where e.id = $2 and e.dispositif_id = $1
          returning id",
         dispositif,
         envelope,
@@ -140,6 +145,35 @@ pub async fn add_project(
 /// A voter's basket as the form sent it: project ids, with points for the points method.
 #[derive(Debug, Clone, Default)]
 pub struct Basket(pub Vec<(Uuid, i32)>);
+
+impl Basket {
+    /// The basket as a form sent it: `p_<project id>` is `on` (a chosen project) or a
+    /// number of points. Ids that name no project of the budget are kept: [`check`]
+    /// refuses them with the rest of the basket.
+    pub fn from_form(fields: &HashMap<String, String>, method: Method) -> std::result::Result<Basket, FieldErrors> {
+        let mut items = Vec::new();
+        for (name, value) in fields {
+            let Some(id) = name.strip_prefix("p_") else {
+                continue;
+            };
+            let id: Uuid = id
+                .parse()
+                .map_err(|_| FieldErrors::one("basket", "un des projets choisis n'est pas au vote de ce budget"))?;
+            let value = value.trim();
+            let weight = match method {
+                Method::Points { .. } if value.is_empty() || value == "0" => continue,
+                Method::Points { .. } => value
+                    .parse::<i32>()
+                    .map_err(|_| FieldErrors::one("basket", "indiquez les points en nombres entiers"))?,
+                _ if value == "on" => 1,
+                _ => continue,
+            };
+            items.push((id, weight));
+        }
+        items.sort();
+        Ok(Basket(items))
+    }
+}
 
 /// Checks a basket against the budget's method, its projects and envelopes: every project
 /// is this budget's, taken once, all in one envelope (a voter takes part in one envelope:
@@ -233,17 +267,33 @@ pub async fn cast(
     voter: &Voter,
     basket: &Basket,
 ) -> Result<std::result::Result<Receipt, FieldErrors>> {
+    cast_on(tx, dispositif, method, voter, basket, Channel::Online).await
+}
+
+/// [`cast`], online or on paper: staff at a desk enter a paper ballot into the same box,
+/// marking its voter in the same roll.
+pub async fn cast_on(
+    tx: &mut TenantTx,
+    dispositif: Uuid,
+    method: Method,
+    voter: &Voter,
+    basket: &Basket,
+    channel: Channel,
+) -> Result<std::result::Result<Receipt, FieldErrors>> {
     let envelopes = envelopes(tx, dispositif).await?;
     let projects = projects(tx, dispositif).await?;
     let choices = match check(method, &envelopes, &projects, basket) {
         Ok(c) => c,
         Err(errors) => return Ok(Err(errors)),
     };
-    match ballots::cast(tx, dispositif, voter, &choices, Channel::Online).await? {
+    match ballots::cast(tx, dispositif, voter, &choices, channel).await? {
         Ok(receipt) => Ok(Ok(receipt)),
         Err(ballots::Refused::AlreadyVoted) => Ok(Err(FieldErrors::one(
             "basket",
-            "vous avez déjà voté pour ce budget : un bulletin déposé est définitif",
+            match channel {
+                Channel::Online => "vous avez déjà voté pour ce budget : un bulletin déposé est définitif",
+                Channel::Paper => "cette personne a déjà voté, en ligne ou sur papier : un seul bulletin par personne",
+            },
         ))),
     }
 }

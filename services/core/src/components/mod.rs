@@ -15,6 +15,7 @@
 //! data (it is only marked removed), so that it stays in exports and can be added back.
 
 pub mod agenda;
+pub mod budget;
 pub mod composition;
 pub mod contributions;
 pub mod documents;
@@ -22,6 +23,7 @@ pub mod faq;
 pub mod news;
 pub mod presentation;
 mod settings;
+pub mod vote;
 
 use std::collections::HashSet;
 
@@ -35,6 +37,11 @@ use crate::dispositifs::{Dispositif, Kind};
 use crate::open_data::Resource;
 use crate::{Error, FieldErrors, Result, TenantTx};
 
+/// The setting of a vote (budget or questions) that reserves it to its census list.
+pub const CENSUS: &str = "liste";
+/// The setting of the minimum age of its voters, checked against the census list.
+pub const MIN_AGE: &str = "age_minimal";
+
 /// Every component, in the order a new dispositif lists them.
 pub static REGISTRY: &[&Manifest] = &[
     &presentation::MANIFEST,
@@ -44,6 +51,8 @@ pub static REGISTRY: &[&Manifest] = &[
     &news::MANIFEST,
     &documents::MANIFEST,
     &faq::MANIFEST,
+    &budget::MANIFEST,
+    &vote::MANIFEST,
 ];
 
 /// A component's pages across the whole tenant (the agenda, the news, the library): an entry
@@ -171,6 +180,11 @@ impl Manifest {
                 .flat_map(|s| [s.label, s.hint])
                 .filter(|t| !t.is_empty()),
         );
+        for s in self.settings {
+            if let SettingKind::Choice { options, .. } = s.kind {
+                texts.extend(options.iter().map(|(_, label)| *label));
+            }
+        }
         texts.extend(self.phases.iter().map(|p| p.label));
         texts.extend(self.actions.iter().map(|a| a.label));
         texts.extend(self.counts.iter().map(|(label, _)| *label));
@@ -757,6 +771,11 @@ pub async fn configure(tx: &mut TenantTx, dispositif_id: Uuid, id: Uuid, c: &Con
 }
 
 /// The account the demo content of components is signed with (made once per tenant).
+/// The demo's citizen, who writes the sample content (the `participe demo` command too).
+pub async fn demo_author(tx: &mut TenantTx) -> Result<Uuid> {
+    demo_citizen(tx).await
+}
+
 pub(crate) async fn demo_citizen(tx: &mut TenantTx) -> Result<Uuid> {
     let email = crate::domain::Email::parse("demonstration@participe.example").map_err(|e| Error::Failed(e.0))?;
     if let Some(c) = crate::citizens::find_by_email(tx, &email).await? {

@@ -19,9 +19,23 @@ pub struct Setting {
 
 #[derive(Debug)]
 pub enum SettingKind {
-    Bool { default: bool },
-    Integer { default: i64, min: i64, max: i64 },
-    Text { default: &'static str, max: usize },
+    Bool {
+        default: bool,
+    },
+    Integer {
+        default: i64,
+        min: i64,
+        max: i64,
+    },
+    Text {
+        default: &'static str,
+        max: usize,
+    },
+    /// One of `options`: (value stored, label shown).
+    Choice {
+        default: &'static str,
+        options: &'static [(&'static str, &'static str)],
+    },
 }
 
 impl Setting {
@@ -35,6 +49,7 @@ impl Setting {
             SettingKind::Bool { default } => Value::Bool(default),
             SettingKind::Integer { default, .. } => Value::from(default),
             SettingKind::Text { default, .. } => Value::from(default),
+            SettingKind::Choice { default, .. } => Value::from(default),
         }
     }
 
@@ -46,6 +61,7 @@ impl Setting {
                 n.as_i64().is_some_and(|n| (*min..=*max).contains(&n))
             }
             (SettingKind::Text { max, .. }, Value::String(s)) => s.chars().count() <= *max,
+            (SettingKind::Choice { options, .. }, Value::String(s)) => options.iter().any(|(v, _)| v == s),
             _ => false,
         }
     }
@@ -115,6 +131,14 @@ impl Settings {
                     }
                     Value::from(t)
                 }
+                SettingKind::Choice { default, options } => match options.iter().find(|(v, _)| *v == typed.trim()) {
+                    Some((v, _)) => Value::from(*v),
+                    None if typed.trim().is_empty() => Value::from(default),
+                    None => {
+                        errors.push_owned(name, "choisissez une des possibilités proposées".to_string());
+                        Value::from(default)
+                    }
+                },
             };
             values.insert(s.key.to_string(), value);
         }

@@ -15,6 +15,9 @@ const VERSION: u8 = 1;
 #[derive(Clone)]
 pub struct SecretKey {
     key: std::sync::Arc<LessSafeKey>,
+    /// For keyed hashes (HMAC-SHA256) of what must be matched but never stored as typed:
+    /// the census lists of votes (`crate::census`).
+    mac: std::sync::Arc<ring::hmac::Key>,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -45,9 +48,27 @@ impl SecretKey {
         let mut bytes = [0u8; 32];
         okm.fill(&mut bytes).expect("32 bytes");
         let key = UnboundKey::new(&AES_256_GCM, &bytes).expect("a 32-byte AES key");
+        let mac = prk
+            .expand(&[b"participe keyed hashes v1"], ring::hmac::HMAC_SHA256)
+            .expect("an HMAC key is a valid HKDF length");
         Ok(SecretKey {
             key: std::sync::Arc::new(LessSafeKey::new(key)),
+            mac: std::sync::Arc::new(ring::hmac::Key::from(mac)),
         })
+    }
+
+    /// The keyed hash (HMAC-SHA256) of `parts`, each length-prefixed so that no two lists
+    /// of parts give the same input.
+    pub fn keyed_hash(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = ring::hmac::Context::with_key(&self.mac);
+        for part in parts {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// Seals `secret` for `place` (e.g. `tenant/<id>/identity_provider/<id>`).

@@ -4,12 +4,14 @@
 //! `validate` (at start-up) checks this list against the registry.
 
 mod agenda;
+mod budget;
 mod composition;
 mod contributions;
 mod documents;
 mod faq;
 mod news;
 mod presentation;
+mod vote;
 
 use axum::Router;
 use futures::future::BoxFuture;
@@ -29,6 +31,8 @@ pub static SURFACES: &[&Surface] = &[
     &documents::SURFACE,
     &news::SURFACE,
     &faq::SURFACE,
+    &budget::SURFACE,
+    &vote::SURFACE,
 ];
 
 /// What a section is drawn from: the dispositif, the component's instance in it, and the
@@ -99,4 +103,73 @@ pub async fn sections(
         }
     }
     Ok(out)
+}
+
+/// Whether `action` of the instance is open today.
+pub(crate) fn open(d: &Dispositif, i: &Instance, action: &str) -> bool {
+    let today = time::OffsetDateTime::now_utc().date();
+    i.manifest.action(action).is_some_and(|a| i.is_open(a, d, today))
+}
+
+/// Whether staff require a verified identity for `action`.
+pub(crate) fn verified_only(i: &Instance, action: &str) -> bool {
+    i.manifest
+        .action(action)
+        .is_some_and(|a| i.who(a) == participe_core::components::Who::VerifiedCitizen)
+}
+
+/// Who votes, for the roll: their verified identity when the vote asks for one (a second
+/// account does not give a second ballot), else their account.
+pub(crate) async fn voter(
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    i: &Instance,
+    action: &str,
+    citizen: uuid::Uuid,
+) -> Result<participe_core::ballots::Voter> {
+    use participe_core::ballots::Voter;
+    if verified_only(i, action)
+        && let Some((provider, subject)) = participe_core::identity::first_identity(tx, citizen).await?
+    {
+        return Ok(Voter::identity(d.id, &provider.to_string(), &subject));
+    }
+    Ok(Voter::account(d.id, citizen))
+}
+
+/// With a census list (`components::CENSUS`): the voter as the list knows them, from the
+/// form's `census_id` and `census_birth`, or the error beside those fields. `None` when the
+/// vote has no list.
+pub(crate) async fn census_voter(
+    portal: &Portal,
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    i: &Instance,
+    fields: &std::collections::HashMap<String, String>,
+) -> Result<Option<std::result::Result<participe_core::ballots::Voter, participe_core::FieldErrors>>> {
+    use participe_core::{FieldErrors, census};
+    if !i.settings.bool(participe_core::components::CENSUS) {
+        return Ok(None);
+    }
+    let refuse = |field: &'static str, message: &str| Ok(Some(Err(FieldErrors::one(field, message))));
+    let Some(key) = portal.app.config.secret_key.as_ref() else {
+        return refuse(
+            "census_id",
+            "la liste des votant·es n'est pas disponible : la plateforme n'a pas de clé secrète configurée",
+        );
+    };
+    let identifier = fields.get("census_id").map(|s| s.trim()).unwrap_or_default();
+    if identifier.is_empty() {
+        return refuse("census_id", "indiquez votre identifiant sur la liste des votant·es");
+    }
+    let Some(birth) = fields.get("census_birth").and_then(|b| census::parse_birth(b)) else {
+        return refuse("census_birth", "indiquez votre date de naissance, au format jj/mm/aaaa");
+    };
+    let entry = census::entry(key, d.id, identifier, birth);
+    if !census::is_listed(tx, d.id, &entry).await? {
+        return refuse(
+            "census_id",
+            "cet identifiant et cette date de naissance ne figurent pas ensemble sur la liste des votant·es",
+        );
+    }
+    Ok(Some(Ok(census::voter(d.id, &entry))))
 }

@@ -1,0 +1,501 @@
+//! A participatory budget end to end, through the real pages: staff create the budget and
+//! its envelope, a citizen proposes a project (a bad form keeps what was typed), staff
+//! review, cost, merge and publish; during the vote a citizen fills a basket, sees what is
+//! left, casts it once (a replayed form, a forged project and a basket over the envelope
+//! are refused with nothing stored); a paper ballot joins the same box and roll; at the
+//! close the results explain each project, staff override one with a public reason, and
+//! the published box recounts to its digest. Another tenant reaches none of it.
+
+mod common;
+
+use common::*;
+use participe_core::budgets::euros;
+use participe_core::components::{self, budget};
+use participe_core::staff::Role;
+use participe_core::{Tenant, TenantTx};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+const CONSOLE: &str = "console.localhost";
+
+fn host(t: &Tenant) -> String {
+    format!("{}.localhost", t.slug)
+}
+
+fn day(offset: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
+}
+
+async fn ballots_in_box(app: &TestApp, tenant: &Tenant) -> i64 {
+    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
+    let n: i64 = sqlx::query_scalar("select count(*) from ballot")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+/// Sets the budget's phases (from, to) by the configuration form, with its method.
+async fn phases(
+    admin: &Browser,
+    configure: &str,
+    depot: (i64, i64),
+    vote: (i64, i64),
+    results: (i64, i64),
+    method: &[(&str, &str)],
+) {
+    let (df, dt, vf, vt, rf, rt) = (
+        day(depot.0),
+        day(depot.1),
+        day(vote.0),
+        day(vote.1),
+        day(results.0),
+        day(results.1),
+    );
+    let mut fields = vec![
+        ("phase_depot_from", df.as_str()),
+        ("phase_depot_to", dt.as_str()),
+        ("phase_vote_from", vf.as_str()),
+        ("phase_vote_to", vt.as_str()),
+        ("phase_resultats_from", rf.as_str()),
+        ("phase_resultats_to", rt.as_str()),
+    ];
+    fields.extend_from_slice(method);
+    let saved = admin.submit(CONSOLE, configure, configure, &fields).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+}
+
+#[tokio::test]
+async fn a_budget_runs_from_proposals_to_checked_results() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("budget", "Commune du Budget").await;
+    let b = app.create_tenant("voisine", "Commune Voisine").await;
+    let admin = app.staff_member(&a, Role::Admin).await;
+    let other_admin = app.staff_member(&b, Role::Admin).await;
+    let h = host(&a);
+
+    // Staff create the budget: a dispositif of its own kind, with the budget component.
+    let base = format!("/t/{}/dispositifs", a.slug);
+    let created = admin
+        .submit(
+            CONSOLE,
+            &format!("{base}/nouveau"),
+            &format!("{base}/nouveau"),
+            &[
+                ("kind", "budget"),
+                ("title", "Budget participatif 2027"),
+                ("slug", "budget-2027"),
+                ("description", "150 000 € pour vos projets."),
+                ("opens_on", &day(-30)),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page_path = created.header("location").to_string();
+    let d: Uuid = page_path.rsplit('/').next().unwrap().parse().unwrap();
+    admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/statut"),
+            &[("status", "publie")],
+        )
+        .await;
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let instance = components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == budget::MANIFEST.key)
+        .expect("a budget dispositif starts with the budget component");
+    tx.commit().await.unwrap();
+    let configure = format!("{page_path}/composants/{}", instance.id);
+    phases(&admin, &configure, (-1, 5), (10, 20), (21, 40), &[]).await;
+
+    // An envelope: a bad amount is an error beside its field, and keeps the name.
+    let bad = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/budget/enveloppes"),
+            &[("envelope_name", "Toute la commune"), ("envelope_amount", "beaucoup")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("envelope_amount").is_some());
+    assert!(bad.body.contains(r#"value="Toute la commune""#));
+    let ok = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/budget/enveloppes"),
+            &[("envelope_name", "Toute la commune"), ("envelope_amount", "100 000")],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+
+    // A citizen proposes a project; the form keeps what was typed when a field is wrong.
+    let amelie = app.signed_in_citizen(&a, "amelie@example.org").await;
+    let propose = "/participer/budget-2027/budget/proposer";
+    let wrong = amelie
+        .submit(
+            &h,
+            propose,
+            propose,
+            &[("title", "Un jardin partagé"), ("description", ""), ("cost", "douze")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.field_error("description").is_some());
+    assert!(wrong.field_error("cost").is_some());
+    assert!(wrong.body.contains(r#"value="Un jardin partagé""#));
+    let mut mine = Vec::new();
+    for (title, cost) in [
+        ("Un jardin partagé", "60 000"),
+        ("Des bancs au parc", "30 000"),
+        ("Des jardins partagés", "55 000"),
+        ("Une piste de ski", "5 000 000"),
+    ] {
+        let sent = amelie
+            .submit(
+                &h,
+                propose,
+                propose,
+                &[
+                    ("title", title),
+                    ("description", "Pour **tout** le quartier."),
+                    ("place", "Parc Jean-Moulin"),
+                    ("cost", cost),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, 303, "{}", sent.body);
+        mine.push(sent.header("location").to_string());
+    }
+    let jardin = &mine[0];
+    let project_id = |path: &str| path.rsplit('/').next().unwrap().to_string();
+    // Under review: its author sees it, nobody else does.
+    assert_eq!(amelie.get(&h, jardin).await.status, 200);
+    assert_eq!(app.get(&h, jardin).await.status, 404);
+    let bruno = app.signed_in_citizen(&a, "bruno@example.org").await;
+    assert_eq!(bruno.get(&h, jardin).await.status, 404);
+
+    // Staff review: not feasible needs a public explanation.
+    let review = |path: &str| format!("{page_path}/budget/projets/{}", project_id(path));
+    let refused = admin
+        .submit(
+            CONSOLE,
+            &review(&mine[3]),
+            &review(&mine[3]),
+            &[
+                ("feasibility", "non_faisable"),
+                ("explanation", ""),
+                ("cost", "5 000 000"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.field_error("explanation").is_some());
+    for (path, feasibility, cost, explanation) in [
+        (&mine[0], "faisable", "40 000", ""),
+        (&mine[1], "faisable", "30 000", ""),
+        (&mine[2], "faisable", "50 000", ""),
+        (&mine[3], "non_faisable", "5 000 000", "La commune n'a pas de montagne."),
+    ] {
+        let done = admin
+            .submit(
+                CONSOLE,
+                &review(path),
+                &review(path),
+                &[
+                    ("feasibility", feasibility),
+                    ("cost", cost),
+                    ("explanation", explanation),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+    }
+    // Bruno's duplicate of the garden is merged into Amélie's: both are its authors.
+    let bruno_garden = bruno
+        .submit(
+            &h,
+            propose,
+            propose,
+            &[
+                ("title", "Un potager"),
+                ("description", "Le même jardin."),
+                ("cost", "40000"),
+            ],
+        )
+        .await;
+    assert_eq!(bruno_garden.status, 303, "{}", bruno_garden.body);
+    let potager = bruno_garden.header("location").to_string();
+    let merged = admin
+        .submit(
+            CONSOLE,
+            &review(&potager),
+            &format!("{}/fusion", review(&potager)),
+            &[("into", &project_id(jardin))],
+        )
+        .await;
+    assert_eq!(merged.status, 303, "{}", merged.body);
+    let section = app.get(&h, "/participer/budget-2027").await;
+    assert!(section.body.contains("component-budget"));
+    assert!(
+        !section.text().contains("Des bancs au parc"),
+        "reviewed, not published yet"
+    );
+    for path in [&mine[0], &mine[1], &mine[2], &mine[3]] {
+        let published = admin
+            .submit(
+                CONSOLE,
+                &review(path),
+                &format!("{}/publication", review(path)),
+                &[("publie", "oui")],
+            )
+            .await;
+        assert_eq!(published.status, 303, "{}", published.body);
+    }
+    let garden = app.get(&h, jardin).await;
+    assert_eq!(garden.status, 200);
+    assert!(garden.text().contains(&euros(40_000)), "the costed amount");
+    assert!(
+        garden.text().contains("amelie") && garden.text().contains("bruno"),
+        "both authors"
+    );
+    let ski = app.get(&h, &mine[3]).await.text();
+    assert!(ski.contains("Non réalisable") && ski.contains("pas de montagne"));
+    let section = app.get(&h, "/participer/budget-2027").await;
+    assert!(section.text().contains("Des bancs au parc"));
+    assert!(!section.text().contains("Un potager"), "merged");
+
+    // The vote opens: depot over, vote today.
+    phases(
+        &admin,
+        &configure,
+        (-10, -5),
+        (-1, 3),
+        (4, 40),
+        &[("setting_methode", "panier")],
+    )
+    .await;
+    let vote = "/participer/budget-2027/budget/vote";
+    assert_eq!(app.get(&h, vote).await.status, 303, "a visitor is asked to sign in");
+    let page = amelie.get(&h, vote).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let ids: Vec<String> = [&mine[0], &mine[1]].iter().map(|p| project_id(p)).collect();
+    assert!(ids.iter().all(|id| page.body.contains(&format!("p_{id}"))));
+    assert!(
+        !page.body.contains(&project_id(&mine[3])),
+        "not feasible: not on the ballot"
+    );
+    let token = page.csrf();
+    // « Mettre à jour » shows what the basket costs and leaves, and casts nothing.
+    let update = amelie
+        .post_raw(
+            &h,
+            vote,
+            &[("csrf", &token), ("action", "maj"), (&format!("p_{}", ids[1]), "on")],
+        )
+        .await;
+    assert_eq!(update.status, 200, "{}", update.body);
+    assert!(update.text().contains(&euros(30_000)), "{}", update.text());
+    assert!(update.text().contains(&euros(70_000)), "what is left");
+    assert!(
+        update
+            .body
+            .contains(&format!(r#"name="p_{}" type="checkbox" value="on" checked"#, ids[1]))
+    );
+    assert_eq!(ballots_in_box(&app, &a).await, 0);
+    // A basket below the minimal share, a forged project, another tenant's project.
+    let low = amelie
+        .post_raw(
+            &h,
+            vote,
+            &[("csrf", &token), ("action", "voter"), (&format!("p_{}", ids[1]), "on")],
+        )
+        .await;
+    assert_eq!(low.status, 422);
+    assert!(low.field_error("basket").unwrap().contains("au moins"), "{}", low.body);
+    let forged = format!("p_{}", Uuid::new_v4());
+    let bad = amelie
+        .post_raw(&h, vote, &[("csrf", &token), ("action", "voter"), (&forged, "on")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.field_error("basket").unwrap().contains("pas au vote"));
+    assert_eq!(ballots_in_box(&app, &a).await, 0, "nothing stored");
+    // The right basket: a receipt, once.
+    let (f0, f1) = (format!("p_{}", ids[0]), format!("p_{}", ids[1]));
+    let basket = [
+        ("csrf", token.as_str()),
+        ("action", "voter"),
+        (f0.as_str(), "on"),
+        (f1.as_str(), "on"),
+    ];
+    let cast = amelie.post_raw(&h, vote, &basket).await;
+    assert_eq!(cast.status, 200, "{}", cast.body);
+    assert!(cast.text().contains("Votre vote est enregistré"));
+    let receipt = cast.quoted_after(r#"class="receipt"><strong>"#);
+    let receipt = receipt.split('<').next().unwrap().to_string();
+    assert_eq!(receipt.len(), 19, "{receipt}");
+    let replay = amelie.post_raw(&h, vote, &basket).await;
+    assert!(replay.text().contains("déjà voté"), "{}", replay.body);
+    assert_eq!(ballots_in_box(&app, &a).await, 1, "a replayed form casts nothing");
+    assert!(amelie.get(&h, vote).await.text().contains("déjà voté"));
+
+    // Bruno takes the garden and the benches (70 000 €, just the minimal share).
+    let (garden_field, benches_field, gardens_field) = (
+        format!("p_{}", ids[0]),
+        format!("p_{}", ids[1]),
+        format!("p_{}", project_id(&mine[2])),
+    );
+    let t2 = bruno.get(&h, vote).await.csrf();
+    let cast = bruno
+        .post_raw(
+            &h,
+            vote,
+            &[
+                ("csrf", &t2),
+                ("action", "voter"),
+                (&garden_field, "on"),
+                (&benches_field, "on"),
+            ],
+        )
+        .await;
+    assert_eq!(cast.status, 200, "{}", cast.body);
+
+    // A paper ballot: one who voted online cannot vote on paper; a new one can, once.
+    let paper = format!("{page_path}/budget/papier");
+    let twice = admin
+        .submit(
+            CONSOLE,
+            &paper,
+            &paper,
+            &[
+                ("email", "amelie@example.org"),
+                (&garden_field, "on"),
+                (&gardens_field, "on"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, 422, "{}", twice.body);
+    assert!(twice.text().contains("déjà voté"));
+    let desk = [
+        ("listed_as", "BV1-0042"),
+        (garden_field.as_str(), "on"),
+        (gardens_field.as_str(), "on"),
+    ];
+    assert_eq!(admin.submit(CONSOLE, &paper, &paper, &desk).await.status, 303);
+    assert_eq!(admin.submit(CONSOLE, &paper, &paper, &desk).await.status, 422);
+    assert_eq!(ballots_in_box(&app, &a).await, 3);
+
+    // During the vote nobody sees results, staff neither; the box is not published.
+    assert!(
+        app.get(&h, "/participer/budget-2027/budget/resultats")
+            .await
+            .text()
+            .contains("à la clôture")
+    );
+    assert_eq!(
+        app.get(&h, "/participer/budget-2027/budget/bulletins.json")
+            .await
+            .status,
+        404
+    );
+    let staff_results = admin
+        .get(CONSOLE, &format!("{page_path}/budget/resultats"))
+        .await
+        .text();
+    assert!(staff_results.contains("3 votant·es") && staff_results.contains("1 sur papier"));
+    assert!(!staff_results.contains("Retenu"), "no result before the close");
+    // Another tenant: neither the portal nor the console.
+    assert_eq!(
+        app.get(&host(&b), "/participer/budget-2027/budget/vote").await.status,
+        404
+    );
+    assert_eq!(
+        other_admin
+            .get(CONSOLE, &format!("/t/{}/dispositifs/{d}/budget/resultats", a.slug))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        other_admin
+            .get(CONSOLE, &format!("/t/{}/dispositifs/{d}/budget/resultats", b.slug))
+            .await
+            .status,
+        404
+    );
+
+    // The close: the results, explained; an override with its reason; the box recounts.
+    phases(&admin, &configure, (-20, -15), (-10, -1), (0, 40), &[]).await;
+    let results = app.get(&h, "/participer/budget-2027/budget/resultats").await;
+    assert_eq!(results.status, 200, "{}", results.body);
+    let text = results.text();
+    assert!(
+        text.contains("Un jardin partagé") && text.contains("Premier projet retenu de son enveloppe."),
+        "{text}"
+    );
+    assert!(text.contains("3 votant·es"), "{text}");
+    assert!(
+        text.contains("Son coût dépassait ce qui restait"),
+        "the gardens did not fit: {text}"
+    );
+    let refused = admin
+        .submit(
+            CONSOLE,
+            &format!("{page_path}/budget/resultats"),
+            &format!("{page_path}/budget/projets/{}/resultat", ids[1]),
+            &[("decision", "non_retenu"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(refused.status, 303);
+    let o = admin
+        .submit(
+            CONSOLE,
+            &format!("{page_path}/budget/resultats"),
+            &format!("{page_path}/budget/projets/{}/resultat", ids[1]),
+            &[
+                ("decision", "non_retenu"),
+                ("reason", "Le parc sera en travaux jusqu'en 2029."),
+            ],
+        )
+        .await;
+    assert_eq!(o.status, 303);
+    let text = app.get(&h, "/participer/budget-2027/budget/resultats").await.text();
+    assert!(text.contains("en travaux jusqu'en 2029"), "{text}");
+    let published = app.get(&h, "/participer/budget-2027/budget/bulletins.json").await;
+    assert_eq!(published.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&published.body).unwrap();
+    let box_ = json["ballots"].as_array().unwrap();
+    assert_eq!(box_.len(), 3);
+    assert!(
+        box_.iter().any(|b| b["receipt"] == receipt.as_str()),
+        "Amélie finds her ballot"
+    );
+    let mut canonical = String::new();
+    for b in box_ {
+        canonical.push_str(b["receipt"].as_str().unwrap());
+        canonical.push(' ');
+        canonical.push_str(b["channel"].as_str().unwrap());
+        for c in b["choices"].as_array().unwrap() {
+            canonical.push_str(&format!(" {}:{}", c[0].as_str().unwrap(), c[1]));
+        }
+        canonical.push('\n');
+    }
+    let digest: String = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(json["sha256"], digest.as_str());
+    assert!(text.contains(&digest), "the page shows the digest");
+    // The open data lists the published projects, the not feasible one with its reason.
+    let api: serde_json::Value = serde_json::from_str(&app.get(&h, "/api/v1/projets-budget").await.body).unwrap();
+    assert_eq!(api["total"], 4, "{api}");
+    assert!(api.to_string().contains("pas de montagne"));
+    let theirs = app.get(&host(&b), "/api/v1/projets-budget").await.body;
+    assert!(!theirs.contains("jardin"));
+}
