@@ -492,6 +492,18 @@ async fn a_budget_runs_from_proposals_to_checked_results() {
         .collect();
     assert_eq!(json["sha256"], digest.as_str());
     assert!(text.contains(&digest), "the page shows the digest");
+    // The Pabulib file of the envelope, for pabutools (tests/pabulib.rs checks the format).
+    let pb = app.get(&h, "/participer/budget-2027/budget/pabulib/1.pb").await;
+    assert_eq!(pb.status, 200);
+    assert!(
+        pb.body.starts_with("META") && pb.body.contains("num_votes;3"),
+        "{}",
+        pb.body
+    );
+    assert_eq!(
+        app.get(&h, "/participer/budget-2027/budget/pabulib/2.pb").await.status,
+        404
+    );
     // The open data lists the published projects, the not feasible one with its reason.
     let api: serde_json::Value = serde_json::from_str(&app.get(&h, "/api/v1/projets-budget").await.body).unwrap();
     assert_eq!(api["total"], 4, "{api}");

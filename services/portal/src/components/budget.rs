@@ -40,6 +40,7 @@ pub static SURFACE: Surface = Surface {
         "/participer/{slug}/budget/vote",
         "/participer/{slug}/budget/resultats",
         "/participer/{slug}/budget/bulletins.json",
+        "/participer/{slug}/budget/pabulib/{n}",
     ],
 };
 
@@ -49,6 +50,7 @@ fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/participer/{slug}/budget/vote", get(vote_page).post(vote))
         .route("/participer/{slug}/budget/resultats", get(results_page))
         .route("/participer/{slug}/budget/bulletins.json", get(box_json))
+        .route("/participer/{slug}/budget/pabulib/{n}", get(pabulib))
 }
 
 fn today() -> time::Date {
@@ -512,12 +514,22 @@ async fn results_page(portal: Portal, Path(slug): Path<String>) -> Result<Respon
     };
     tx.commit().await?;
     let config = Config::of(&i);
+    // One Pabulib file per envelope, in the order shown, once the box is public.
+    let pabulib: Vec<Value> = if digest.is_some() {
+        envelopes
+            .iter()
+            .enumerate()
+            .map(|(n, e)| minijinja::context! { n => n + 1, name => e.name.clone() })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = portal
         .render(
             "portal/budget/results.html",
             "/participer",
             minijinja::context! {
-                d => Serde(&d), envelopes => Serde(envelopes), turnout => Serde(turnout), digest,
+                d => Serde(&d), envelopes => Serde(envelopes), turnout => Serde(turnout), digest, pabulib,
                 rule => rule_text(&config), method => method_text(config.method), seed => component::seed(&d),
             },
         )
@@ -537,4 +549,43 @@ async fn box_json(portal: Portal, Path(slug): Path<String>) -> Result<Response> 
     tx.commit().await?;
     let body = serde_json::to_string(&published).map_err(|e| Error::Unexpected(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The budget in the Pabulib format (pabulib.org, the research standard), envelope `n`
+/// (from 1) as one `.pb` file, once the box is public: `pabutools` recomputes its winners.
+async fn pabulib(portal: Portal, Path((slug, n)): Path<(String, String)>) -> Result<Response> {
+    let n: usize = n
+        .strip_suffix(".pb")
+        .unwrap_or(&n)
+        .parse()
+        .map_err(|_| Error::NotFound)?;
+    let mut tx = portal.begin().await?;
+    let (d, i) = budget(&mut tx, &slug).await?;
+    if !box_public(&i, &d) {
+        return Err(Error::NotFound);
+    }
+    let config = Config::of(&i);
+    let files = budgets::pabulib::export(
+        &mut tx,
+        d.id,
+        config.method,
+        config.rule,
+        &component::seed(&d),
+        &d.title,
+    )
+    .await?;
+    tx.commit().await?;
+    let (_, text) = n
+        .checked_sub(1)
+        .and_then(|k| files.into_iter().nth(k))
+        .ok_or(Error::NotFound)?;
+    let disposition = format!("attachment; filename=\"{}-{n}.pb\"", d.slug);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }
