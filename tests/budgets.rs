@@ -76,32 +76,18 @@ async fn a_budget_runs_from_proposals_to_checked_results() {
     let h = host(&a);
 
     // Staff create the budget: a dispositif of its own kind, with the budget component.
-    let base = format!("/t/{}/dispositifs", a.slug);
-    let created = admin
-        .submit(
-            CONSOLE,
-            &format!("{base}/nouveau"),
-            &format!("{base}/nouveau"),
-            &[
-                ("kind", "budget"),
-                ("title", "Budget participatif 2027"),
-                ("slug", "budget-2027"),
-                ("description", "150 000 € pour vos projets."),
-                ("opens_on", &day(-30)),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, 303, "{}", created.body);
-    let page_path = created.header("location").to_string();
-    let d: Uuid = page_path.rsplit('/').next().unwrap().parse().unwrap();
-    admin
-        .submit(
-            CONSOLE,
-            &page_path,
-            &format!("{page_path}/statut"),
-            &[("status", "publie")],
-        )
-        .await;
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "budget"),
+            ("title", "Budget participatif 2027"),
+            ("slug", "budget-2027"),
+            ("description", "150 000 € pour vos projets."),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
     let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
     let instance = components::of(&mut tx, d)
         .await

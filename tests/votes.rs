@@ -38,32 +38,18 @@ async fn a_vote_is_cast_once_counted_at_the_close_and_recounted() {
     let admin = app.staff_member(&a, Role::Admin).await;
     let moderator = app.staff_member(&a, Role::Moderator).await;
     let h = format!("{}.localhost", a.slug);
-    let base = format!("/t/{}/dispositifs", a.slug);
-    let created = admin
-        .submit(
-            CONSOLE,
-            &format!("{base}/nouveau"),
-            &format!("{base}/nouveau"),
-            &[
-                ("kind", "appel"),
-                ("title", "Le nom de la médiathèque"),
-                ("slug", "mediatheque"),
-                ("description", "Choisissez son nom."),
-                ("opens_on", &day(-30)),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, 303, "{}", created.body);
-    let page_path = created.header("location").to_string();
-    let d: Uuid = page_path.rsplit('/').next().unwrap().parse().unwrap();
-    admin
-        .submit(
-            CONSOLE,
-            &page_path,
-            &format!("{page_path}/statut"),
-            &[("status", "publie")],
-        )
-        .await;
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "appel"),
+            ("title", "Le nom de la médiathèque"),
+            ("slug", "mediatheque"),
+            ("description", "Choisissez son nom."),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
     let added = admin
         .submit(
             CONSOLE,
@@ -306,31 +292,17 @@ async fn a_census_list_decides_who_votes_once() {
     let a = app.create_tenant("liste", "Commune de la Liste").await;
     let admin = app.staff_member(&a, Role::Admin).await;
     let h = format!("{}.localhost", a.slug);
-    let base = format!("/t/{}/dispositifs", a.slug);
-    let created = admin
-        .submit(
-            CONSOLE,
-            &format!("{base}/nouveau"),
-            &format!("{base}/nouveau"),
-            &[
-                ("kind", "budget"),
-                ("title", "Budget des jeunes"),
-                ("slug", "budget-jeunes"),
-                ("opens_on", &day(-30)),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, 303, "{}", created.body);
-    let page_path = created.header("location").to_string();
-    let d: Uuid = page_path.rsplit('/').next().unwrap().parse().unwrap();
-    admin
-        .submit(
-            CONSOLE,
-            &page_path,
-            &format!("{page_path}/statut"),
-            &[("status", "publie")],
-        )
-        .await;
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "budget"),
+            ("title", "Budget des jeunes"),
+            ("slug", "budget-jeunes"),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
     let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
     let envelope = participe_core::budgets::add_envelope(&mut tx, d, "Toute la ville", 1_000)
         .await

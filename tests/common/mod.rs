@@ -439,6 +439,27 @@ impl TestApp {
     }
 }
 
+/// A dispositif staff create and publish through the console's forms: its console page's
+/// path and its id. `fields` are the creation form's (kind, title, slug…).
+pub async fn published_dispositif(staff: &Browser, tenant: &Tenant, fields: &[(&str, &str)]) -> (String, uuid::Uuid) {
+    let console = "console.localhost";
+    let new = format!("/t/{}/dispositifs/nouveau", tenant.slug);
+    let created = staff.submit(console, &new, &new, fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page_path = created.header("location").to_string();
+    let id = page_path.rsplit('/').next().unwrap().parse().unwrap();
+    let published = staff
+        .submit(
+            console,
+            &page_path,
+            &format!("{page_path}/statut"),
+            &[("status", "publie")],
+        )
+        .await;
+    assert_eq!(published.status, 303, "{}", published.body);
+    (page_path, id)
+}
+
 pub const CITIZEN_PASSWORD: &str = "une phrase de passe assez longue";
 
 /// A citizen of `tenant` (`email`, `CITIZEN_PASSWORD`) with a confirmed address, signed in

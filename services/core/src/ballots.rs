@@ -229,6 +229,12 @@ pub async fn turnout(tx: &mut TenantTx, dispositif: Uuid) -> Result<Turnout> {
     })
 }
 
+/// Whether any ballot is in the box: from then on, what was on the ballot cannot change.
+pub async fn any_cast(tx: &mut TenantTx, dispositif: Uuid) -> Result<bool> {
+    let t = turnout(tx, dispositif).await?;
+    Ok(t.online + t.paper > 0)
+}
+
 /// Rewrites the box in receipt order, so that not even the order rows were stored in says
 /// when a ballot arrived (run at the close; see the module's note).
 pub async fn reorder_box(tx: &mut TenantTx) -> Result<()> {

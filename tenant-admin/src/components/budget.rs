@@ -101,12 +101,6 @@ async fn budget(tx: &mut TenantTx, id: Uuid) -> Result<(Dispositif, Instance)> {
     Ok((d, i))
 }
 
-/// Refuses a change to the ballot once someone has voted.
-async fn ballot_frozen(tx: &mut TenantTx, d: Uuid) -> Result<bool> {
-    let turnout = ballots::turnout(tx, d).await?;
-    Ok(turnout.online + turnout.paper > 0)
-}
-
 const FROZEN: &str =
     "Des bulletins sont déjà dans l'urne : le bulletin de vote (projets, coûts, enveloppes) ne peut plus changer.";
 
@@ -133,7 +127,7 @@ async fn add_envelope(
     form.which = "enveloppe".into();
     let mut tx = t.begin().await?;
     let (d, _) = budget(&mut tx, id).await?;
-    if ballot_frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&page_of(&t, id)).into_response());
@@ -178,7 +172,7 @@ async fn add_project(
     form.which = "projet".into();
     let mut tx = t.begin().await?;
     let (d, _) = budget(&mut tx, id).await?;
-    if ballot_frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&page_of(&t, id)).into_response());
@@ -318,7 +312,7 @@ async fn review(
     let (d, _) = budget(&mut tx, id).await?;
     let p = project_in(&mut tx, &d, &project).await?;
     let parsed = Review::parse(&form.feasibility, &form.explanation, &form.cost);
-    let frozen = ballot_frozen(&mut tx, d.id).await?;
+    let frozen = ballots::any_cast(&mut tx, d.id).await?;
     let r = match parsed {
         Ok(r) if !frozen => r,
         other => {
@@ -367,7 +361,7 @@ async fn publish(
     let (d, _) = budget(&mut tx, id).await?;
     let p = project_in(&mut tx, &d, &project).await?;
     let back = format!("/t/{}/dispositifs/{id}/budget/projets/{}", t.tenant().slug, p.id);
-    if ballot_frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&back).into_response());
@@ -416,7 +410,7 @@ async fn merge(
     let (d, _) = budget(&mut tx, id).await?;
     let p = project_in(&mut tx, &d, &project).await?;
     let back = format!("/t/{}/dispositifs/{id}/budget/projets/{}", t.tenant().slug, p.id);
-    if ballot_frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&back).into_response());

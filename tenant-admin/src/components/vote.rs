@@ -60,11 +60,6 @@ async fn vote(tx: &mut TenantTx, id: Uuid) -> Result<(Dispositif, core::Instance
 
 const FROZEN: &str = "Des bulletins sont déjà dans l'urne : les questions ne peuvent plus changer.";
 
-async fn frozen(tx: &mut TenantTx, d: Uuid) -> Result<bool> {
-    let turnout = ballots::turnout(tx, d).await?;
-    Ok(turnout.online + turnout.paper > 0)
-}
-
 #[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct QuestionForm {
@@ -83,7 +78,7 @@ async fn add(
     t.require(|r| r.can_edit_content())?;
     let mut tx = t.begin().await?;
     let (d, _) = vote(&mut tx, id).await?;
-    if frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&back(&t, id)).into_response());
@@ -124,7 +119,7 @@ async fn remove(
     let question: Uuid = form.question_id.parse().map_err(|_| Error::NotFound)?;
     let mut tx = t.begin().await?;
     let (d, _) = vote(&mut tx, id).await?;
-    if frozen(&mut tx, d.id).await? {
+    if ballots::any_cast(&mut tx, d.id).await? {
         drop(tx);
         t.console.flash(FROZEN).await?;
         return Ok(Redirect::to(&back(&t, id)).into_response());

@@ -42,6 +42,24 @@ pub const CENSUS: &str = "liste";
 /// The setting of the minimum age of its voters, checked against the census list.
 pub const MIN_AGE: &str = "age_minimal";
 
+/// The settings every vote (budget or questions) declares for its census list.
+pub const CENSUS_SETTING: Setting = Setting {
+    key: CENSUS,
+    label: "Vote réservé aux personnes de la liste de votant·es",
+    hint: "La liste (identifiant et date de naissance) se téléverse depuis la page du dispositif ; chaque votant·e y prouve sa présence.",
+    kind: SettingKind::Bool { default: false },
+};
+pub const MIN_AGE_SETTING: Setting = Setting {
+    key: MIN_AGE,
+    label: "Âge minimal pour voter",
+    hint: "Compté au dernier jour du vote, pour les personnes de la liste ; 0 pour aucun.",
+    kind: SettingKind::Integer {
+        default: 0,
+        min: 0,
+        max: 120,
+    },
+};
+
 /// Every component, in the order a new dispositif lists them.
 pub static REGISTRY: &[&Manifest] = &[
     &presentation::MANIFEST,

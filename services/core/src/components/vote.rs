@@ -28,22 +28,8 @@ pub static MANIFEST: Manifest = Manifest {
     hosts: &[Kind::Appel, Kind::Conseil, Kind::Presentation],
     default_for: &[],
     settings: &[
-        Setting {
-            key: super::CENSUS,
-            label: "Vote réservé aux personnes de la liste de votant·es",
-            hint: "La liste (identifiant et date de naissance) se téléverse depuis la page du dispositif ; chaque votant·e y prouve sa présence.",
-            kind: SettingKind::Bool { default: false },
-        },
-        Setting {
-            key: super::MIN_AGE,
-            label: "Âge minimal pour voter",
-            hint: "Compté au dernier jour du vote, pour les personnes de la liste ; 0 pour aucun.",
-            kind: SettingKind::Integer {
-                default: 0,
-                min: 0,
-                max: 120,
-            },
-        },
+        super::CENSUS_SETTING,
+        super::MIN_AGE_SETTING,
         Setting {
             key: LIVE,
             label: "Résultats visibles pendant le vote",

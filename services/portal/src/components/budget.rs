@@ -469,14 +469,7 @@ async fn vote(
     match budgets::cast(&mut tx, d.id, config.method, &voter, &basket).await? {
         Ok(receipt) => {
             tx.commit().await?;
-            let page = portal
-                .render(
-                    "portal/budget/receipt.html",
-                    "/participer",
-                    minijinja::context! { d => Serde(&d), receipt => receipt.as_str() },
-                )
-                .await?;
-            Ok(page.into_response())
+            super::receipt_page(&portal, &d, &receipt).await
         }
         Err(errors) => {
             drop(tx);
@@ -545,10 +538,9 @@ async fn box_json(portal: Portal, Path(slug): Path<String>) -> Result<Response> 
     if !box_public(&i, &d) {
         return Err(Error::NotFound);
     }
-    let published = ballots::published(&mut tx, d.id).await?;
+    let answer = super::published_box(&mut tx, &d).await?;
     tx.commit().await?;
-    let body = serde_json::to_string(&published).map_err(|e| Error::Unexpected(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(answer)
 }
 
 /// The budget in the Pabulib format (pabulib.org, the research standard), envelope `n`

@@ -173,3 +173,29 @@ pub(crate) async fn census_voter(
     }
     Ok(Some(Ok(census::voter(d.id, &entry))))
 }
+
+/// The box of a vote as published after its close (every ballot by receipt, and the
+/// digest), for anyone to recount (`docs/recount.md`).
+pub(crate) async fn published_box(tx: &mut TenantTx, d: &Dispositif) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let published = participe_core::ballots::published(tx, d.id).await?;
+    let body = serde_json::to_string(&published).map_err(|e| participe_web::Error::Unexpected(e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The page after a cast: the receipt code, shown this once.
+pub(crate) async fn receipt_page(
+    portal: &Portal,
+    d: &Dispositif,
+    receipt: &participe_core::ballots::Receipt,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let page = portal
+        .render(
+            "portal/receipt.html",
+            "/participer",
+            minijinja::context! { d => minijinja::value::Serde(d), receipt => receipt.as_str() },
+        )
+        .await?;
+    Ok(page.into_response())
+}

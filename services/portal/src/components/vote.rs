@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::FutureExt;
@@ -169,14 +169,7 @@ async fn cast(
     match component::cast(&mut tx, d.id, &voter, &fields).await? {
         Ok(receipt) => {
             tx.commit().await?;
-            let page = portal
-                .render(
-                    "portal/budget/receipt.html",
-                    "/participer",
-                    minijinja::context! { d => Serde(&d), receipt => receipt.as_str() },
-                )
-                .await?;
-            Ok(page.into_response())
+            super::receipt_page(&portal, &d, &receipt).await
         }
         Err(errors) => {
             let questions = component::questions(&mut tx, d.id).await?;
@@ -231,8 +224,7 @@ async fn box_json(portal: Portal, Path(slug): Path<String>) -> Result<Response> 
     if !component::box_public(&i, &d, today()) {
         return Err(Error::NotFound);
     }
-    let published = ballots::published(&mut tx, d.id).await?;
+    let answer = super::published_box(&mut tx, &d).await?;
     tx.commit().await?;
-    let body = serde_json::to_string(&published).map_err(|e| Error::Unexpected(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(answer)
 }
