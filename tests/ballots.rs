@@ -300,6 +300,12 @@ async fn bad_baskets_are_refused_in_words_and_another_tenant_sees_nothing() {
             .await
             .is_err()
     );
+    // Nor one that costs more than its whole envelope: it could never be selected.
+    let ours = budgets::envelopes(&mut tx, d).await.unwrap()[0].id;
+    match budgets::add_project(&mut tx, d, ours, "Un stade", "", 100_001).await {
+        Err(participe_core::Error::Invalid(e)) => assert!(e.get("cost").unwrap().contains("dépasse")),
+        other => panic!("{other:?}"),
+    }
     drop(tx);
 
     // A valid ballot here is invisible from the other tenant.

@@ -183,6 +183,16 @@ async fn a_budget_runs_from_proposals_to_checked_results() {
         .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(refused.field_error("explanation").is_some());
+    let too_dear = admin
+        .submit(
+            CONSOLE,
+            &review(&mine[3]),
+            &review(&mine[3]),
+            &[("feasibility", "faisable"), ("explanation", ""), ("cost", "5 000 000")],
+        )
+        .await;
+    assert_eq!(too_dear.status, 422, "{}", too_dear.body);
+    assert!(too_dear.field_error("cost").unwrap().contains("jamais être retenu"));
     for (path, feasibility, cost, explanation) in [
         (&mine[0], "faisable", "40 000", ""),
         (&mine[1], "faisable", "30 000", ""),

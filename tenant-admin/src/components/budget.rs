@@ -325,7 +325,15 @@ async fn review(
             return render_project(&t, &d, &p, &others, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    proposals::review(&mut tx, d.id, p.id, &r).await?;
+    match proposals::review(&mut tx, d.id, p.id, &r).await {
+        Ok(()) => {}
+        Err(participe_core::Error::Invalid(errors)) => {
+            let others = proposals::list(&mut tx, d.id, Shown::All).await?;
+            drop(tx);
+            return render_project(&t, &d, &p, &others, &form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
     t.audit(
         &mut tx,
         "budget.projet.etude",

@@ -126,7 +126,22 @@ pub async fn add_project(
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    // The envelope must be this dispositif's: a forged id inserts nothing.
+    // The envelope must be this dispositif's: a forged id inserts nothing. A project that
+    // costs more than its whole envelope could never be selected.
+    let amount = sqlx::query_scalar!(
+        "select amount from budget_envelope where id = $1 and dispositif_id = $2",
+        envelope,
+        dispositif
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| Error::Invalid(FieldErrors::one("envelope_id", "choisissez une enveloppe de ce budget")))?;
+    if cost > amount {
+        return Err(Error::invalid(
+            "cost",
+            format!("le coût dépasse le montant de toute l'enveloppe ({})", euros(amount)),
+        ));
+    }
     sqlx::query_scalar!(
         "insert into budget_project (dispositif_id, envelope_id, title, description, cost, feasibility, published)
          select $1, e.id, $3, $4, $5, 'faisable', true from budget_envelope e where e.id = $2 and e.dispositif_id = $1

@@ -285,6 +285,21 @@ fn missing() -> Error {
 /// changed under voters' feet: the caller checks the phase.
 pub async fn review(tx: &mut TenantTx, dispositif: Uuid, id: Uuid, r: &Review) -> Result<()> {
     let feasibility = if r.feasible { "faisable" } else { "non_faisable" };
+    let p = get(tx, dispositif, id).await?.ok_or_else(missing)?;
+    let amount = sqlx::query_scalar!("select amount from budget_envelope where id = $1", p.envelope_id)
+        .fetch_one(tx.conn())
+        .await?;
+    if r.feasible && r.cost > amount {
+        // It could never be selected: staff say it is not feasible, or cost it again.
+        return Err(Error::invalid(
+            "cost",
+            format!(
+                "ce coût dépasse le montant de toute l'enveloppe « {} » ({}) : le projet ne pourrait jamais être retenu",
+                p.envelope,
+                super::euros(amount)
+            ),
+        ));
+    }
     let done = sqlx::query!(
         "update budget_project set feasibility = $3, explanation = $4, cost = $5
           where id = $1 and dispositif_id = $2 and merged_into is null",
