@@ -357,3 +357,218 @@ async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
     let oh = format!("{}.localhost", other.slug);
     assert_eq!(visitor.get_bytes(&oh, "/participer/colleges/livret/pdf").await.0, 404);
 }
+
+/// The pages of a PDF as text (`pdftotext`).
+fn pdf_text(pdf: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(file.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/install-test-deps installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_budgets_booklet_prints_its_published_projects_with_their_study_and_result() {
+    use participe_core::budgets::{self, Basket, Method, proposals};
+    use participe_core::components::{self, Configuration, budget};
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("livret-budget", "Commune du Livret").await;
+    let other = app.create_tenant("voisine", "Commune Voisine").await;
+    let editor = app.staff_member(&tenant, Role::Editor).await;
+    let day = |n: i64| time::OffsetDateTime::now_utc().date() + time::Duration::days(n);
+    let mut tx = TenantTx::begin(&app.pool, &tenant).await.unwrap();
+    let d = dispositifs::create(
+        &mut tx,
+        &DispositifWrite {
+            slug: "budget-2027".into(),
+            kind: Kind::Budget,
+            title: "Budget participatif 2027".into(),
+            summary: "Vos projets.".into(),
+            description: String::new(),
+            opens_on: Some(day(-30)),
+            closes_on: Some(day(30)),
+            rules: String::new(),
+            themes: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    dispositifs::set_status(&mut tx, d, dispositifs::Status::Publie)
+        .await
+        .unwrap();
+    let instance = components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == budget::MANIFEST.key)
+        .unwrap();
+    let phases = |vote: (i64, i64), results: (i64, i64)| {
+        let fields = [
+            ("phase_vote_from", day(vote.0).to_string()),
+            ("phase_vote_to", day(vote.1).to_string()),
+            ("phase_resultats_from", day(results.0).to_string()),
+            ("phase_resultats_to", day(results.1).to_string()),
+        ];
+        Configuration::parse(&budget::MANIFEST, |name| {
+            fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    };
+    components::configure(&mut tx, d, instance.id, &phases((-1, 5), (6, 30)))
+        .await
+        .unwrap();
+    let city = budgets::add_envelope(&mut tx, d, "Toute la ville", 100_000)
+        .await
+        .unwrap();
+    let garden = budgets::add_project(
+        &mut tx,
+        d,
+        city,
+        "Un jardin partagé",
+        "Des bacs et un composteur.\n\nOuvert à tous.",
+        80_000,
+    )
+    .await
+    .unwrap();
+    budgets::add_project(&mut tx, d, city, "Des bancs au parc", "", 30_000)
+        .await
+        .unwrap();
+    let author = citizen(&mut tx, "Amélie, parent d'élève").await;
+    let rink = proposals::submit(
+        &mut tx,
+        d,
+        author,
+        &proposals::ProjectInput {
+            envelope_id: city,
+            title: "Une patinoire".into(),
+            description: "Sur la Grand-Place.".into(),
+            place: "Grand-Place".into(),
+            estimated_cost: 900_000,
+        },
+    )
+    .await
+    .unwrap();
+    let review = proposals::Review::parse("non_faisable", "Son coût dépasse l'enveloppe.", "900000").unwrap();
+    proposals::review(&mut tx, d, rink, &review).await.unwrap();
+    proposals::set_published(&mut tx, d, rink, true).await.unwrap();
+    proposals::submit(
+        &mut tx,
+        d,
+        author,
+        &proposals::ProjectInput {
+            envelope_id: city,
+            title: "Un projet encore à l'étude".into(),
+            description: "Pas encore publié.".into(),
+            place: String::new(),
+            estimated_cost: 1_000,
+        },
+    )
+    .await
+    .unwrap();
+    let voter = participe_core::ballots::Voter::account(d, author);
+    let cast = budgets::cast(&mut tx, d, Method::KNAPSACK, &voter, &Basket(vec![(garden, 1)]))
+        .await
+        .unwrap();
+    assert!(cast.is_ok(), "{cast:?}");
+    // The vote is over: results are public.
+    components::configure(&mut tx, d, instance.id, &phases((-10, -1), (0, 30)))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // The budget's console page offers the booklet; another tenant's staff cannot ask for it.
+    let page = format!("/t/{}/dispositifs/{d}", tenant.slug);
+    let shown = editor.get(CONSOLE, &page).await;
+    assert!(
+        shown.text().contains("Les projets publiés du budget"),
+        "{}",
+        shown.text()
+    );
+    let stranger = app.staff_member(&other, Role::Admin).await;
+    let token = stranger
+        .get(CONSOLE, &format!("/t/{}/dispositifs", other.slug))
+        .await
+        .csrf();
+    assert_eq!(
+        stranger
+            .post_raw(
+                CONSOLE,
+                &format!("/t/{}/dispositifs/{d}/livret", other.slug),
+                &[("csrf", &token)]
+            )
+            .await
+            .status,
+        404
+    );
+    let asked = editor.submit(CONSOLE, &page, &format!("{page}/livret"), &[]).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let h = format!("{}.localhost", tenant.slug);
+    let visitor = app.browser();
+    app.eventually(|| async {
+        visitor
+            .get(&h, "/participer/budget-2027")
+            .await
+            .text()
+            .contains("Tous les projets publiés, enveloppe par enveloppe")
+    })
+    .await;
+
+    let (status, _, pdf) = visitor.get_bytes(&h, "/participer/budget-2027/livret/pdf").await;
+    assert_eq!(status, 200);
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Budget participatif : les projets"), "{text}");
+    assert!(text.contains("Enveloppe « Toute la ville » (3 projets)"), "{text}");
+    assert!(
+        text.contains("Un jardin partagé") && text.contains("Ouvert à tous."),
+        "{text}"
+    );
+    assert!(text.contains("Retenu : 1 voix."), "{text}");
+    assert!(text.contains("Non retenu : 0 voix."), "{text}");
+    assert!(text.contains("proposé par Amélie, parent d'élève"), "{text}");
+    assert!(
+        text.contains("Étude des services : Son coût dépasse l'enveloppe."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("encore à l'étude"),
+        "unpublished projects stay out: {text}"
+    );
+    assert!(
+        !text.contains("0 contribution"),
+        "a budget without contributions says nothing of them"
+    );
+
+    let (_, _, csv) = visitor.get_bytes(&h, "/participer/budget-2027/livret/csv").await;
+    let csv = String::from_utf8(csv).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| &r[0] == "Budget participatif — Toute la ville"));
+    let (_, _, json) = visitor.get_bytes(&h, "/participer/budget-2027/livret/json").await;
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let projects = json["projets_budget"].as_array().unwrap();
+    assert_eq!(projects.len(), 3);
+    let garden = projects.iter().find(|p| p["title"] == "Un jardin partagé").unwrap();
+    assert_eq!(
+        (garden["votes"].as_i64(), garden["selected"].as_bool()),
+        (Some(1), Some(true))
+    );
+
+    // Another portal has no such booklet.
+    assert_eq!(
+        visitor
+            .get_bytes(
+                &format!("{}.localhost", other.slug),
+                "/participer/budget-2027/livret/pdf"
+            )
+            .await
+            .0,
+        404
+    );
+}

@@ -673,7 +673,12 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
             "console.localhost",
             &configure_vote,
             &configure_vote,
-            &[("setting_resultats_en_direct", "on")],
+            &[
+                ("setting_resultats_en_direct", "on"),
+                ("setting_residence", "territoire"),
+                ("setting_nationalite_ue", "on"),
+                ("setting_age_minimal", "16"),
+            ],
         )
         .await;
     assert_eq!(live.status, 303, "{}", live.body);
@@ -686,6 +691,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         serde_json::json!({ "name": "portail : vote, bulletin incomplet", "url": at(&slug, "/participer/avec-vote/vote/bulletin"), "cookies": as_voter,
             "status": 422, "submit": one_answer }),
         serde_json::json!({ "name": "portail : vote, résultats (en direct)", "url": at(&slug, "/participer/avec-vote/vote/resultats") }),
+        serde_json::json!({ "name": "console : communes du territoire", "url": at("console", &format!("/t/{slug}/communes")), "cookies": signed_in }),
+        serde_json::json!({ "name": "console : communes du territoire, erreurs", "url": at("console", &format!("/t/{slug}/communes")), "cookies": signed_in,
+            "status": 422, "submit": { "communes": "5951 ; Lys-lez-Lannoy" } }),
         serde_json::json!({ "name": "console : vote, participation et résultats", "url": at("console", &format!("/t/{slug}/dispositifs/{}/vote/resultats", vote.id)), "cookies": signed_in }),
     ]);
     component_pages.extend([

@@ -22,20 +22,6 @@ fn host(t: &Tenant) -> String {
     format!("{}.localhost", t.slug)
 }
 
-fn day(offset: i64) -> String {
-    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
-}
-
-async fn ballots_in_box(app: &TestApp, tenant: &Tenant) -> i64 {
-    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
-    let n: i64 = sqlx::query_scalar("select count(*) from ballot")
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    n
-}
-
 /// Sets the budget's phases (from, to) by the configuration form, with its method.
 async fn phases(
     admin: &Browser,
@@ -506,4 +492,212 @@ async fn a_budget_runs_from_proposals_to_checked_results() {
     assert!(api.to_string().contains("pas de montagne"));
     let theirs = app.get(&host(&b), "/api/v1/projets-budget").await.body;
     assert!(!theirs.contains("jardin"));
+}
+
+#[tokio::test]
+async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("residence", "Métropole des Résidences").await;
+    let b = app.create_tenant("voisine", "Commune Voisine").await;
+    let admin = app.staff_member(&a, Role::Admin).await;
+    let other_admin = app.staff_member(&b, Role::Admin).await;
+    let h = host(&a);
+
+    // The territory's communes, pasted in the console: a faulty line refuses the whole list,
+    // names its line, and keeps what was typed.
+    let communes = format!("/t/{}/communes", a.slug);
+    let page = admin.get(CONSOLE, &communes).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("La liste est vide"));
+    let bad = admin
+        .submit(
+            CONSOLE,
+            &communes,
+            &communes,
+            &[("communes", "59512 ; Roubaix ; 59100\n5951 ; Lys-lez-Lannoy ; 59390")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let error = bad.field_error("communes").expect("the error beside the list");
+    assert!(error.contains("ligne 2"), "{error}");
+    assert!(bad.body.contains("Lys-lez-Lannoy"), "what was typed is kept");
+    let saved = admin
+        .submit(
+            CONSOLE,
+            &communes,
+            &communes,
+            &[("communes", "59512 ; Roubaix ; 59100\n59599 ; Tourcoing ; 59200")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(
+        admin
+            .get(CONSOLE, &communes)
+            .await
+            .body
+            .contains("La liste compte 2 communes.")
+    );
+    // Another tenant's list is its own.
+    let other = format!("/t/{}/communes", b.slug);
+    let theirs = other_admin
+        .submit(CONSOLE, &other, &other, &[("communes", "59350 ; Lille ; 59000")])
+        .await;
+    assert_eq!(theirs.status, 303, "{}", theirs.body);
+    assert_eq!(
+        admin.get(CONSOLE, &other).await.status,
+        404,
+        "nor can a's staff open b's list"
+    );
+
+    // A budget by residence, for French and EU nationals of 16 or more.
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "budget"),
+            ("title", "Budget des quartiers"),
+            ("slug", "budget-quartiers"),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let instance = components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == budget::MANIFEST.key)
+        .unwrap();
+    tx.commit().await.unwrap();
+    let configure = format!("{page_path}/composants/{}", instance.id);
+    phases(
+        &admin,
+        &configure,
+        (-20, -10),
+        (-1, 10),
+        (11, 40),
+        &[
+            ("setting_residence", "enveloppe"),
+            ("setting_nationalite_ue", "on"),
+            ("setting_age_minimal", "16"),
+        ],
+    )
+    .await;
+    let envelopes = format!("{page_path}/budget/enveloppes");
+    let foreign = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &envelopes,
+            &[
+                ("envelope_name", "Lille"),
+                ("envelope_amount", "100 000"),
+                ("envelope_communes", "59350"),
+            ],
+        )
+        .await;
+    assert_eq!(foreign.status, 422, "another tenant's commune is not on this territory");
+    assert!(foreign.field_error("envelope_communes").is_some(), "{}", foreign.body);
+    for (name, code) in [("Roubaix", "59512"), ("Tourcoing", "59599")] {
+        let added = admin
+            .submit(
+                CONSOLE,
+                &page_path,
+                &envelopes,
+                &[
+                    ("envelope_name", name),
+                    ("envelope_amount", "100 000"),
+                    ("envelope_communes", code),
+                ],
+            )
+            .await;
+        assert_eq!(added.status, 303, "{}", added.body);
+    }
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let listed = participe_core::budgets::envelopes(&mut tx, d).await.unwrap();
+    assert_eq!(listed.len(), 2, "the refused envelope was not stored");
+    let roubaix = listed.iter().find(|e| e.name == "Roubaix").unwrap().id;
+    let project = participe_core::budgets::add_project(&mut tx, d, roubaix, "Un square", "", 80_000)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // The voter reads what is asked; each missing or wrong declaration is refused beside
+    // its field, with the basket and what was typed kept, and nothing in the box.
+    let voter = app.signed_in_citizen(&a, "lea@example.org").await;
+    let vote = "/participer/budget-quartiers/budget/vote";
+    let form = voter.get(&h, &format!("{vote}?enveloppe={roubaix}")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("Code postal de votre commune"));
+    assert!(form.body.contains("16 ans ou plus"));
+    let token = form.csrf();
+    let roubaix = roubaix.to_string();
+    let chosen = format!("p_{project}");
+    let cast = |residence: &'static str, declared: bool| {
+        let mut fields = vec![
+            ("csrf", token.clone()),
+            ("action", "voter".to_string()),
+            ("enveloppe", roubaix.clone()),
+            (chosen.as_str(), "on".to_string()),
+            ("residence", residence.to_string()),
+        ];
+        if declared {
+            fields.push(("declare_nationality", "on".into()));
+            fields.push(("declare_age", "on".into()));
+        }
+        let voter = &voter;
+        let h = &h;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            voter.post_raw(h, vote, &fields).await
+        }
+    };
+    let lille = cast("59000", true).await;
+    assert_eq!(lille.status, 422, "{}", lille.body);
+    assert!(
+        lille
+            .field_error("residence")
+            .unwrap()
+            .contains("aucune commune du territoire")
+    );
+    assert!(lille.body.contains(r#"value="59000""#), "the typed code is kept");
+    assert!(
+        lille
+            .body
+            .contains(&format!(r#"name="{chosen}" type="checkbox" value="on" checked"#)),
+        "and the basket"
+    );
+    let tourcoing = cast("59200", true).await;
+    assert_eq!(tourcoing.status, 422);
+    assert!(
+        tourcoing
+            .field_error("residence")
+            .unwrap()
+            .contains("pas dans cette enveloppe")
+    );
+    let undeclared = cast("59100", false).await;
+    assert_eq!(undeclared.status, 422);
+    assert!(undeclared.field_error("declare_nationality").is_some());
+    assert!(undeclared.field_error("declare_age").is_some());
+    assert!(
+        undeclared.field_error("residence").is_none(),
+        "the right code is accepted"
+    );
+    assert_eq!(ballots_in_box(&app, &a).await, 0, "nothing refused is stored");
+    let done = cast("59100", true).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Votre vote est enregistré"));
+    assert_eq!(ballots_in_box(&app, &a).await, 1);
+    // Nothing the voter declared is kept with the ballot or the roll.
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let kept: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.columns
+          where table_schema = current_schema() and table_name in ('ballot', 'ballot_roll', 'ballot_choice')
+            and column_name ~ 'residence|postal|commune|nationalit|age'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(kept, 0);
 }

@@ -8,27 +8,13 @@
 mod common;
 
 use common::*;
+use participe_core::TenantTx;
 use participe_core::components::{self, vote};
 use participe_core::staff::Role;
-use participe_core::{Tenant, TenantTx};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 const CONSOLE: &str = "console.localhost";
-
-fn day(offset: i64) -> String {
-    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
-}
-
-async fn box_size(app: &TestApp, tenant: &Tenant) -> i64 {
-    let mut tx = TenantTx::begin(&app.pool, tenant).await.unwrap();
-    let n: i64 = sqlx::query_scalar("select count(*) from ballot")
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    n
-}
 
 #[tokio::test]
 async fn a_vote_is_cast_once_counted_at_the_close_and_recounted() {
@@ -191,7 +177,7 @@ async fn a_vote_is_cast_once_counted_at_the_close_and_recounted() {
         )
         .await;
     assert_eq!(too_many.status, 422);
-    assert_eq!(box_size(&app, &a).await, 0, "nothing stored");
+    assert_eq!(ballots_in_box(&app, &a).await, 0, "nothing stored");
 
     let cast = voters[0]
         .post_raw(
@@ -221,7 +207,7 @@ async fn a_vote_is_cast_once_counted_at_the_close_and_recounted() {
             .await;
         assert_eq!(cast.status, 200, "{}", cast.body);
     }
-    assert_eq!(box_size(&app, &a).await, 3);
+    assert_eq!(ballots_in_box(&app, &a).await, 3);
 
     // Hidden until the close, for staff too; another tenant knows nothing of it.
     let results = "/participer/mediatheque/vote/resultats";
@@ -384,7 +370,7 @@ async fn a_census_list_decides_who_votes_once() {
     assert_eq!(wrong_birth.status, 422);
     let minor = attempt(&first, &h, &token, &chosen, "E-3", "01/01/2020").await;
     assert_eq!(minor.status, 422, "the under-age are not on the list");
-    assert_eq!(box_size(&app, &a).await, 0);
+    assert_eq!(ballots_in_box(&app, &a).await, 0);
     let cast = attempt(&first, &h, &token, &chosen, "e 1", "1989-07-14").await;
     assert_eq!(cast.status, 200, "{}", cast.body);
     assert!(cast.text().contains("Votre vote est enregistré"));
@@ -426,7 +412,7 @@ async fn a_census_list_decides_who_votes_once() {
         )
         .await;
     assert_eq!(other.status, 303, "{}", other.body);
-    assert_eq!(box_size(&app, &a).await, 2);
+    assert_eq!(ballots_in_box(&app, &a).await, 2);
 }
 
 async fn attempt(b: &Browser, h: &str, token: &str, chosen: &str, census_id: &str, birth: &str) -> Page {

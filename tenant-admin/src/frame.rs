@@ -160,6 +160,7 @@ fn tenant_nav(role: Role) -> Vec<(&'static str, &'static str)> {
         nav.push(("statistiques", "Statistiques"));
         nav.push(("pages", "Pages"));
         nav.push(("apparence", "Apparence"));
+        nav.push(("communes", "Communes du territoire"));
     }
     if role.can_moderate() {
         nav.push(("moderation", "Modération"));

@@ -15,6 +15,7 @@ pub mod billing_mail;
 mod branding;
 mod census;
 mod choices;
+mod communes;
 pub mod components;
 mod dashboard;
 mod dispositifs;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/nouveau-portail", get(subscribe::form).post(subscribe::create))
         .route("/t/{slug}/", get(dashboard::tenant))
         .route("/t/{slug}/parametres", get(settings::show).post(settings::update))
+        .route("/t/{slug}/communes", get(communes::show).post(communes::update))
         .route("/t/{slug}/apparence", get(branding::show).post(branding::update))
         .route("/t/{slug}/dispositifs", get(dispositifs::list))
         .route(

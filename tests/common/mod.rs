@@ -439,6 +439,22 @@ impl TestApp {
     }
 }
 
+/// A date `offset` days from today, as forms take it (`2026-12-04`).
+pub fn day(offset: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
+}
+
+/// How many ballots a tenant's box holds, all votes together.
+pub async fn ballots_in_box(app: &TestApp, tenant: &Tenant) -> i64 {
+    let mut tx = participe_core::TenantTx::begin(&app.pool, tenant).await.unwrap();
+    let n: i64 = sqlx::query_scalar("select count(*) from ballot")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
 /// A dispositif staff create and publish through the console's forms: its console page's
 /// path and its id. `fields` are the creation form's (kind, title, slug…).
 pub async fn published_dispositif(staff: &Browser, tenant: &Tenant, fields: &[(&str, &str)]) -> (String, uuid::Uuid) {

@@ -11,12 +11,18 @@
 //!    server stack (same layers, same runtime), and the ratio between the two;
 //! 5. a call with 1,000 contributions and 20,000 comments: its list page, and the page of
 //!    a contribution with 200 comments, each against a static page of the same bytes;
-//! 6. the operators' tenants table over the whole fleet, and the run's resident memory.
+//! 6. the operators' tenants table over the whole fleet, and the run's resident memory;
+//! 7. a participatory budget: casting ballots, the vote page, results of a big box
+//!    (`budgets.rs`).
+//!
+//! `--only budgets` runs the last part alone (on the demo tenants, without the fleet).
 //!
 //! It uses `DATABASE_URL`'s server when set (a throw-away database, dropped at the end), else
 //! a private cluster in a temporary directory with PostgreSQL's default (durable) settings.
 //! Run it with `scripts/bench` (release build); it prints a Markdown table for
 //! docs/benchmarks.md.
+
+mod budgets;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -51,6 +57,12 @@ struct Args {
     /// Database connections of the server under load.
     #[arg(long, default_value_t = 16)]
     pool_size: u32,
+    /// Citizens who cast a ballot in the budget part.
+    #[arg(long, default_value_t = 3200)]
+    voters: usize,
+    /// Run one part alone: `budgets`.
+    #[arg(long, value_parser = ["budgets"])]
+    only: Option<String>,
 }
 
 fn main() {
@@ -106,6 +118,20 @@ async fn run(args: Args, root: String) {
     let base = HostName::parse("localhost").unwrap();
     let set = TenantMigrations::embedded();
     let version: String = sqlx::query_scalar("select version()").fetch_one(&pool).await.unwrap();
+
+    if args.only.as_deref() == Some("budgets") {
+        participe_server::demo::seed(&pool, &base).await.unwrap();
+        let figures = budget_part(&pool, &url, &base, &args).await;
+        print_machine(&version);
+        println!("| measure | result | target |");
+        println!("|---|---|---|");
+        print_budgets(&figures);
+        pool.close().await;
+        let _ = admin
+            .execute(format!("drop database {name} with (force)").as_str())
+            .await;
+        return;
+    }
 
     // 1. Provisioning, one tenant at a time, as the console and the CLI do it, at the
     //    schema from before components, each then given a dispositif of every kind, so that
@@ -198,28 +224,11 @@ async fn run(args: Args, root: String) {
     );
     // The same service without the visitors' page cache: what every page costs when it is
     // rendered, as it is for signed-in citizens.
-    let uncached_state = {
-        let s = app::state(
-            pool.clone(),
-            app::web_config(base.clone(), "http", None),
-            mailer,
-            storage,
-        );
-        participe_web::AppState::new(participe_web::App {
-            pages: participe_core::site::PageCache::disabled(),
-            pool: s.pool.clone(),
-            templates: s.templates.clone(),
-            resolver: s.resolver.clone(),
-            branding: s.branding.clone(),
-            mailer: s.mailer.clone(),
-            storage: s.storage.clone(),
-            limits: s.limits.clone(),
-            config: s.config.clone(),
-            traffic: Default::default(),
-            audience: Default::default(),
-            oidc: s.oidc.clone(),
-        })
-    };
+    let uncached_state = variant(
+        &state,
+        participe_core::site::PageCache::disabled(),
+        state.limits.clone(),
+    );
     app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;
     let uncached_addr = serve(app::router(uncached_state)).await;
     app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
@@ -319,14 +328,12 @@ async fn run(args: Args, root: String) {
     //    process on the same database, after one visit to every portal and the ops table.
     let server = server_process(&pool, &url, args.tenants).await;
 
+    // 8. A participatory budget, on a server of its own.
+    let budget_figures = budget_part(&pool, &url, &base, &args).await;
+
     let provision_median = percentile(&provision_ms, 50.0);
     let provision_p95 = percentile(&provision_ms, 95.0);
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!(
-        "machine: {cpus} CPUs, {}",
-        version.split(" on ").next().unwrap_or(&version)
-    );
-    println!();
+    print_machine(&version);
     println!("| measure | result | target |");
     println!("|---|---|---|");
     println!(
@@ -404,6 +411,7 @@ async fn run(args: Args, root: String) {
             "| `participe serve` alone | not measured: build it with `cargo build --release -p participe` | ≤ 150 MB |"
         ),
     }
+    print_budgets(&budget_figures);
     let busy_errors: usize = busy.iter().map(|(_, _, b, r, u)| b.errors + r.errors + u.errors).sum();
     if portal.errors + baseline.errors + busy_errors > 0 {
         println!(
@@ -416,6 +424,77 @@ async fn run(args: Args, root: String) {
     let _ = admin
         .execute(format!("drop database {name} with (force)").as_str())
         .await;
+}
+
+fn print_machine(version: &str) {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!(
+        "machine: {cpus} CPUs, {}",
+        version.split(" on ").next().unwrap_or(version)
+    );
+    println!();
+}
+
+fn print_budgets(figures: &budgets::Figures) {
+    for row in &figures.rows {
+        println!("{row}");
+    }
+    if figures.errors > 0 {
+        println!("\nnon-200 responses in the budget part: {}", figures.errors);
+    }
+}
+
+/// `state` with another page cache and other limits (same pool, templates, resolver…).
+fn variant(
+    state: &participe_web::AppState,
+    pages: participe_core::site::PageCache,
+    limits: participe_web::ratelimit::RateLimits,
+) -> participe_web::AppState {
+    participe_web::AppState::new(participe_web::App {
+        pages,
+        pool: state.pool.clone(),
+        templates: state.templates.clone(),
+        resolver: state.resolver.clone(),
+        branding: state.branding.clone(),
+        mailer: state.mailer.clone(),
+        storage: state.storage.clone(),
+        limits,
+        config: state.config.clone(),
+        traffic: Default::default(),
+        audience: Default::default(),
+        oidc: state.oidc.clone(),
+    })
+}
+
+/// The budget part on a server of its own: the production service, whose sign-in limit per
+/// address lets the bench's thousands of voters in from loopback.
+async fn budget_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Args) -> budgets::Figures {
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer =
+        participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
+    let storage = participe_storage::Storage::local(outbox.path().join("files"));
+    let state = app::state(
+        pool.clone(),
+        app::web_config(base.clone(), "http", None),
+        mailer,
+        storage,
+    );
+    let mut limits = participe_web::ratelimit::RateLimits::new();
+    limits.login = participe_web::ratelimit::Limit::new(1_000_000, 10, Duration::from_secs(15 * 60));
+    let pages = state.pages.clone();
+    let state = variant(&state, pages, limits);
+    app::follow_changes(&state, db::connect(url, 1).await.unwrap()).await;
+    let addr = serve(app::router(state)).await;
+    let figures = budgets::run(
+        pool,
+        addr,
+        args.connections,
+        args.voters,
+        Duration::from_secs(args.seconds),
+    )
+    .await;
+    drop(outbox);
+    figures
 }
 
 /// Creates, on the `nord` demo tenant, a published call with 1,000 contributions by 200
@@ -662,6 +741,11 @@ struct LoadResult {
 /// answer is read. One second of warm-up, then `duration` measured.
 fn load(addr: SocketAddr, host: &str, path: &str, connections: usize, duration: Duration) -> LoadResult {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+    load_each(addr, vec![request; connections], duration)
+}
+
+/// [`load`] with a request of its own for each connection (one signed-in citizen each).
+fn load_each(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration) -> LoadResult {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -672,8 +756,9 @@ fn load(addr: SocketAddr, host: &str, path: &str, connections: usize, duration: 
                 rt.block_on(async {
                     let warm_until = Instant::now() + Duration::from_secs(1);
                     let end = warm_until + duration;
-                    let tasks: Vec<_> = (0..connections)
-                        .map(|_| {
+                    let tasks: Vec<_> = requests
+                        .iter()
+                        .map(|request| {
                             let request = request.clone();
                             tokio::spawn(async move { connection(addr, request, warm_until, end).await })
                         })

@@ -5,6 +5,10 @@
 //! batches (in transactions of their own, so staff see it move), then stores the three
 //! files under `tenants/<id>/booklets/` (so tenant archives carry them) and marks the
 //! booklet ready. A failure is recorded on the booklet for staff, and the job retried.
+//!
+//! A dispositif with a budget participatif adds its projects after the contributions:
+//! published projects envelope by envelope, with their authors, place, cost, study and,
+//! once the results are public, their votes and result.
 
 pub mod pdf;
 
@@ -19,6 +23,62 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::pdf::{Style, Writer};
+
+/// A budget's project as the booklet prints it.
+#[derive(Debug, serde::Serialize)]
+struct Project {
+    envelope: String,
+    title: String,
+    authors: Vec<String>,
+    place: String,
+    cost: i64,
+    stage: &'static str,
+    /// Staff's public explanation of their study.
+    explanation: String,
+    description: String,
+    /// Once the results are public.
+    votes: Option<i64>,
+    selected: Option<bool>,
+}
+
+/// The published projects of the dispositif's budget, if it hosts one.
+async fn budget_projects(tx: &mut TenantTx, d: &dispositifs::Dispositif) -> Result<Vec<Project>, Failed> {
+    use participe_core::budgets::{outcome, proposals};
+    use participe_core::components::{self, budget};
+    let Some(i) = components::shown_one(tx, d.id, budget::MANIFEST.key).await? else {
+        return Ok(Vec::new());
+    };
+    let today = OffsetDateTime::now_utc().date();
+    let results: std::collections::HashMap<Uuid, (i64, bool)> = if budget::results_public(&i, d, today) {
+        outcome::explained(tx, d.id, budget::Config::of(&i).rule, &budget::seed(d))
+            .await?
+            .into_iter()
+            .flat_map(|e| e.lines)
+            .map(|l| (l.id, (l.votes, l.selected)))
+            .collect()
+    } else {
+        Default::default()
+    };
+    Ok(proposals::list(tx, d.id, proposals::Shown::Public)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let result = results.get(&p.id).copied();
+            Project {
+                stage: p.stage().label(),
+                envelope: p.envelope,
+                title: p.title,
+                authors: p.authors,
+                place: p.place,
+                cost: p.cost,
+                explanation: p.explanation,
+                description: p.description,
+                votes: result.map(|r| r.0),
+                selected: result.map(|r| r.1),
+            }
+        })
+        .collect())
+}
 
 /// Contributions read per batch (and progress step).
 const BATCH: i64 = 200;
@@ -121,17 +181,18 @@ async fn make(pool: &PgPool, storage: &Storage, tenant: &Tenant, id: Uuid) -> Re
         }
     }
 
-    let site = {
+    let (site, projects) = {
         let mut tx = TenantTx::begin(pool, tenant).await?;
         let settings = participe_core::site::branding(&mut tx).await?;
+        let projects = budget_projects(&mut tx, &d).await?;
         tx.commit().await?;
-        settings.display_name.unwrap_or_else(|| tenant.name.clone())
+        (settings.display_name.unwrap_or_else(|| tenant.name.clone()), projects)
     };
     let made_at = OffsetDateTime::now_utc();
     let groups = sections(&entries);
-    let pdf = render_pdf(&site, &d.title, &groups, entries.len(), made_at).map_err(Failed)?;
-    let csv = render_csv(&entries);
-    let json = render_json(&site, &d.title, &groups, entries.len(), made_at);
+    let pdf = render_pdf(&site, &d.title, &groups, entries.len(), &projects, made_at).map_err(Failed)?;
+    let csv = render_csv(&entries, &projects);
+    let json = render_json(&site, &d.title, &groups, entries.len(), &projects, made_at);
 
     let folder = format!("tenants/{}/booklets/{id}", tenant.id);
     let keys = [
@@ -172,6 +233,7 @@ fn render_pdf(
     call: &str,
     groups: &[Section<'_>],
     count: usize,
+    projects: &[Project],
     made_at: OffsetDateTime,
 ) -> Result<Vec<u8>, String> {
     let title = format!("Livret d'expression — {call}");
@@ -183,16 +245,18 @@ fn render_pdf(
     w.space(6.0);
     w.paragraph(site, Style::Body);
     w.space(24.0);
-    w.paragraph(
-        &format!(
-            "{} en {}, compilées le {}. Chaque contribution publiée figure ici, avec le nom affiché \
-             de son auteur ou autrice et sa date ; les contributions modérées ou masquées n'y figurent pas.",
-            plural(count, "contribution", "contributions"),
-            plural(groups.len(), "thème", "thèmes"),
-            local_time::day_fr(made_at)
-        ),
-        Style::Body,
-    );
+    if count > 0 || projects.is_empty() {
+        w.paragraph(
+            &format!(
+                "{} en {}, compilées le {}. Chaque contribution publiée figure ici, avec le nom affiché \
+                 de son auteur ou autrice et sa date ; les contributions modérées ou masquées n'y figurent pas.",
+                plural(count, "contribution", "contributions"),
+                plural(groups.len(), "thème", "thèmes"),
+                local_time::day_fr(made_at)
+            ),
+            Style::Body,
+        );
+    }
     if let (Some(first), Some(last)) = (
         groups.iter().flat_map(|g| &g.entries).map(|e| e.created_at).min(),
         groups.iter().flat_map(|g| &g.entries).map(|e| e.created_at).max(),
@@ -206,6 +270,15 @@ fn render_pdf(
             Style::Body,
         );
     }
+    if !projects.is_empty() {
+        w.paragraph(
+            &format!(
+                "Le budget participatif y ajoute ses {}, enveloppe par enveloppe.",
+                plural(projects.len(), "projet publié", "projets publiés")
+            ),
+            Style::Body,
+        );
+    }
     w.space(12.0);
     w.paragraph("Sommaire", Style::Strong);
     for g in groups {
@@ -215,6 +288,12 @@ fn render_pdf(
                 theme_name(g.theme),
                 plural(g.entries.len(), "contribution", "contributions")
             ),
+            Style::Body,
+        );
+    }
+    if !projects.is_empty() {
+        w.paragraph(
+            &format!("Budget participatif : {}", plural(projects.len(), "projet", "projets")),
             Style::Body,
         );
     }
@@ -249,10 +328,61 @@ fn render_pdf(
             w.space(10.0);
         }
     }
+    budget_pages(&mut w, projects);
     w.finish()
 }
 
-fn render_csv(entries: &[Entry]) -> Vec<u8> {
+/// The budget's chapter: a heading per envelope, then each project.
+fn budget_pages(w: &mut Writer, projects: &[Project]) {
+    let mut envelope: Option<&str> = None;
+    for p in projects {
+        if envelope != Some(p.envelope.as_str()) {
+            if envelope.is_none() {
+                w.new_page();
+                w.paragraph("Budget participatif : les projets", Style::Heading);
+                w.space(8.0);
+            }
+            let here = projects.iter().filter(|q| q.envelope == p.envelope).count();
+            w.paragraph(
+                &format!("Enveloppe « {} » ({})", p.envelope, plural(here, "projet", "projets")),
+                Style::Strong,
+            );
+            w.space(6.0);
+            envelope = Some(&p.envelope);
+        }
+        w.keep(4, Style::Body);
+        w.paragraph(&p.title, Style::Strong);
+        let mut line = vec![p.stage.to_string(), participe_core::budgets::euros(p.cost)];
+        if !p.authors.is_empty() {
+            line.push(format!("proposé par {}", p.authors.join(", ")));
+        }
+        if !p.place.is_empty() {
+            line.push(p.place.clone());
+        }
+        w.paragraph(&line.join(" · "), Style::Small);
+        if let (Some(votes), Some(selected)) = (p.votes, p.selected) {
+            w.paragraph(
+                &format!(
+                    "{} : {}.",
+                    if selected { "Retenu" } else { "Non retenu" },
+                    plural(votes.max(0) as usize, "voix", "voix")
+                ),
+                Style::Body,
+            );
+        }
+        if !p.explanation.is_empty() {
+            w.paragraph(&format!("Étude des services : {}", p.explanation), Style::Body);
+        }
+        w.space(3.0);
+        for para in p.description.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+            w.paragraph(para, Style::Body);
+            w.space(3.0);
+        }
+        w.space(10.0);
+    }
+}
+
+fn render_csv(entries: &[Entry], projects: &[Project]) -> Vec<u8> {
     let mut sheet = CsvSheet::new(["theme", "titre", "texte", "auteur", "date", "commentaires"]);
     for e in entries {
         let date = e
@@ -268,10 +398,28 @@ fn render_csv(entries: &[Entry]) -> Vec<u8> {
             &e.comments.to_string(),
         ]);
     }
+    // The budget's projects after the contributions, their envelope as their theme.
+    for p in projects {
+        sheet.row([
+            &format!("Budget participatif — {}", p.envelope),
+            &p.title,
+            &p.description,
+            &p.authors.join(", "),
+            "",
+            "0",
+        ]);
+    }
     sheet.finish()
 }
 
-fn render_json(site: &str, call: &str, groups: &[Section<'_>], count: usize, made_at: OffsetDateTime) -> Vec<u8> {
+fn render_json(
+    site: &str,
+    call: &str,
+    groups: &[Section<'_>],
+    count: usize,
+    projects: &[Project],
+    made_at: OffsetDateTime,
+) -> Vec<u8> {
     let themes: Vec<serde_json::Value> = groups
         .iter()
         .map(|g| {
@@ -288,6 +436,7 @@ fn render_json(site: &str, call: &str, groups: &[Section<'_>], count: usize, mad
         "contributions": count,
         "licence": "Licence Ouverte 2.0",
         "themes": themes,
+        "projets_budget": projects,
     });
     serde_json::to_vec_pretty(&doc).unwrap_or_default()
 }

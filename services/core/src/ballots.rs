@@ -339,6 +339,28 @@ pub async fn ballots(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<Vec<(Uui
         .collect())
 }
 
+/// The box's distinct approval sets (each ballot's items, sorted) with how many ballots
+/// hold each: what equal shares needs. Grouped here, not by PostgreSQL: sorting arrays
+/// costs it more than the whole read (`docs/benchmarks.md`).
+pub async fn approval_groups(tx: &mut TenantTx, dispositif: Uuid) -> Result<Vec<(Vec<Uuid>, u64)>> {
+    let sets = sqlx::query_scalar!(
+        r#"select array_agg(c.item order by c.item) as "items!"
+             from ballot b join ballot_choice c on c.ballot_id = b.id
+            where b.dispositif_id = $1
+            group by b.id"#,
+        dispositif
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let mut groups: std::collections::HashMap<Vec<Uuid>, u64> = std::collections::HashMap::with_capacity(sets.len());
+    for set in sets {
+        *groups.entry(set).or_default() += 1;
+    }
+    let mut out: Vec<(Vec<Uuid>, u64)> = groups.into_iter().collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
 impl From<Refused> for Error {
     fn from(_: Refused) -> Self {
         Error::Invalid(crate::FieldErrors::one(

@@ -30,6 +30,7 @@ pub mod open_data;
 pub mod operators;
 pub mod participation;
 pub mod platform_audit;
+pub mod residence;
 pub mod search;
 pub mod site;
 pub mod staff;

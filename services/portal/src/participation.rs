@@ -589,7 +589,15 @@ pub async fn report(
 /// The latest ready « livret d'expression » of a call: `pdf`, `csv` or `json`.
 pub async fn booklet(portal: Portal, Path((slug, format)): Path<(String, String)>) -> Result<Response> {
     let mut tx = portal.begin().await?;
-    let (d, _) = call(&mut tx, &slug).await?;
+    // A call's booklet, or a budget's.
+    let d = match call(&mut tx, &slug).await {
+        Ok((d, _)) => d,
+        Err(Error::NotFound) => {
+            let key = participe_core::components::budget::MANIFEST.key;
+            crate::components::hosting(&mut tx, &slug, key).await?.0
+        }
+        Err(e) => return Err(e),
+    };
     let b = participe_core::booklets::latest_ready(&mut tx, d.id)
         .await?
         .ok_or(Error::NotFound)?;

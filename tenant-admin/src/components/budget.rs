@@ -70,6 +70,11 @@ fn today() -> time::Date {
 
 async fn panel(tx: &mut TenantTx, d: &Dispositif) -> Result<Option<Value>> {
     let envelopes = budgets::envelopes(tx, d.id).await?;
+    let communes: HashMap<String, Vec<String>> = budgets::communes_by_envelope(tx, d.id)
+        .await?
+        .into_iter()
+        .map(|(id, c)| (id.to_string(), c))
+        .collect();
     let projects: Vec<Value> = proposals::list(tx, d.id, Shown::All)
         .await?
         .iter()
@@ -80,8 +85,12 @@ async fn panel(tx: &mut TenantTx, d: &Dispositif) -> Result<Option<Value>> {
         .iter()
         .map(|e| minijinja::context! { value => e.id.to_string(), label => e.name.clone() })
         .collect();
+    // The livret d'expression, unless the dispositif's contributions already offer it.
+    let booklet_here = !super::hosted(tx, d).await?.contains(&"contributions");
+    let booklet = participe_core::booklets::latest(tx, d.id).await?;
     Ok(Some(minijinja::context! {
-        envelopes => Serde(&envelopes), envelope_choices, projects, turnout => Serde(turnout),
+        booklet_here, booklet => booklet.map(Serde), budget => true,
+        envelopes => Serde(&envelopes), communes, envelope_choices, projects, turnout => Serde(turnout),
         voted => turnout.online + turnout.paper > 0,
     }))
 }
@@ -112,6 +121,7 @@ pub struct PanelForm {
     which: String,
     envelope_name: String,
     envelope_amount: String,
+    envelope_communes: String,
     project_envelope: String,
     project_title: String,
     project_description: String,
@@ -128,13 +138,14 @@ async fn add_envelope(
     let mut tx = t.begin().await?;
     let (d, _) = budget(&mut tx, id).await?;
     if ballots::any_cast(&mut tx, d.id).await? {
-        drop(tx);
-        t.console.flash(FROZEN).await?;
-        return Ok(Redirect::to(&page_of(&t, id)).into_response());
+        return refuse_back(&t, tx, FROZEN, &page_of(&t, id)).await;
     }
     let amount = proposals::parse_euros(&form.envelope_amount);
     let added = match amount {
-        Some(amount) => budgets::add_envelope(&mut tx, d.id, &form.envelope_name, amount).await,
+        Some(amount) => match budgets::add_envelope(&mut tx, d.id, &form.envelope_name, amount).await {
+            Ok(e) => budgets::set_envelope_communes(&mut tx, d.id, e, &form.envelope_communes).await,
+            Err(e) => Err(e),
+        },
         None => Err(participe_core::Error::invalid(
             "amount",
             "indiquez un montant en euros, par exemple 150 000",
@@ -173,9 +184,7 @@ async fn add_project(
     let mut tx = t.begin().await?;
     let (d, _) = budget(&mut tx, id).await?;
     if ballots::any_cast(&mut tx, d.id).await? {
-        drop(tx);
-        t.console.flash(FROZEN).await?;
-        return Ok(Redirect::to(&page_of(&t, id)).into_response());
+        return refuse_back(&t, tx, FROZEN, &page_of(&t, id)).await;
     }
     let envelopes = budgets::envelopes(&mut tx, d.id).await?;
     let envelope = match envelopes.as_slice() {
@@ -370,19 +379,11 @@ async fn publish(
     let p = project_in(&mut tx, &d, &project).await?;
     let back = format!("/t/{}/dispositifs/{id}/budget/projets/{}", t.tenant().slug, p.id);
     if ballots::any_cast(&mut tx, d.id).await? {
-        drop(tx);
-        t.console.flash(FROZEN).await?;
-        return Ok(Redirect::to(&back).into_response());
+        return refuse_back(&t, tx, FROZEN, &back).await;
     }
     let published = form.publie == "oui";
-    match proposals::set_published(&mut tx, d.id, p.id, published).await {
-        Ok(()) => {}
-        Err(participe_core::Error::Invalid(errors)) => {
-            drop(tx);
-            t.console.flash(errors.to_string()).await?;
-            return Ok(Redirect::to(&back).into_response());
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(e) = proposals::set_published(&mut tx, d.id, p.id, published).await {
+        return refused(&t, tx, e, &back).await;
     }
     let action = if published {
         "budget.projet.publication"
@@ -419,23 +420,13 @@ async fn merge(
     let p = project_in(&mut tx, &d, &project).await?;
     let back = format!("/t/{}/dispositifs/{id}/budget/projets/{}", t.tenant().slug, p.id);
     if ballots::any_cast(&mut tx, d.id).await? {
-        drop(tx);
-        t.console.flash(FROZEN).await?;
-        return Ok(Redirect::to(&back).into_response());
+        return refuse_back(&t, tx, FROZEN, &back).await;
     }
     let Ok(into) = form.into.parse::<Uuid>() else {
-        drop(tx);
-        t.console.flash("Choisissez le projet avec lequel fusionner.").await?;
-        return Ok(Redirect::to(&back).into_response());
+        return refuse_back(&t, tx, "Choisissez le projet avec lequel fusionner.", &back).await;
     };
-    match proposals::merge(&mut tx, d.id, p.id, into).await {
-        Ok(()) => {}
-        Err(participe_core::Error::Invalid(errors)) => {
-            drop(tx);
-            t.console.flash(errors.to_string()).await?;
-            return Ok(Redirect::to(&back).into_response());
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(e) = proposals::merge(&mut tx, d.id, p.id, into).await {
+        return refused(&t, tx, e, &back).await;
     }
     t.audit(
         &mut tx,
@@ -478,14 +469,8 @@ async fn set_override(
         "non_retenu" => Some((false, form.reason.as_str())),
         _ => None,
     };
-    match proposals::set_override(&mut tx, d.id, p.id, o).await {
-        Ok(()) => {}
-        Err(participe_core::Error::Invalid(errors)) => {
-            drop(tx);
-            t.console.flash(errors.to_string()).await?;
-            return Ok(Redirect::to(&back).into_response());
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(e) = proposals::set_override(&mut tx, d.id, p.id, o).await {
+        return refused(&t, tx, e, &back).await;
     }
     t.audit(
         &mut tx,
@@ -692,4 +677,20 @@ async fn paper(
         .flash("Le bulletin papier est dans l'urne, et la personne est inscrite sur la liste des votant·es.")
         .await?;
     Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}/budget/papier", t.tenant().slug)).into_response())
+}
+
+/// Says `why` on the page at `back` and goes there; the transaction is dropped, so nothing
+/// of it is written.
+async fn refuse_back(t: &InTenant, tx: TenantTx, why: impl Into<String>, back: &str) -> Result<Response> {
+    drop(tx);
+    t.console.flash(why).await?;
+    Ok(Redirect::to(back).into_response())
+}
+
+/// [`refuse_back`] with the words of a refused change; other errors stay errors.
+async fn refused(t: &InTenant, tx: TenantTx, e: participe_core::Error, back: &str) -> Result<Response> {
+    match e {
+        participe_core::Error::Invalid(errors) => refuse_back(t, tx, errors.to_string(), back).await,
+        e => Err(e.into()),
+    }
 }

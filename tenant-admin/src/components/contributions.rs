@@ -51,7 +51,9 @@ async fn request_booklet(
     let d = participe_core::dispositifs::by_id(&mut tx, id)
         .await?
         .ok_or(Error::NotFound)?;
-    if !super::hosted(&mut tx, &d).await?.contains(&SURFACE.key) {
+    // Calls compile their contributions, budgets their projects.
+    let hosted = super::hosted(&mut tx, &d).await?;
+    if !hosted.contains(&SURFACE.key) && !hosted.contains(&"budget") {
         return Err(Error::NotFound);
     }
     let booklet = booklets::request(&mut tx, id, &t.staff().email.to_string()).await?;

@@ -103,6 +103,69 @@ pub async fn add_envelope(tx: &mut TenantTx, dispositif: Uuid, name: &str, amoun
     .await?)
 }
 
+/// The communes of an envelope (INSEE codes), for a vote by residence (`core::residence`).
+pub async fn envelope_communes(tx: &mut TenantTx, dispositif: Uuid, envelope: Uuid) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar!(
+        "select communes from budget_envelope where dispositif_id = $1 and id = $2",
+        dispositif,
+        envelope
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .unwrap_or_default())
+}
+
+/// Every envelope's communes, by envelope.
+pub async fn communes_by_envelope(tx: &mut TenantTx, dispositif: Uuid) -> Result<HashMap<Uuid, Vec<String>>> {
+    Ok(sqlx::query!(
+        "select id, communes from budget_envelope where dispositif_id = $1",
+        dispositif
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.communes))
+    .collect())
+}
+
+/// Sets the communes of an envelope from what staff typed (INSEE codes separated by spaces
+/// or commas), each of them a commune of the territory.
+pub async fn set_envelope_communes(tx: &mut TenantTx, dispositif: Uuid, envelope: Uuid, typed: &str) -> Result<()> {
+    let mut codes: Vec<String> = typed
+        .split([' ', ',', ';', '\n', '\r', '\t'])
+        .filter(|c| !c.is_empty())
+        .map(str::to_uppercase)
+        .collect();
+    codes.sort();
+    codes.dedup();
+    if let Some(bad) = codes.iter().find(|c| !crate::residence::is_insee(c)) {
+        return Err(Error::invalid(
+            "communes",
+            format!("« {bad} » n'est pas un code INSEE de commune (5 caractères, comme 59512)"),
+        ));
+    }
+    let known: HashSet<String> = crate::residence::communes(tx)
+        .await?
+        .into_iter()
+        .map(|c| c.insee)
+        .collect();
+    if let Some(unknown) = codes.iter().find(|c| !known.contains(*c)) {
+        return Err(Error::invalid(
+            "communes",
+            format!("la commune {unknown} n'est pas dans la liste des communes du territoire (Paramètres)"),
+        ));
+    }
+    sqlx::query!(
+        "update budget_envelope set communes = $3 where dispositif_id = $1 and id = $2",
+        dispositif,
+        envelope,
+        &codes
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Adds a project staff costed and found feasible, straight to the ballot.
 pub async fn add_project(
     tx: &mut TenantTx,
@@ -343,12 +406,8 @@ pub async fn results(tx: &mut TenantTx, dispositif: Uuid, rule: Rule, seed: &str
             results::greedy(&amounts, &candidates, &votes, seed)
         }
         Rule::EqualShares => {
-            let sets: Vec<Vec<Uuid>> = ballots::ballots(tx, dispositif)
-                .await?
-                .into_iter()
-                .map(|b| b.into_iter().map(|(item, _)| item).collect())
-                .collect();
-            results::equal_shares(&amounts, &candidates, &sets, seed)
+            let groups = ballots::approval_groups(tx, dispositif).await?;
+            results::equal_shares_grouped(&amounts, &candidates, &groups, seed)
         }
     })
 }

@@ -125,45 +125,68 @@ pub fn greedy(
 }
 
 /// One run of equal shares over one envelope: the projects bought, in order, with each
-/// voter holding `share` at the start. `ballots` hold indices into `projects`.
+/// voter holding `share` at the start. `groups` are the envelope's distinct ballots (indices
+/// into `projects`) with how many voters cast each.
+///
+/// Why it is fast: voters who support the same projects among those bought so far have paid
+/// the same and hold the same budget — a *class*. A run keeps, for each project, how many of
+/// its supporters are in each class, so a project's price is found from a few classes
+/// rather than from thousands of voters sorted by budget; buying a project splits the
+/// classes of its supporters in two. Voters left with nothing share one class. The
+/// arithmetic on each budget is the same as voter by voter.
 fn equal_shares_run(
     projects: &[&Candidate],
-    ballots: &[Vec<usize>],
+    groups: &[(Vec<usize>, f64)],
     share: f64,
     votes: &[i64],
     seed: &str,
 ) -> Vec<usize> {
-    let mut budget = vec![share; ballots.len()];
-    let mut supporters: Vec<Vec<usize>> = vec![Vec::new(); projects.len()];
-    for (voter, ballot) in ballots.iter().enumerate() {
+    let n = projects.len();
+    let mut class_of = vec![0usize; groups.len()];
+    let mut budget: Vec<f64> = vec![share];
+    // weight[p][c]: how many voters of class c support project p.
+    let mut weight: Vec<Vec<f64>> = vec![vec![0.0]; n];
+    let mut supporters: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (g, (ballot, w)) in groups.iter().enumerate() {
         for &p in ballot {
-            supporters[p].push(voter);
+            supporters[p].push(g);
+            weight[p][0] += w;
         }
     }
     let mut bought = Vec::new();
-    let mut open: Vec<usize> = (0..projects.len()).filter(|&p| !supporters[p].is_empty()).collect();
+    let mut open: Vec<usize> = (0..n).filter(|&p| !supporters[p].is_empty()).collect();
+    let mut money: Vec<(f64, f64)> = Vec::new();
+    let mut emptied: Option<usize> = None;
     loop {
         // For each open project, the smallest ρ (payment per euro of the project) at which
         // its supporters, each paying min(budget, ρ·cost), together pay its cost.
         let mut best: Option<(f64, usize)> = None;
         for &p in &open {
             let cost = projects[p].cost as f64;
-            let mut money: Vec<f64> = supporters[p].iter().map(|&v| budget[v]).collect();
-            if money.iter().sum::<f64>() < cost * (1.0 - 1e-12) {
+            money.clear();
+            money.extend(
+                weight[p]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(c, w)| *w > 0.0 && budget[c] > 0.0)
+                    .map(|(c, w)| (budget[c], *w)),
+            );
+            if money.iter().map(|(m, w)| m * w).sum::<f64>() < cost * (1.0 - 1e-12) {
                 continue;
             }
-            money.sort_by(f64::total_cmp);
-            let (mut left, mut payers) = (cost, money.len());
+            money.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut left = cost;
+            let mut payers: f64 = money.iter().map(|(_, w)| w).sum();
             let mut cap = f64::INFINITY;
-            for m in money {
+            for &(m, w) in &money {
                 // The same tolerance as the affordability test above: supporters holding
                 // exactly the cost (up to rounding) can pay for it.
-                if m * payers as f64 + cost * 1e-12 >= left {
-                    cap = left / payers as f64;
+                if m * payers + cost * 1e-12 >= left {
+                    cap = left / payers;
                     break;
                 }
-                left -= m;
-                payers -= 1;
+                left -= m * w;
+                payers -= w;
             }
             if !cap.is_finite() {
                 continue;
@@ -185,15 +208,55 @@ fn equal_shares_run(
                 best = Some((rho, p));
             }
         }
-        let Some((rho, p)) = best else { break };
-        let pay = rho * projects[p].cost as f64;
-        for &v in &supporters[p] {
-            budget[v] = (budget[v] - pay).max(0.0);
+        let Some((rho, q)) = best else { break };
+        let pay = rho * projects[q].cost as f64;
+        // Every class among q's supporters splits: those who paid move to a class of their
+        // own, with what they have left.
+        let mut moved: Vec<usize> = vec![usize::MAX; budget.len()];
+        for &g in &supporters[q] {
+            let from = class_of[g];
+            if moved[from] == usize::MAX {
+                let left = (budget[from] - pay).max(0.0);
+                moved[from] = match emptied {
+                    Some(z) if left == 0.0 => z,
+                    _ => {
+                        budget.push(left);
+                        for w in weight.iter_mut() {
+                            w.push(0.0);
+                        }
+                        if left == 0.0 {
+                            emptied = Some(budget.len() - 1);
+                        }
+                        budget.len() - 1
+                    }
+                };
+            }
+            let to = moved[from];
+            class_of[g] = to;
+            let (ballot, w) = &groups[g];
+            for &p in ballot {
+                weight[p][from] -= w;
+                weight[p][to] += w;
+            }
         }
-        bought.push(p);
-        open.retain(|&q| q != p);
+        bought.push(q);
+        open.retain(|&p| p != q);
     }
     bought
+}
+
+/// Identical ballots counted once, with their number (approval sets, sorted).
+pub fn group_ballots(ballots: &[Vec<Uuid>]) -> Vec<(Vec<Uuid>, u64)> {
+    let mut groups: HashMap<Vec<Uuid>, u64> = HashMap::new();
+    for ballot in ballots {
+        let mut set = ballot.clone();
+        set.sort();
+        set.dedup();
+        *groups.entry(set).or_default() += 1;
+    }
+    let mut out: Vec<(Vec<Uuid>, u64)> = groups.into_iter().collect();
+    out.sort();
+    out
 }
 
 /// The Method of Equal Shares within each envelope, with add-one completion then greedy
@@ -204,10 +267,20 @@ pub fn equal_shares(
     ballots: &[Vec<Uuid>],
     seed: &str,
 ) -> Vec<Decision> {
+    equal_shares_grouped(amounts, projects, &group_ballots(ballots), seed)
+}
+
+/// [`equal_shares`] from distinct ballots and their numbers (`ballots::approval_groups`).
+pub fn equal_shares_grouped(
+    amounts: &HashMap<Uuid, i64>,
+    projects: &[Candidate],
+    groups: &[(Vec<Uuid>, u64)],
+    seed: &str,
+) -> Vec<Decision> {
     let mut votes: HashMap<Uuid, i64> = HashMap::new();
-    for ballot in ballots {
+    for (ballot, n) in groups {
         for p in ballot {
-            *votes.entry(*p).or_default() += 1;
+            *votes.entry(*p).or_default() += *n as i64;
         }
     }
     let mut decisions = Vec::with_capacity(projects.len());
@@ -215,12 +288,18 @@ pub fn equal_shares(
         let amount = amounts.get(&envelope).copied().unwrap_or(0);
         let here: Vec<&Candidate> = projects.iter().filter(|p| p.envelope == envelope).collect();
         let index: HashMap<Uuid, usize> = here.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        // The envelope's voters: ballots with at least one of its projects.
-        let local: Vec<Vec<usize>> = ballots
-            .iter()
-            .map(|b| b.iter().filter_map(|p| index.get(p).copied()).collect::<Vec<_>>())
-            .filter(|b| !b.is_empty())
-            .collect();
+        // The envelope's voters: ballots with at least one of its projects, those that
+        // agree on this envelope's projects together.
+        let mut merged: HashMap<Vec<usize>, u64> = HashMap::new();
+        for (ballot, n) in groups {
+            let mut mine: Vec<usize> = ballot.iter().filter_map(|p| index.get(p).copied()).collect();
+            if !mine.is_empty() {
+                mine.sort_unstable();
+                *merged.entry(mine).or_default() += n;
+            }
+        }
+        let mut local: Vec<(Vec<usize>, f64)> = merged.into_iter().map(|(b, n)| (b, n as f64)).collect();
+        local.sort_by(|a, b| a.0.cmp(&b.0));
         let counts: Vec<i64> = here.iter().map(|p| votes.get(&p.id).copied().unwrap_or(0)).collect();
         let cost_of = |set: &[usize]| set.iter().map(|&p| here[p].cost).sum::<i64>();
         // Exhaustive: no project with votes left out would still fit in the envelope.
@@ -230,7 +309,7 @@ pub fn equal_shares(
         };
         let mut chosen = Vec::new();
         if !local.is_empty() {
-            let n = local.len() as f64;
+            let n: f64 = local.iter().map(|(_, w)| w).sum();
             let mut share = amount as f64 / n;
             chosen = equal_shares_run(&here, &local, share, &counts, seed);
             // Add-one: one more euro per voter while everything bought still fits and the

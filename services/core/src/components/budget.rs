@@ -111,6 +111,8 @@ pub static MANIFEST: Manifest = Manifest {
         },
         super::CENSUS_SETTING,
         super::MIN_AGE_SETTING,
+        super::BUDGET_RESIDENCE_SETTING,
+        super::NATIONALS_ONLY_SETTING,
         Setting {
             key: LIVE,
             label: "Résultats visibles pendant le vote",

@@ -52,12 +52,52 @@ pub const CENSUS_SETTING: Setting = Setting {
 pub const MIN_AGE_SETTING: Setting = Setting {
     key: MIN_AGE,
     label: "Âge minimal pour voter",
-    hint: "Compté au dernier jour du vote, pour les personnes de la liste ; 0 pour aucun.",
+    hint: "Compté au dernier jour du vote : vérifié par la liste de votant·es quand il y en a une, sinon déclaré sur l'honneur par chaque votant·e ; 0 pour aucun.",
     kind: SettingKind::Integer {
         default: 0,
         min: 0,
         max: 120,
     },
+};
+
+/// The setting of where voters must live (`core::residence`).
+pub const RESIDENCE: &str = "residence";
+/// The setting that keeps a vote to French and European Union nationals.
+pub const NATIONALS_ONLY: &str = "nationalite_ue";
+
+/// Where a vote's voters must live: anywhere, or on the territory (they declare their
+/// postal code, checked against the communes the collectivité lists).
+pub const RESIDENCE_SETTING: Setting = Setting {
+    key: RESIDENCE,
+    label: "Condition de résidence",
+    hint: "Chaque votant·e indique le code postal de sa commune, comparé à la liste des communes du territoire (Paramètres › Communes du territoire).",
+    kind: SettingKind::Choice {
+        default: "aucune",
+        options: &[
+            ("aucune", "Aucune : le vote est ouvert à toutes et à tous"),
+            ("territoire", "Habiter une commune du territoire"),
+        ],
+    },
+};
+/// [`RESIDENCE_SETTING`] for budgets, where residence may also choose the envelope.
+pub const BUDGET_RESIDENCE_SETTING: Setting = Setting {
+    kind: SettingKind::Choice {
+        default: "aucune",
+        options: &[
+            ("aucune", "Aucune : le vote est ouvert à toutes et à tous"),
+            ("territoire", "Habiter une commune du territoire"),
+            ("enveloppe", "Habiter une commune de l'enveloppe pour laquelle on vote"),
+        ],
+    },
+    ..RESIDENCE_SETTING
+};
+/// Paris's participatory budget is open to everyone who lives there, whatever their
+/// nationality (and age): open is the default. A consultation of the electors is not.
+pub const NATIONALS_ONLY_SETTING: Setting = Setting {
+    key: NATIONALS_ONLY,
+    label: "Vote réservé aux personnes de nationalité française ou d'un État de l'Union européenne",
+    hint: "Chaque votant·e le déclare alors sur l'honneur en votant.",
+    kind: SettingKind::Bool { default: false },
 };
 
 /// Every component, in the order a new dispositif lists them.

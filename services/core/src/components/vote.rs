@@ -30,6 +30,8 @@ pub static MANIFEST: Manifest = Manifest {
     settings: &[
         super::CENSUS_SETTING,
         super::MIN_AGE_SETTING,
+        super::RESIDENCE_SETTING,
+        super::NATIONALS_ONLY_SETTING,
         Setting {
             key: LIVE,
             label: "Résultats visibles pendant le vote",

@@ -18,7 +18,7 @@ use participe_core::budgets::proposals::{self, ProjectInput, Shown};
 use participe_core::budgets::{self, Basket, Envelope, Method, Project};
 use participe_core::components::budget::{self as component, Config};
 use participe_core::components::{self, Instance};
-use participe_core::dispositifs::{self, Dispositif};
+use participe_core::dispositifs::Dispositif;
 use participe_core::{FieldErrors, TenantTx};
 use participe_web::csrf::CsrfForm;
 use participe_web::kit::parse_id;
@@ -59,11 +59,7 @@ fn today() -> time::Date {
 
 /// A published or archived budget by its address, with its component.
 async fn budget(tx: &mut TenantTx, slug: &str) -> Result<(Dispositif, Instance)> {
-    let d = dispositifs::public_by_slug(tx, slug).await?.ok_or(Error::NotFound)?;
-    let i = components::shown_one(tx, d.id, component::MANIFEST.key)
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok((d, i))
+    super::hosting(tx, slug, component::MANIFEST.key).await
 }
 
 /// What voters read of the method before they vote.
@@ -145,6 +141,7 @@ async fn section(
         signed_in => portal.citizen.is_some(),
         submit_verified => verified_only(i, component::SUBMIT), vote_verified => verified_only(i, component::VOTE),
         method => method_text(config.method), rule => rule_text(&config),
+        booklet => participe_core::booklets::latest_ready(tx, d.id).await?.map(Serde),
     }))
 }
 
@@ -350,14 +347,13 @@ impl VotePage<'_> {
                     spent, left => current.map(|e| e.amount - spent), points, chosen_count => chosen.len(),
                     method => method_text(config.method), rule => rule_text(&config), seed => component::seed(self.d),
                     errors => Serde(errors), form => Serde(form), census => self.i.settings.bool(components::CENSUS),
+                    conditions => Serde(participe_core::residence::Conditions::of(self.i)),
                 },
             )
             .await?;
         Ok((status, page).into_response())
     }
 }
-
-const VOTE_CLOSED: &str = "Le vote n'est pas ouvert en ce moment.";
 
 /// The vote's gate for the signed-in citizen: the page that says why they cannot vote, or
 /// what the page needs.
@@ -368,21 +364,11 @@ async fn vote_context<'a>(
     i: &'a Instance,
 ) -> Result<std::result::Result<VotePage<'a>, Response>> {
     let back = format!("/participer/{}/budget/vote", d.slug);
-    if !open(d, i, component::VOTE) {
-        return Ok(Err(
-            message(portal, StatusCode::CONFLICT, "Vote clos", VOTE_CLOSED).await?
-        ));
-    }
-    let citizen = match crate::participation::poster(portal, tx, i, component::VOTE, &back).await? {
-        Ok(c) => c,
+    let voted = "Vous avez déjà voté pour ce budget : un bulletin déposé est définitif. Votre code de vérification vous permettra de retrouver votre bulletin dans l'urne publiée à la clôture.";
+    let voter = match super::ballot_gate(portal, tx, d, i, component::VOTE, &back, voted).await? {
+        Ok(v) => v,
         Err(answer) => return Ok(Err(answer)),
     };
-    let voter = super::voter(tx, d, i, component::VOTE, citizen.id).await?;
-    // With a census list the voter is known only once they typed their entry.
-    if !i.settings.bool(components::CENSUS) && ballots::has_voted(tx, d.id, &voter).await? {
-        let text = "Vous avez déjà voté pour ce budget : un bulletin déposé est définitif. Votre code de vérification vous permettra de retrouver votre bulletin dans l'urne publiée à la clôture.";
-        return Ok(Err(message(portal, StatusCode::OK, "Vous avez voté", text).await?));
-    }
     Ok(Ok(VotePage {
         portal,
         d,
@@ -455,6 +441,23 @@ async fn vote(
             _ => FieldErrors::default(),
         };
         return page.render(envelope, &basket, &fields, errors, StatusCode::OK).await;
+    }
+    // The envelope voted in is the basket's (all its projects are in one, `budgets::check`).
+    let voted_in = basket
+        .0
+        .first()
+        .and_then(|(id, _)| page.projects.iter().find(|p| p.id == *id).map(|p| p.envelope_id))
+        .or(envelope);
+    let communes = match voted_in {
+        Some(e) => budgets::envelope_communes(&mut tx, d.id, e).await?,
+        None => Vec::new(),
+    };
+    let conditions = participe_core::residence::Conditions::of(&i);
+    if let Err(errors) = participe_core::residence::check(&mut tx, conditions, &fields, &communes).await? {
+        drop(tx);
+        return page
+            .render(envelope, &basket, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
     }
     let voter = match super::census_voter(&portal, &mut tx, &d, &i, &fields).await? {
         None => page.voter.clone(),

@@ -136,6 +136,50 @@ pub(crate) async fn voter(
     Ok(Voter::account(d.id, citizen))
 }
 
+/// The published dispositif at `slug` with its component `key` shown, or not found.
+pub(crate) async fn hosting(tx: &mut TenantTx, slug: &str, key: &str) -> Result<(Dispositif, Instance)> {
+    use participe_web::Error;
+    let d = participe_core::dispositifs::public_by_slug(tx, slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let i = participe_core::components::shown_one(tx, d.id, key)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((d, i))
+}
+
+/// The gate of a ballot (a budget's or a vote's): the page that says why this citizen may
+/// not vote — closed, signed out, identity or charter missing, already voted — or who they
+/// are in the roll. `back` is where signing in returns; `voted` what a second visit reads.
+pub(crate) async fn ballot_gate(
+    portal: &Portal,
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    i: &Instance,
+    action: &str,
+    back: &str,
+    voted: &str,
+) -> Result<std::result::Result<participe_core::ballots::Voter, axum::response::Response>> {
+    use crate::kit::message;
+    use axum::http::StatusCode;
+    if !open(d, i, action) {
+        let text = "Le vote n'est pas ouvert en ce moment.";
+        return Ok(Err(message(portal, StatusCode::CONFLICT, "Vote clos", text).await?));
+    }
+    let citizen = match crate::participation::poster(portal, tx, i, action, back).await? {
+        Ok(c) => c,
+        Err(answer) => return Ok(Err(answer)),
+    };
+    let voter = voter(tx, d, i, action, citizen.id).await?;
+    // With a census list the voter is known only once they typed their entry.
+    if !i.settings.bool(participe_core::components::CENSUS)
+        && participe_core::ballots::has_voted(tx, d.id, &voter).await?
+    {
+        return Ok(Err(message(portal, StatusCode::OK, "Vous avez voté", voted).await?));
+    }
+    Ok(Ok(voter))
+}
+
 /// With a census list (`components::CENSUS`): the voter as the list knows them, from the
 /// form's `census_id` and `census_birth`, or the error beside those fields. `None` when the
 /// vote has no list.

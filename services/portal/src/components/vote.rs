@@ -14,7 +14,7 @@ use minijinja::value::Serde;
 use participe_core::ballots;
 use participe_core::components::vote::{self as component, Question};
 use participe_core::components::{self, Instance};
-use participe_core::dispositifs::{self, Dispositif};
+use participe_core::dispositifs::Dispositif;
 use participe_core::{FieldErrors, TenantTx};
 use participe_web::csrf::CsrfForm;
 use participe_web::{AppState, Error, Result};
@@ -58,11 +58,7 @@ fn today() -> time::Date {
 }
 
 async fn vote(tx: &mut TenantTx, slug: &str) -> Result<(Dispositif, Instance)> {
-    let d = dispositifs::public_by_slug(tx, slug).await?.ok_or(Error::NotFound)?;
-    let i = components::shown_one(tx, d.id, component::MANIFEST.key)
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok((d, i))
+    super::hosting(tx, slug, component::MANIFEST.key).await
 }
 
 async fn render_ballot(
@@ -81,6 +77,7 @@ async fn render_ballot(
             minijinja::context! {
                 d => Serde(d), questions => Serde(questions), form => Serde(fields), errors => Serde(errors),
                 census => i.settings.bool(components::CENSUS),
+                conditions => Serde(participe_core::residence::Conditions::of(i)),
             },
         )
         .await?;
@@ -94,27 +91,9 @@ async fn voter(
     d: &Dispositif,
     i: &Instance,
 ) -> Result<std::result::Result<ballots::Voter, Response>> {
-    if !open(d, i, component::VOTE) {
-        return Ok(Err(message(
-            portal,
-            StatusCode::CONFLICT,
-            "Vote clos",
-            "Le vote n'est pas ouvert en ce moment.",
-        )
-        .await?));
-    }
     let back = format!("/participer/{}/vote/bulletin", d.slug);
-    let citizen = match crate::participation::poster(portal, tx, i, component::VOTE, &back).await? {
-        Ok(c) => c,
-        Err(answer) => return Ok(Err(answer)),
-    };
-    let voter = super::voter(tx, d, i, component::VOTE, citizen.id).await?;
-    // With a census list the voter is known only once they typed their entry.
-    if !i.settings.bool(components::CENSUS) && ballots::has_voted(tx, d.id, &voter).await? {
-        let text = "Vous avez déjà voté : un bulletin déposé est définitif. Votre code de vérification vous permettra de retrouver votre bulletin dans l'urne publiée à la clôture.";
-        return Ok(Err(message(portal, StatusCode::OK, "Vous avez voté", text).await?));
-    }
-    Ok(Ok(voter))
+    let voted = "Vous avez déjà voté : un bulletin déposé est définitif. Votre code de vérification vous permettra de retrouver votre bulletin dans l'urne publiée à la clôture.";
+    super::ballot_gate(portal, tx, d, i, component::VOTE, &back, voted).await
 }
 
 async fn ballot_page(portal: Portal, Path(slug): Path<String>) -> Result<Response> {
@@ -148,6 +127,21 @@ async fn cast(
         Ok(v) => v,
         Err(answer) => return Ok(answer),
     };
+    let conditions = participe_core::residence::Conditions::of(&i);
+    if let Err(errors) = participe_core::residence::check(&mut tx, conditions, &fields, &[]).await? {
+        let questions = component::questions(&mut tx, d.id).await?;
+        drop(tx);
+        return render_ballot(
+            &portal,
+            &d,
+            &i,
+            &questions,
+            &fields,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let voter = match super::census_voter(&portal, &mut tx, &d, &i, &fields).await? {
         None => voter,
         Some(Ok(listed)) => listed,
