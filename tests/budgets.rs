@@ -684,10 +684,28 @@ async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks
         "the right code is accepted"
     );
     assert_eq!(ballots_in_box(&app, &a).await, 0, "nothing refused is stored");
+    // Results are remembered per state of the box: a new ballot is never hidden by them.
+    let votes_for = |rule| {
+        let pool = app.pool.clone();
+        let a = a.clone();
+        async move {
+            let mut tx = TenantTx::begin(&pool, &a).await.unwrap();
+            let r = participe_core::budgets::results(&mut tx, d, rule, "graine")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            r.iter().find(|x| x.project == project).unwrap().votes
+        }
+    };
+    use participe_core::budgets::Rule;
+    assert_eq!(votes_for(Rule::EqualShares).await, 0);
+    assert_eq!(votes_for(Rule::Greedy).await, 0);
     let done = cast("59100", true).await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Votre vote est enregistré"));
     assert_eq!(ballots_in_box(&app, &a).await, 1);
+    assert_eq!(votes_for(Rule::EqualShares).await, 1);
+    assert_eq!(votes_for(Rule::Greedy).await, 1);
     // Nothing the voter declared is kept with the ballot or the roll.
     let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
     let kept: i64 = sqlx::query_scalar(

@@ -7,8 +7,8 @@
 //! - the vote page of a signed-in voter (200 projects in their own order), every connection
 //!   a different voter who has not voted; against its static twin;
 //! - results of 100,000 ballots over 200 projects in 10 envelopes, greedy and Method of
-//!   Equal Shares, read from PostgreSQL and computed as the results page does; against the
-//!   read of the box alone.
+//!   Equal Shares, read from PostgreSQL and computed afresh, then as the results page gets
+//!   them (remembered while the box does not change); against the read of the box alone.
 //!
 //! The bench's server accepts many sign-ins from loopback (its login limit per address is
 //! raised); everything else is the production stack.
@@ -202,10 +202,12 @@ pub async fn run(
         grouped_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(groups.iter().map(|(_, n)| n).sum::<u64>(), 100_000);
         let t0 = Instant::now();
-        let g = budgets::results(&mut tx, results_id, Rule::Greedy, seed).await.unwrap();
+        let g = budgets::results_uncached(&mut tx, results_id, Rule::Greedy, seed)
+            .await
+            .unwrap();
         greedy_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
         let t0 = Instant::now();
-        let s = budgets::results(&mut tx, results_id, Rule::EqualShares, seed)
+        let s = budgets::results_uncached(&mut tx, results_id, Rule::EqualShares, seed)
             .await
             .unwrap();
         shares_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
@@ -219,12 +221,24 @@ pub async fn run(
         winners.0 >= 10 && winners.1 >= 10,
         "every envelope funds projects: {winners:?}"
     );
+    // The results page's way: computed once per state of the box, then remembered.
+    let mut cached_ms = Vec::new();
+    for _ in 0..4 {
+        let mut tx = TenantTx::begin(pool, &tenant).await.unwrap();
+        let t0 = Instant::now();
+        let s = budgets::results(&mut tx, results_id, Rule::EqualShares, seed)
+            .await
+            .unwrap();
+        cached_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        tx.commit().await.unwrap();
+        assert_eq!(s.iter().filter(|d| d.selected()).count(), winners.1);
+    }
     let read = best(read_ms);
     rows.push(format!(
         "| reading a box of 100,000 ballots (200 projects, 10 envelopes), best of 3 | {read:.0} ms | baseline |"
     ));
     rows.push(format!(
-        "| its distinct ballots with their numbers, grouped by PostgreSQL (what equal shares reads), best of 3 | {:.0} ms | — |",
+        "| what equal shares reads: each ballot's items, then its distinct ballots with their numbers, best of 3 | {:.0} ms | — |",
         best(grouped_ms)
     ));
     for (label, ms, n) in [
@@ -240,6 +254,10 @@ pub async fn run(
             ms / read
         ));
     }
+    rows.push(format!(
+        "| results, Method of Equal Shares, again while the box has not changed (the results page), best of 3 after the first | {:.1} ms | — |",
+        best(cached_ms[1..].to_vec())
+    ));
     Figures { rows, errors }
 }
 

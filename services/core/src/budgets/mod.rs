@@ -360,7 +360,21 @@ pub async fn cast_on(
 ) -> Result<std::result::Result<Receipt, FieldErrors>> {
     let envelopes = envelopes(tx, dispositif).await?;
     let projects = projects(tx, dispositif).await?;
-    let choices = match check(method, &envelopes, &projects, basket) {
+    cast_among(tx, dispositif, method, voter, basket, (&envelopes, &projects), channel).await
+}
+
+/// [`cast_on`] with the budget's envelopes and projects the caller read in the same
+/// transaction (the vote page has them: no need to read 200 projects twice).
+pub async fn cast_among(
+    tx: &mut TenantTx,
+    dispositif: Uuid,
+    method: Method,
+    voter: &Voter,
+    basket: &Basket,
+    (envelopes, projects): (&[Envelope], &[Project]),
+    channel: Channel,
+) -> Result<std::result::Result<Receipt, FieldErrors>> {
+    let choices = match check(method, envelopes, projects, basket) {
         Ok(c) => c,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -377,15 +391,66 @@ pub async fn cast_on(
 }
 
 /// Which rule turns the ballots into winners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Greedy,
     EqualShares,
 }
 
-/// The winners of a budget from its box, envelope by envelope, with each project's reason.
+/// Computed results, by tenant, budget, rule, seed, ballots in the box and what is on the
+/// ballot. Equal shares over 100,000 ballots takes most of a second (`docs/benchmarks.md`)
+/// and the results page is read far more often than the box changes: a box only grows
+/// (no ballot is ever removed), so its size and the ballot's projects, costs and envelopes
+/// say whether it changed.
+type ResultsKey = (Uuid, Uuid, Rule, String, i64, [u8; 32]);
+static RESULTS: std::sync::LazyLock<moka::sync::Cache<ResultsKey, std::sync::Arc<Vec<results::Decision>>>> =
+    std::sync::LazyLock::new(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(2_000)
+            .time_to_idle(std::time::Duration::from_secs(3600))
+            .build()
+    });
+
+/// The winners of a budget from its box, envelope by envelope, with each project's reason;
+/// computed once per state of the box.
 pub async fn results(tx: &mut TenantTx, dispositif: Uuid, rule: Rule, seed: &str) -> Result<Vec<results::Decision>> {
+    let (amounts, candidates) = ballot_of(tx, dispositif).await?;
+    let ballots = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from ballot where dispositif_id = $1"#,
+        dispositif
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let key = (
+        tx.tenant().id,
+        dispositif,
+        rule,
+        seed.to_string(),
+        ballots,
+        fingerprint(&amounts, &candidates),
+    );
+    if let Some(known) = RESULTS.get(&key) {
+        return Ok(known.as_ref().clone());
+    }
+    let decisions = compute(tx, dispositif, rule, seed, amounts, candidates).await?;
+    RESULTS.insert(key, std::sync::Arc::new(decisions.clone()));
+    Ok(decisions)
+}
+
+/// [`results`] computed afresh (the benchmark measures this).
+pub async fn results_uncached(
+    tx: &mut TenantTx,
+    dispositif: Uuid,
+    rule: Rule,
+    seed: &str,
+) -> Result<Vec<results::Decision>> {
+    let (amounts, candidates) = ballot_of(tx, dispositif).await?;
+    compute(tx, dispositif, rule, seed, amounts, candidates).await
+}
+
+/// The envelopes' amounts and the projects on the ballot, as the rules see them.
+async fn ballot_of(tx: &mut TenantTx, dispositif: Uuid) -> Result<(HashMap<Uuid, i64>, Vec<results::Candidate>)> {
     let amounts: HashMap<Uuid, i64> = envelopes(tx, dispositif)
         .await?
         .into_iter()
@@ -400,6 +465,34 @@ pub async fn results(tx: &mut TenantTx, dispositif: Uuid, rule: Rule, seed: &str
             cost: p.cost,
         })
         .collect();
+    Ok((amounts, candidates))
+}
+
+fn fingerprint(amounts: &HashMap<Uuid, i64>, candidates: &[results::Candidate]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut envelopes: Vec<(&Uuid, &i64)> = amounts.iter().collect();
+    envelopes.sort();
+    let mut h = Sha256::new();
+    for (id, amount) in envelopes {
+        h.update(id.as_bytes());
+        h.update(amount.to_le_bytes());
+    }
+    for c in candidates {
+        h.update(c.id.as_bytes());
+        h.update(c.envelope.as_bytes());
+        h.update(c.cost.to_le_bytes());
+    }
+    h.finalize().into()
+}
+
+async fn compute(
+    tx: &mut TenantTx,
+    dispositif: Uuid,
+    rule: Rule,
+    seed: &str,
+    amounts: HashMap<Uuid, i64>,
+    candidates: Vec<results::Candidate>,
+) -> Result<Vec<results::Decision>> {
     Ok(match rule {
         Rule::Greedy => {
             let votes: HashMap<Uuid, i64> = ballots::tally(tx, dispositif).await?.into_iter().collect();
@@ -407,7 +500,11 @@ pub async fn results(tx: &mut TenantTx, dispositif: Uuid, rule: Rule, seed: &str
         }
         Rule::EqualShares => {
             let groups = ballots::approval_groups(tx, dispositif).await?;
-            results::equal_shares_grouped(&amounts, &candidates, &groups, seed)
+            // Off the request threads: a big box takes a good part of a second.
+            let seed = seed.to_string();
+            tokio::task::spawn_blocking(move || results::equal_shares_grouped(&amounts, &candidates, &groups, &seed))
+                .await
+                .map_err(|e| Error::Failed(format!("equal shares: {e}")))?
         }
     })
 }

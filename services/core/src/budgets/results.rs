@@ -283,79 +283,107 @@ pub fn equal_shares_grouped(
             *votes.entry(*p).or_default() += *n as i64;
         }
     }
-    let mut decisions = Vec::with_capacity(projects.len());
-    for envelope in envelopes_of(projects) {
-        let amount = amounts.get(&envelope).copied().unwrap_or(0);
-        let here: Vec<&Candidate> = projects.iter().filter(|p| p.envelope == envelope).collect();
-        let index: HashMap<Uuid, usize> = here.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        // The envelope's voters: ballots with at least one of its projects, those that
-        // agree on this envelope's projects together.
-        let mut merged: HashMap<Vec<usize>, u64> = HashMap::new();
-        for (ballot, n) in groups {
-            let mut mine: Vec<usize> = ballot.iter().filter_map(|p| index.get(p).copied()).collect();
-            if !mine.is_empty() {
-                mine.sort_unstable();
-                *merged.entry(mine).or_default() += n;
-            }
-        }
-        let mut local: Vec<(Vec<usize>, f64)> = merged.into_iter().map(|(b, n)| (b, n as f64)).collect();
-        local.sort_by(|a, b| a.0.cmp(&b.0));
-        let counts: Vec<i64> = here.iter().map(|p| votes.get(&p.id).copied().unwrap_or(0)).collect();
-        let cost_of = |set: &[usize]| set.iter().map(|&p| here[p].cost).sum::<i64>();
-        // Exhaustive: no project with votes left out would still fit in the envelope.
-        let exhaustive = |set: &[usize]| {
-            let left = amount - cost_of(set);
-            (0..here.len()).all(|p| set.contains(&p) || counts[p] == 0 || here[p].cost > left)
-        };
-        let mut chosen = Vec::new();
-        if !local.is_empty() {
-            let n: f64 = local.iter().map(|(_, w)| w).sum();
-            let mut share = amount as f64 / n;
-            chosen = equal_shares_run(&here, &local, share, &counts, seed);
-            // Add-one: one more euro per voter while everything bought still fits and the
-            // result is not exhaustive yet. Past a share of the whole envelope nothing can
-            // change.
-            while !exhaustive(&chosen) && share <= amount as f64 {
-                share += 1.0;
-                let next = equal_shares_run(&here, &local, share, &counts, seed);
-                if cost_of(&next) > amount {
-                    break;
-                }
-                chosen = next;
-            }
-        }
-        // What is left, greedily by votes.
-        let mut remaining = amount - cost_of(&chosen);
-        let rest: Vec<&Candidate> = (0..here.len())
-            .filter(|p| !chosen.contains(p))
-            .map(|p| here[p])
+    // Envelopes are counted on their own: on as many threads as the machine has.
+    let envelopes = envelopes_of(projects);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, envelopes.len().max(1));
+    let one = |envelope: &Uuid| envelope_shares(amounts, projects, groups, &votes, seed, *envelope);
+    if threads <= 1 {
+        return envelopes.iter().flat_map(one).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = envelopes
+            .chunks(envelopes.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().flat_map(one).collect::<Vec<Decision>>()))
             .collect();
-        for p in by_votes(&rest, &votes, seed) {
-            if votes.get(&p.id).copied().unwrap_or(0) > 0 && p.cost <= remaining {
-                remaining -= p.cost;
-                chosen.push(index[&p.id]);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("an envelope's count does not panic"))
+            .collect()
+    })
+}
+
+/// Equal shares in one envelope, its decisions winners first.
+fn envelope_shares(
+    amounts: &HashMap<Uuid, i64>,
+    projects: &[Candidate],
+    groups: &[(Vec<Uuid>, u64)],
+    votes: &HashMap<Uuid, i64>,
+    seed: &str,
+    envelope: Uuid,
+) -> Vec<Decision> {
+    let mut decisions = Vec::new();
+    let amount = amounts.get(&envelope).copied().unwrap_or(0);
+    let here: Vec<&Candidate> = projects.iter().filter(|p| p.envelope == envelope).collect();
+    let index: HashMap<Uuid, usize> = here.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    // The envelope's voters: ballots with at least one of its projects, those that
+    // agree on this envelope's projects together.
+    let mut merged: HashMap<Vec<usize>, u64> = HashMap::new();
+    for (ballot, n) in groups {
+        let mut mine: Vec<usize> = ballot.iter().filter_map(|p| index.get(p).copied()).collect();
+        if !mine.is_empty() {
+            mine.sort_unstable();
+            *merged.entry(mine).or_default() += n;
+        }
+    }
+    let mut local: Vec<(Vec<usize>, f64)> = merged.into_iter().map(|(b, n)| (b, n as f64)).collect();
+    local.sort_by(|a, b| a.0.cmp(&b.0));
+    let counts: Vec<i64> = here.iter().map(|p| votes.get(&p.id).copied().unwrap_or(0)).collect();
+    let cost_of = |set: &[usize]| set.iter().map(|&p| here[p].cost).sum::<i64>();
+    // Exhaustive: no project with votes left out would still fit in the envelope.
+    let exhaustive = |set: &[usize]| {
+        let left = amount - cost_of(set);
+        (0..here.len()).all(|p| set.contains(&p) || counts[p] == 0 || here[p].cost > left)
+    };
+    let mut chosen = Vec::new();
+    if !local.is_empty() {
+        let n: f64 = local.iter().map(|(_, w)| w).sum();
+        let mut share = amount as f64 / n;
+        chosen = equal_shares_run(&here, &local, share, &counts, seed);
+        // Add-one: one more euro per voter while everything bought still fits and the
+        // result is not exhaustive yet. Past a share of the whole envelope nothing can
+        // change.
+        while !exhaustive(&chosen) && share <= amount as f64 {
+            share += 1.0;
+            let next = equal_shares_run(&here, &local, share, &counts, seed);
+            if cost_of(&next) > amount {
+                break;
             }
+            chosen = next;
         }
-        let remaining = amount - cost_of(&chosen);
-        for (i, p) in here.iter().enumerate() {
-            let count = counts[i];
-            let reason = match chosen.iter().position(|&c| c == i) {
-                Some(at) => Reason::Selected { rank: at + 1 },
-                None if count == 0 => Reason::NoVotes,
-                None if p.cost > remaining => Reason::DidNotFit { remaining },
-                None => Reason::NotAffordable,
-            };
-            decisions.push(Decision {
-                project: p.id,
-                votes: count,
-                reason,
-            });
+    }
+    // What is left, greedily by votes.
+    let mut remaining = amount - cost_of(&chosen);
+    let rest: Vec<&Candidate> = (0..here.len())
+        .filter(|p| !chosen.contains(p))
+        .map(|p| here[p])
+        .collect();
+    for p in by_votes(&rest, votes, seed) {
+        if votes.get(&p.id).copied().unwrap_or(0) > 0 && p.cost <= remaining {
+            remaining -= p.cost;
+            chosen.push(index[&p.id]);
         }
-        decisions.sort_by_key(|d| match d.reason {
-            Reason::Selected { rank } => (0, rank),
-            _ => (1, 0),
+    }
+    let remaining = amount - cost_of(&chosen);
+    for (i, p) in here.iter().enumerate() {
+        let count = counts[i];
+        let reason = match chosen.iter().position(|&c| c == i) {
+            Some(at) => Reason::Selected { rank: at + 1 },
+            None if count == 0 => Reason::NoVotes,
+            None if p.cost > remaining => Reason::DidNotFit { remaining },
+            None => Reason::NotAffordable,
+        };
+        decisions.push(Decision {
+            project: p.id,
+            votes: count,
+            reason,
         });
     }
+    decisions.sort_by_key(|d| match d.reason {
+        Reason::Selected { rank } => (0, rank),
+        _ => (1, 0),
+    });
     decisions
 }
 

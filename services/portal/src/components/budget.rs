@@ -13,7 +13,7 @@ use axum::routing::get;
 use futures::FutureExt;
 use minijinja::Value;
 use minijinja::value::Serde;
-use participe_core::ballots::{self, Voter};
+use participe_core::ballots::{self, Channel, Voter};
 use participe_core::budgets::proposals::{self, ProjectInput, Shown};
 use participe_core::budgets::{self, Basket, Envelope, Method, Project};
 use participe_core::components::budget::{self as component, Config};
@@ -314,7 +314,8 @@ impl VotePage<'_> {
             .iter()
             .filter(|p| Some(p.envelope_id) == envelope)
             .collect();
-        here.sort_by_key(|p| self.voter.order_key(p.id));
+        // One SHA-256 per project, not one per comparison.
+        here.sort_by_cached_key(|p| self.voter.order_key(p.id));
         let spent: i64 = here.iter().filter(|p| chosen.contains_key(&p.id)).map(|p| p.cost).sum();
         let points: i32 = chosen.values().sum();
         let projects: Vec<Value> = here
@@ -469,7 +470,8 @@ async fn vote(
                 .await;
         }
     };
-    match budgets::cast(&mut tx, d.id, config.method, &voter, &basket).await? {
+    let box_of = (page.envelopes.as_slice(), page.projects.as_slice());
+    match budgets::cast_among(&mut tx, d.id, config.method, &voter, &basket, box_of, Channel::Online).await? {
         Ok(receipt) => {
             tx.commit().await?;
             super::receipt_page(&portal, &d, &receipt).await
