@@ -694,6 +694,9 @@ async fn every_page_type_passes_axe_core_in_headless_chromium() {
         serde_json::json!({ "name": "console : communes du territoire", "url": at("console", &format!("/t/{slug}/communes")), "cookies": signed_in }),
         serde_json::json!({ "name": "console : communes du territoire, erreurs", "url": at("console", &format!("/t/{slug}/communes")), "cookies": signed_in,
             "status": 422, "submit": { "communes": "5951 ; Lys-lez-Lannoy" } }),
+        serde_json::json!({ "name": "console : vote, bulletin papier", "url": at("console", &format!("/t/{slug}/dispositifs/{}/vote/papier", vote.id)), "cookies": signed_in }),
+        serde_json::json!({ "name": "console : vote, bulletin papier, erreurs", "url": at("console", &format!("/t/{slug}/dispositifs/{}/vote/papier", vote.id)), "cookies": signed_in,
+            "status": 422, "submit": { "listed_as": "" } }),
         serde_json::json!({ "name": "console : vote, participation et résultats", "url": at("console", &format!("/t/{slug}/dispositifs/{}/vote/resultats", vote.id)), "cookies": signed_in }),
     ]);
     component_pages.extend([

@@ -430,3 +430,152 @@ async fn attempt(b: &Browser, h: &str, token: &str, chosen: &str, census_id: &st
     )
     .await
 }
+
+#[tokio::test]
+async fn paper_ballots_at_the_desk_join_the_same_box_and_roll_as_the_portal() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("papier", "Commune du Papier").await;
+    let b = app.create_tenant("voisine", "Commune Voisine").await;
+    let admin = app.staff_member(&a, Role::Admin).await;
+    let other_admin = app.staff_member(&b, Role::Admin).await;
+    let h = format!("{}.localhost", a.slug);
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "appel"),
+            ("title", "Le nom du parc"),
+            ("slug", "parc"),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
+    let added = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/composants"),
+            &[("component", "vote")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let asked = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &format!("{page_path}/vote/questions"),
+            &[
+                ("vote_question", "Quel nom ?"),
+                ("vote_options", "Les Saules\nLes Chênes"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let instance = components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == vote::MANIFEST.key)
+        .unwrap();
+    let q = vote::questions(&mut tx, d).await.unwrap().remove(0);
+    tx.commit().await.unwrap();
+    let field = format!("q_{}", q.id);
+    let (willows, oaks) = (q.options[0].id.to_string(), q.options[1].id.to_string());
+    let desk = format!("{page_path}/vote/papier");
+
+    let configure = format!("{page_path}/composants/{}", instance.id);
+    let set_vote = |from: i64, to: i64| {
+        let (from, to) = (day(from), day(to));
+        let (admin, configure) = (&admin, configure.clone());
+        async move {
+            let saved = admin
+                .submit(
+                    CONSOLE,
+                    &configure,
+                    &configure,
+                    &[("phase_vote_from", from.as_str()), ("phase_vote_to", to.as_str())],
+                )
+                .await;
+            assert_eq!(saved.status, 303, "{}", saved.body);
+        }
+    };
+    // Not open yet: the desk refuses, beside the field, and stores nothing.
+    set_vote(2, 5).await;
+    let closed = admin
+        .submit(CONSOLE, &desk, &desk, &[("listed_as", "12"), (&field, &willows)])
+        .await;
+    assert_eq!(closed.status, 422, "{}", closed.body);
+    assert!(closed.field_error("listed_as").unwrap().contains("pas ouvert"));
+    set_vote(-1, 5).await;
+
+    // By number on the desk's list; the same number twice is one person.
+    let page = admin.get(CONSOLE, &desk).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Les Saules"));
+    let first = admin
+        .submit(CONSOLE, &desk, &desk, &[("listed_as", "12"), (&field, &willows)])
+        .await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let again = admin
+        .submit(CONSOLE, &desk, &desk, &[("listed_as", "12"), (&field, &oaks)])
+        .await;
+    assert_eq!(again.status, 422);
+    assert!(again.text().contains("a déjà voté"), "{}", again.text());
+    assert!(again.body.contains(r#"value="12""#), "what was typed is kept");
+    let unanswered = admin.submit(CONSOLE, &desk, &desk, &[("listed_as", "13")]).await;
+    assert_eq!(unanswered.status, 422);
+    assert!(unanswered.field_error(&field).is_some());
+    assert_eq!(ballots_in_box(&app, &a).await, 1);
+
+    // By the account of a citizen: then they cannot vote online, nor the reverse.
+    let lea = app.signed_in_citizen(&a, "lea@example.org").await;
+    let by_account = admin
+        .submit(CONSOLE, &desk, &desk, &[("email", "lea@example.org"), (&field, &oaks)])
+        .await;
+    assert_eq!(by_account.status, 303, "{}", by_account.body);
+    let online = lea.get(&h, "/participer/parc/vote/bulletin").await;
+    assert!(online.text().contains("Vous avez déjà voté"), "{}", online.text());
+    let hugo = app.signed_in_citizen(&a, "hugo@example.org").await;
+    let token = hugo.get(&h, "/participer/parc/vote/bulletin").await.csrf();
+    let cast = hugo
+        .post_raw(
+            &h,
+            "/participer/parc/vote/bulletin",
+            &[("csrf", &token), (&field, &willows)],
+        )
+        .await;
+    assert_eq!(cast.status, 200, "{}", cast.body);
+    let twice = admin
+        .submit(CONSOLE, &desk, &desk, &[("email", "hugo@example.org"), (&field, &oaks)])
+        .await;
+    assert_eq!(twice.status, 422, "who voted online is refused at the desk");
+    let unknown = admin
+        .submit(
+            CONSOLE,
+            &desk,
+            &desk,
+            &[("email", "personne@example.org"), (&field, &oaks)],
+        )
+        .await;
+    assert!(unknown.field_error("email").is_some());
+    assert_eq!(ballots_in_box(&app, &a).await, 3);
+    let turnout = admin.get(CONSOLE, &format!("{page_path}/vote/resultats")).await.text();
+    assert!(turnout.contains("3 votant·es"), "paper voters count: {turnout}");
+
+    // Another tenant's staff reach no desk of this vote.
+    assert_eq!(
+        other_admin
+            .get(CONSOLE, &format!("/t/{}/dispositifs/{d}/vote/papier", b.slug))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        other_admin
+            .get(CONSOLE, &format!("/t/{}/dispositifs/{d}/vote/papier", a.slug))
+            .await
+            .status,
+        404
+    );
+}

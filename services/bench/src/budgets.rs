@@ -24,11 +24,11 @@ use participe_core::budgets::{self, Rule};
 use participe_core::components::{self, Configuration, budget};
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
 use participe_core::tenancy::Tenant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::{LoadResult, fetch, load_each, percentile, read_response, serve};
+use crate::{LoadResult, csrf_of, fetch, load_each, percentile, read_response, serve, set_cookie};
 
 const PASSWORD: &str = "phrase de passe du banc d'essai";
 const HOST: &str = "nord.localhost";
@@ -461,33 +461,8 @@ async fn sign_in(portal: SocketAddr, email: &str, vote_path: &str) -> (String, S
     (cookie, csrf_of(&page))
 }
 
-fn set_cookie(answer: &str) -> String {
-    answer
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a form token")
-        .to_string()
-}
-
 async fn post_once(portal: SocketAddr, path: &str, cookie: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(portal).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).to_string()
+    crate::post_form(portal, HOST, path, cookie, body).await
 }
 
 /// Sends every request once, over `connections` keep-alive connections taking the next

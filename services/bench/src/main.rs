@@ -589,47 +589,52 @@ async fn operator_session(pool: &sqlx::PgPool, addr: SocketAddr, who: &str) -> S
         email.to_string(),
     )
     .unwrap();
-    let form = fetch(addr, "ops.localhost", "/connexion").await;
-    let text = String::from_utf8_lossy(&form).to_string();
-    let cookie = text
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
-    let csrf = text
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let form = String::from_utf8_lossy(&fetch(addr, "ops.localhost", "/connexion").await).to_string();
     let body = format!(
-        "email={who}%40participe.invalid&password={}&code={}&csrf={csrf}",
+        "email={who}%40participe.invalid&password={}&code={}&csrf={}",
         password.replace(' ', "+").replace('\'', "%27"),
-        totp.generate_current().unwrap()
+        totp.generate_current().unwrap(),
+        csrf_of(&form)
     );
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST /connexion HTTP/1.1\r\nHost: ops.localhost\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let answer = String::from_utf8_lossy(&out).to_string();
+    let answer = post_form(addr, "ops.localhost", "/connexion", &set_cookie(&form), &body).await;
     assert!(
         answer.starts_with("HTTP/1.1 303"),
         "{}",
         &answer[..200.min(answer.len())]
     );
+    set_cookie(&answer)
+}
+
+/// The session cookie an answer sets (`name=value`).
+fn set_cookie(answer: &str) -> String {
     answer
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .and_then(|c| c.split(';').next())
-        .unwrap()
+        .expect("a session cookie")
         .to_string()
+}
+
+/// The CSRF token of a page's (first) form.
+fn csrf_of(page: &str) -> String {
+    page.split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a form token")
+        .to_string()
+}
+
+/// Posts a urlencoded form on a connection of its own; the whole answer.
+async fn post_form(addr: SocketAddr, host: &str, path: &str, cookie: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).to_string()
 }
 
 async fn fetch_with(addr: SocketAddr, host: &str, path: &str, cookie: &str) -> Vec<u8> {

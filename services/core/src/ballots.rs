@@ -196,6 +196,16 @@ pub async fn cast(
     Ok(Ok(receipt))
 }
 
+/// Who a citizen is in a vote's roll: their verified identity when the vote asks for one
+/// (a second account gives no second ballot), else their account. The portal and the
+/// paper desk mark people alike, so nobody votes on both.
+pub async fn citizen_voter(tx: &mut TenantTx, dispositif: Uuid, citizen: Uuid, verified_only: bool) -> Result<Voter> {
+    if verified_only && let Some((provider, subject)) = crate::identity::first_identity(tx, citizen).await? {
+        return Ok(Voter::identity(dispositif, &provider.to_string(), &subject));
+    }
+    Ok(Voter::account(dispositif, citizen))
+}
+
 /// Whether this voter is in the roll of this dispositif.
 pub async fn has_voted(tx: &mut TenantTx, dispositif: Uuid, voter: &Voter) -> Result<bool> {
     Ok(sqlx::query_scalar!(

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use futures::FutureExt;
 use minijinja::Value;
 use minijinja::value::Serde;
-use participe_core::ballots::{self, Channel, Voter};
+use participe_core::ballots::{self, Channel};
 use participe_core::budgets::proposals::{self, Proposal, Review, Shown};
 use participe_core::budgets::{self, Basket};
 use participe_core::components::budget::{self as component, Config};
@@ -541,9 +541,7 @@ async fn render_paper(
             "dispositifs",
             minijinja::context! {
                 d => Serde(d), rows, points, errors => Serde(errors), census => i.settings.bool(core::CENSUS),
-                listed_as => fields.get("listed_as").cloned().unwrap_or_default(),
-                census_birth => fields.get("census_birth").cloned().unwrap_or_default(),
-                email => fields.get("email").cloned().unwrap_or_default(),
+                desk => super::desk::typed(fields),
             },
         )
         .await?;
@@ -580,76 +578,8 @@ async fn paper(
     t.require(can_edit)?;
     let mut tx = t.begin().await?;
     let (d, i) = budget(&mut tx, id).await?;
-    let vote = component::MANIFEST
-        .action(component::VOTE)
-        .expect("the budget declares its vote");
-    let listed_as = fields.get("listed_as").map(|s| s.trim()).unwrap_or_default();
-    let email = fields.get("email").map(|s| s.trim()).unwrap_or_default();
     let mut errors = FieldErrors::default();
-    if !i.is_open(vote, &d, today()) {
-        errors.push(
-            "listed_as",
-            "le vote n'est pas ouvert : aucun bulletin ne peut être ajouté",
-        );
-    }
-    let census_on = i.settings.bool(core::CENSUS);
-    let voter = if census_on {
-        // With a census list the desk marks the person as the list knows them: the portal
-        // does the same, so nobody votes on both.
-        let birth = fields
-            .get("census_birth")
-            .and_then(|b| participe_core::census::parse_birth(b));
-        match (t.console.app.config.secret_key.as_ref(), birth) {
-            (None, _) => {
-                errors.push(
-                    "listed_as",
-                    "la liste des votant·es demande la clé secrète de la plateforme",
-                );
-                None
-            }
-            (_, None) => {
-                errors.push(
-                    "census_birth",
-                    "la date de naissance de la personne, au format jj/mm/aaaa",
-                );
-                None
-            }
-            (Some(key), Some(birth)) => {
-                let entry = participe_core::census::entry(key, d.id, listed_as, birth);
-                if participe_core::census::is_listed(&mut tx, d.id, &entry).await? {
-                    Some(participe_core::census::voter(d.id, &entry))
-                } else {
-                    errors.push(
-                        "listed_as",
-                        "cette personne ne figure pas sur la liste des votant·es (identifiant et date de naissance)",
-                    );
-                    None
-                }
-            }
-        }
-    } else if !email.is_empty() {
-        match participe_core::domain::Email::parse(email) {
-            Ok(address) => match participe_core::citizens::find_by_email(&mut tx, &address).await? {
-                Some(c) => Some(Voter::account(d.id, c.id)),
-                None => {
-                    errors.push("email", "aucun compte n'a cette adresse : laissez le champ vide");
-                    None
-                }
-            },
-            Err(_) => {
-                errors.push("email", "une adresse e-mail, ou rien");
-                None
-            }
-        }
-    } else if !listed_as.is_empty() && listed_as.chars().count() <= 64 {
-        Some(Voter::paper(d.id, listed_as))
-    } else {
-        errors.push(
-            "listed_as",
-            "indiquez le numéro de la personne sur la liste d'émargement (64 caractères au plus)",
-        );
-        None
-    };
+    let voter = super::desk::voter(&t, &mut tx, &d, &i, component::VOTE, &fields, &mut errors).await?;
     let config = Config::of(&i);
     let basket = match Basket::from_form(&fields, config.method) {
         Ok(b) => b,

@@ -7,6 +7,7 @@
 mod budget;
 mod composition;
 mod contributions;
+mod desk;
 mod faq;
 mod vote;
 

@@ -1,17 +1,20 @@
 //! Vote in the console: the questions on the dispositif's page (added and removed until the
 //! first ballot), and the turnout and results page.
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures::FutureExt;
 use minijinja::value::Serde;
-use participe_core::TenantTx;
 use participe_core::ballots;
 use participe_core::components::vote::{self as component, QuestionInput};
 use participe_core::components::{self as core};
 use participe_core::dispositifs::{self, Dispositif};
+use participe_core::{FieldErrors, TenantTx};
 use participe_web::csrf::CsrfForm;
 use participe_web::{AppState, Error, Result};
 use uuid::Uuid;
@@ -36,8 +39,10 @@ pub static SURFACE: Surface = Surface {
         r.route("/t/{slug}/dispositifs/{id}/vote/questions", post(add))
             .route("/t/{slug}/dispositifs/{id}/vote/questions/retrait", post(remove))
             .route("/t/{slug}/dispositifs/{id}/vote/resultats", get(results_page))
+            .route("/t/{slug}/dispositifs/{id}/vote/papier", get(paper_page).post(paper))
     },
     paths: &[
+        "/t/{slug}/dispositifs/{id}/vote/papier",
         "/t/{slug}/dispositifs/{id}/vote/questions",
         "/t/{slug}/dispositifs/{id}/vote/questions/retrait",
         "/t/{slug}/dispositifs/{id}/vote/resultats",
@@ -158,4 +163,77 @@ async fn results_page(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Resul
         )
         .await?;
     Ok(page.into_response())
+}
+
+async fn render_paper(
+    t: &InTenant,
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    i: &core::Instance,
+    fields: &HashMap<String, String>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
+    let questions = component::questions(tx, d.id).await?;
+    let page = t
+        .render(
+            "console/tenant/vote/paper.html",
+            "dispositifs",
+            minijinja::context! {
+                d => Serde(d), questions => Serde(questions), form => Serde(fields), errors => Serde(errors),
+                census => i.settings.bool(core::CENSUS), desk => super::desk::typed(fields),
+            },
+        )
+        .await?;
+    Ok((status, page).into_response())
+}
+
+async fn paper_page(t: InTenant, Path((_, id)): Path<(String, Uuid)>) -> Result<Response> {
+    t.require(|r| r.can_edit_content())?;
+    let mut tx = t.begin().await?;
+    let (d, i) = vote(&mut tx, id).await?;
+    let answer = render_paper(
+        &t,
+        &mut tx,
+        &d,
+        &i,
+        &HashMap::new(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await;
+    tx.commit().await?;
+    answer
+}
+
+/// A paper ballot from the desk, into the same box and roll as the portal's (`desk`).
+async fn paper(
+    t: InTenant,
+    Path((_, id)): Path<(String, Uuid)>,
+    CsrfForm(fields): CsrfForm<HashMap<String, String>>,
+) -> Result<Response> {
+    t.require(|r| r.can_edit_content())?;
+    let mut tx = t.begin().await?;
+    let (d, i) = vote(&mut tx, id).await?;
+    let mut errors = FieldErrors::default();
+    let voter = super::desk::voter(&t, &mut tx, &d, &i, component::VOTE, &fields, &mut errors).await?;
+    let Some(voter) = voter.filter(|_| errors.is_empty()) else {
+        return render_paper(&t, &mut tx, &d, &i, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    if let Err(errors) = component::cast_on(&mut tx, d.id, &voter, &fields, ballots::Channel::Paper).await? {
+        return render_paper(&t, &mut tx, &d, &i, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    // The audit names the desk's action, never the voter or the ballot.
+    t.audit(
+        &mut tx,
+        "vote.bulletin_papier",
+        &d.title,
+        serde_json::json!({ "dispositif": id }),
+    )
+    .await?;
+    tx.commit().await?;
+    t.console
+        .flash("Le bulletin papier est dans l'urne, et la personne est inscrite sur la liste des votant·es.")
+        .await?;
+    Ok(Redirect::to(&format!("/t/{}/dispositifs/{id}/vote/papier", t.tenant().slug)).into_response())
 }

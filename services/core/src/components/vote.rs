@@ -269,16 +269,31 @@ pub async fn cast(
     voter: &Voter,
     fields: &HashMap<String, String>,
 ) -> Result<std::result::Result<Receipt, FieldErrors>> {
+    cast_on(tx, dispositif, voter, fields, Channel::Online).await
+}
+
+/// [`cast`], online or on paper: staff at a desk enter a paper ballot into the same box,
+/// marking its voter in the same roll.
+pub async fn cast_on(
+    tx: &mut TenantTx,
+    dispositif: Uuid,
+    voter: &Voter,
+    fields: &HashMap<String, String>,
+    channel: Channel,
+) -> Result<std::result::Result<Receipt, FieldErrors>> {
     let questions = questions(tx, dispositif).await?;
     let choices = match check(&questions, fields) {
         Ok(c) => c,
         Err(errors) => return Ok(Err(errors)),
     };
-    match ballots::cast(tx, dispositif, voter, &choices, Channel::Online).await? {
+    match ballots::cast(tx, dispositif, voter, &choices, channel).await? {
         Ok(receipt) => Ok(Ok(receipt)),
         Err(ballots::Refused::AlreadyVoted) => Ok(Err(FieldErrors::one(
             "vote",
-            "vous avez déjà voté : un bulletin déposé est définitif",
+            match channel {
+                Channel::Online => "vous avez déjà voté : un bulletin déposé est définitif",
+                Channel::Paper => "cette personne a déjà voté, en ligne ou sur papier : un seul bulletin par personne",
+            },
         ))),
     }
 }

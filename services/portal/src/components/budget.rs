@@ -453,17 +453,9 @@ async fn vote(
         Some(e) => budgets::envelope_communes(&mut tx, d.id, e).await?,
         None => Vec::new(),
     };
-    let conditions = participe_core::residence::Conditions::of(&i);
-    if let Err(errors) = participe_core::residence::check(&mut tx, conditions, &fields, &communes).await? {
-        drop(tx);
-        return page
-            .render(envelope, &basket, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
-    }
-    let voter = match super::census_voter(&portal, &mut tx, &d, &i, &fields).await? {
-        None => page.voter.clone(),
-        Some(Ok(listed)) => listed,
-        Some(Err(errors)) => {
+    let voter = match super::eligible_voter(&portal, &mut tx, &d, &i, &fields, &communes, page.voter.clone()).await? {
+        Ok(v) => v,
+        Err(errors) => {
             drop(tx);
             return page
                 .render(envelope, &basket, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY)

@@ -127,13 +127,7 @@ pub(crate) async fn voter(
     action: &str,
     citizen: uuid::Uuid,
 ) -> Result<participe_core::ballots::Voter> {
-    use participe_core::ballots::Voter;
-    if verified_only(i, action)
-        && let Some((provider, subject)) = participe_core::identity::first_identity(tx, citizen).await?
-    {
-        return Ok(Voter::identity(d.id, &provider.to_string(), &subject));
-    }
-    Ok(Voter::account(d.id, citizen))
+    Ok(participe_core::ballots::citizen_voter(tx, d.id, citizen, verified_only(i, action)).await?)
 }
 
 /// The published dispositif at `slug` with its component `key` shown, or not found.
@@ -183,7 +177,7 @@ pub(crate) async fn ballot_gate(
 /// With a census list (`components::CENSUS`): the voter as the list knows them, from the
 /// form's `census_id` and `census_birth`, or the error beside those fields. `None` when the
 /// vote has no list.
-pub(crate) async fn census_voter(
+async fn census_voter(
     portal: &Portal,
     tx: &mut TenantTx,
     d: &Dispositif,
@@ -216,6 +210,25 @@ pub(crate) async fn census_voter(
         );
     }
     Ok(Some(Ok(census::voter(d.id, &entry))))
+}
+
+/// Who casts this ballot, once the form meets what the vote asks — residence and
+/// declarations (`core::residence`, against `envelope_communes` for a budget's envelope),
+/// then the census list when there is one — else the errors beside their fields.
+pub(crate) async fn eligible_voter(
+    portal: &Portal,
+    tx: &mut TenantTx,
+    d: &Dispositif,
+    i: &Instance,
+    fields: &std::collections::HashMap<String, String>,
+    envelope_communes: &[String],
+    voter: participe_core::ballots::Voter,
+) -> Result<std::result::Result<participe_core::ballots::Voter, participe_core::FieldErrors>> {
+    let conditions = participe_core::residence::Conditions::of(i);
+    if let Err(errors) = participe_core::residence::check(tx, conditions, fields, envelope_communes).await? {
+        return Ok(Err(errors));
+    }
+    Ok(census_voter(portal, tx, d, i, fields).await?.unwrap_or(Ok(voter)))
 }
 
 /// The box of a vote as published after its close (every ballot by receipt, and the

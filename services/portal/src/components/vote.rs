@@ -127,25 +127,10 @@ async fn cast(
         Ok(v) => v,
         Err(answer) => return Ok(answer),
     };
-    let conditions = participe_core::residence::Conditions::of(&i);
-    if let Err(errors) = participe_core::residence::check(&mut tx, conditions, &fields, &[]).await? {
-        let questions = component::questions(&mut tx, d.id).await?;
-        drop(tx);
-        return render_ballot(
-            &portal,
-            &d,
-            &i,
-            &questions,
-            &fields,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let voter = match super::census_voter(&portal, &mut tx, &d, &i, &fields).await? {
-        None => voter,
-        Some(Ok(listed)) => listed,
-        Some(Err(errors)) => {
+    let checked = super::eligible_voter(&portal, &mut tx, &d, &i, &fields, &[], voter).await?;
+    let voter = match checked {
+        Ok(v) => v,
+        Err(errors) => {
             let questions = component::questions(&mut tx, d.id).await?;
             drop(tx);
             return render_ballot(
