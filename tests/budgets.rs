@@ -526,16 +526,18 @@ async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks
             CONSOLE,
             &communes,
             &communes,
-            &[("communes", "59512 ; Roubaix ; 59100\n59599 ; Tourcoing ; 59200")],
+            &[(
+                "communes",
+                "59512 ; Roubaix ; 59100\n59599 ; Tourcoing ; 59200\n59009 ; Villeneuve-d'Ascq ;",
+            )],
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
+    let listed = admin.get(CONSOLE, &communes).await;
+    assert!(listed.body.contains("La liste compte 3 communes."), "{}", listed.body);
     assert!(
-        admin
-            .get(CONSOLE, &communes)
-            .await
-            .body
-            .contains("La liste compte 2 communes.")
+        listed.text().contains("59009 ; Villeneuve-d'Ascq ; "),
+        "a commune without postal codes"
     );
     // Another tenant's list is its own.
     let other = format!("/t/{}/communes", b.slug);

@@ -526,6 +526,12 @@ async fn paper_ballots_at_the_desk_join_the_same_box_and_roll_as_the_portal() {
     let unanswered = admin.submit(CONSOLE, &desk, &desk, &[("listed_as", "13")]).await;
     assert_eq!(unanswered.status, 422);
     assert!(unanswered.field_error(&field).is_some());
+    let nothing = admin.submit(CONSOLE, &desk, &desk, &[]).await;
+    assert!(
+        nothing.field_error("listed_as").is_some() && nothing.field_error(&field).is_some(),
+        "every error at once: {}",
+        nothing.body
+    );
     assert_eq!(ballots_in_box(&app, &a).await, 1);
 
     // By the account of a citizen: then they cannot vote online, nor the reverse.

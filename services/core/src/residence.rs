@@ -112,19 +112,23 @@ pub async fn communes(tx: &mut TenantTx) -> Result<Vec<Commune>> {
     .await?)
 }
 
-/// Replaces the whole list.
+/// Replaces the whole list (a département has hundreds of communes: one statement).
 pub async fn replace(tx: &mut TenantTx, communes: &[Commune]) -> Result<()> {
     sqlx::query!("delete from territory_commune").execute(tx.conn()).await?;
-    for c in communes {
-        sqlx::query!(
-            "insert into territory_commune (insee_code, name, postal_codes) values ($1, $2, $3)",
-            c.insee,
-            c.name,
-            &c.postal_codes
-        )
-        .execute(tx.conn())
-        .await?;
-    }
+    let insee: Vec<String> = communes.iter().map(|c| c.insee.clone()).collect();
+    let names: Vec<String> = communes.iter().map(|c| c.name.clone()).collect();
+    // Arrays of arrays must be rectangular: each commune's postal codes travel as one text.
+    let postal: Vec<String> = communes.iter().map(|c| c.postal_codes.join(" ")).collect();
+    sqlx::query!(
+        "insert into territory_commune (insee_code, name, postal_codes)
+         select i, n, coalesce(string_to_array(nullif(p, ''), ' '), '{}')
+           from unnest($1::text[], $2::text[], $3::text[]) as c (i, n, p)",
+        &insee,
+        &names,
+        &postal
+    )
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

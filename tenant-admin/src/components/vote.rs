@@ -218,6 +218,11 @@ async fn paper(
     let mut errors = FieldErrors::default();
     let voter = super::desk::voter(&t, &mut tx, &d, &i, component::VOTE, &fields, &mut errors).await?;
     let Some(voter) = voter.filter(|_| errors.is_empty()) else {
+        // The ballot's own errors too, so that the desk mends everything at once.
+        let questions = component::questions(&mut tx, d.id).await?;
+        if let Err(more) = component::check(&questions, &fields) {
+            errors.0.extend(more.0);
+        }
         return render_paper(&t, &mut tx, &d, &i, &fields, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     if let Err(errors) = component::cast_on(&mut tx, d.id, &voter, &fields, ballots::Channel::Paper).await? {
