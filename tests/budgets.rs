@@ -619,6 +619,21 @@ async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks
     let listed = participe_core::budgets::envelopes(&mut tx, d).await.unwrap();
     assert_eq!(listed.len(), 2, "the refused envelope was not stored");
     let roubaix = listed.iter().find(|e| e.name == "Roubaix").unwrap().id;
+    tx.commit().await.unwrap();
+    // Staff are told when an envelope has no commune: nobody could vote in it.
+    let gap = "une enveloppe n'a pas de communes";
+    assert!(!admin.get(CONSOLE, &page_path).await.text().contains(gap));
+    let bare = admin
+        .submit(
+            CONSOLE,
+            &page_path,
+            &envelopes,
+            &[("envelope_name", "Ailleurs"), ("envelope_amount", "10 000")],
+        )
+        .await;
+    assert_eq!(bare.status, 303, "{}", bare.body);
+    assert!(admin.get(CONSOLE, &page_path).await.text().contains(gap));
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
     let project = participe_core::budgets::add_project(&mut tx, d, roubaix, "Un square", "", 80_000)
         .await
         .unwrap();

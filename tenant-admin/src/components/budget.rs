@@ -34,7 +34,7 @@ use crate::frame::InTenant;
 pub static SURFACE: Surface = Surface {
     key: "budget",
     template: "console/tenant/components/budget.html",
-    panel: Some(|_, tx, d, _| panel(tx, d).boxed()),
+    panel: Some(|_, tx, d, i| panel(tx, d, i).boxed()),
     routes,
     paths: &[
         "/t/{slug}/dispositifs/{id}/budget/enveloppes",
@@ -68,7 +68,7 @@ fn today() -> time::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-async fn panel(tx: &mut TenantTx, d: &Dispositif) -> Result<Option<Value>> {
+async fn panel(tx: &mut TenantTx, d: &Dispositif, i: &Instance) -> Result<Option<Value>> {
     let envelopes = budgets::envelopes(tx, d.id).await?;
     let communes: HashMap<String, Vec<String>> = budgets::communes_by_envelope(tx, d.id)
         .await?
@@ -85,11 +85,29 @@ async fn panel(tx: &mut TenantTx, d: &Dispositif) -> Result<Option<Value>> {
         .iter()
         .map(|e| minijinja::context! { value => e.id.to_string(), label => e.name.clone() })
         .collect();
+    // A vote kept to residents that nobody could pass: say so before the vote opens.
+    use participe_core::residence::{self, Residence};
+    let residence_gap = match residence::Conditions::of(i).residence {
+        Residence::Anywhere => None,
+        Residence::Territory if residence::communes(tx).await?.is_empty() => Some(
+            "Le vote est réservé aux habitant·es, mais la liste des communes du territoire est vide : personne ne pourrait voter.",
+        ),
+        Residence::Envelope
+            if envelopes
+                .iter()
+                .any(|e| communes.get(&e.id.to_string()).is_none_or(Vec::is_empty)) =>
+        {
+            Some(
+                "Le vote se fait dans l'enveloppe de sa commune, mais une enveloppe n'a pas de communes : personne ne pourrait y voter.",
+            )
+        }
+        _ => None,
+    };
     // The livret d'expression, unless the dispositif's contributions already offer it.
     let booklet_here = !super::hosted(tx, d).await?.contains(&"contributions");
     let booklet = participe_core::booklets::latest(tx, d.id).await?;
     Ok(Some(minijinja::context! {
-        booklet_here, booklet => booklet.map(Serde), budget => true,
+        booklet_here, booklet => booklet.map(Serde), budget => true, residence_gap,
         envelopes => Serde(&envelopes), communes, envelope_choices, projects, turnout => Serde(turnout),
         voted => turnout.online + turnout.paper > 0,
     }))

@@ -449,9 +449,11 @@ async fn vote(
         .first()
         .and_then(|(id, _)| page.projects.iter().find(|p| p.id == *id).map(|p| p.envelope_id))
         .or(envelope);
+    let by_envelope =
+        participe_core::residence::Conditions::of(&i).residence == participe_core::residence::Residence::Envelope;
     let communes = match voted_in {
-        Some(e) => budgets::envelope_communes(&mut tx, d.id, e).await?,
-        None => Vec::new(),
+        Some(e) if by_envelope => budgets::envelope_communes(&mut tx, d.id, e).await?,
+        _ => Vec::new(),
     };
     let voter = match super::eligible_voter(&portal, &mut tx, &d, &i, &fields, &communes, page.voter.clone()).await? {
         Ok(v) => v,
