@@ -736,3 +736,132 @@ async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks
     tx.commit().await.unwrap();
     assert_eq!(kept, 0);
 }
+
+#[tokio::test]
+async fn voters_filter_the_projects_without_losing_their_basket() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("filtres", "Commune des Filtres").await;
+    let admin = app.staff_member(&a, Role::Admin).await;
+    let (page_path, d) = published_dispositif(
+        &admin,
+        &a,
+        &[
+            ("kind", "budget"),
+            ("title", "Budget 2027"),
+            ("slug", "budget-2027"),
+            ("opens_on", &day(-30)),
+        ],
+    )
+    .await;
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let instance = components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == budget::MANIFEST.key)
+        .unwrap();
+    let city = participe_core::budgets::add_envelope(&mut tx, d, "Toute la ville", 100_000)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (title, description, cost) in [
+        ("Un jardin à l'école", "Des bacs pour la cour.", 30_000),
+        ("Des bancs au parc", "Six bancs à l'ombre.", 20_000),
+        ("Une piste cyclable", "Le long du canal, pour aller à l'École.", 60_000),
+    ] {
+        ids.push(
+            participe_core::budgets::add_project(&mut tx, d, city, title, description, cost)
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    let configure = format!("{page_path}/composants/{}", instance.id);
+    phases(
+        &admin,
+        &configure,
+        (-20, -10),
+        (-1, 10),
+        (11, 40),
+        &[("setting_part_minimale", "0")],
+    )
+    .await;
+    let h = host(&a);
+    let voter = app.signed_in_citizen(&a, "jo@example.org").await;
+    let vote = "/participer/budget-2027/budget/vote";
+    let count = |body: &str| body.matches(r#"type="checkbox" value="on""#).count();
+
+    // « ecole » without its accent finds the two projects that speak of schools.
+    let page = voter.get(&h, &format!("{vote}?mots=ecole")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(count(&page.body), 2, "{}", page.body);
+    assert!(page.text().contains("2 projets affichés sur 3."));
+    let token = page.csrf();
+    // The bench chosen, then a filter that hides it: it stays in the basket, hidden.
+    let bench = format!("p_{}", ids[1]);
+    let filtered = voter
+        .post_raw(
+            &h,
+            vote,
+            &[
+                ("csrf", &token),
+                ("action", "maj"),
+                (&bench, "on"),
+                ("cout_max", "40 000"),
+            ],
+        )
+        .await;
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    assert_eq!(count(&filtered.body), 2, "the 60 000 € project is hidden");
+    assert!(filtered.body.contains(&format!(
+        r#"id="{bench}" name="{bench}" type="checkbox" value="on" checked"#
+    )));
+    let hidden = voter
+        .post_raw(
+            &h,
+            vote,
+            &[("csrf", &token), ("action", "maj"), (&bench, "on"), ("mots", "piste")],
+        )
+        .await;
+    assert_eq!(count(&hidden.body), 1);
+    assert!(
+        hidden
+            .body
+            .contains(&format!(r#"<input type="hidden" name="{bench}" value="on">"#)),
+        "{}",
+        hidden.body
+    );
+    assert!(hidden.text().contains("masqué par les filtres"));
+    assert!(
+        hidden.text().contains("Votre panier : 20"),
+        "the basket still costs the bench"
+    );
+    // A cost that is not one is said beside its field.
+    let wrong = voter
+        .post_raw(
+            &h,
+            vote,
+            &[("csrf", &token), ("action", "maj"), ("cout_max", "beaucoup")],
+        )
+        .await;
+    assert!(wrong.field_error("cout_max").is_some(), "{}", wrong.body);
+    // Casting from a filtered page casts the whole basket.
+    let cast = voter
+        .post_raw(
+            &h,
+            vote,
+            &[
+                ("csrf", &token),
+                ("action", "voter"),
+                (&bench, "on"),
+                (&format!("p_{}", ids[2]), "on"),
+                ("mots", "piste"),
+            ],
+        )
+        .await;
+    assert_eq!(cast.status, 200, "{}", cast.body);
+    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
+    let tally = participe_core::ballots::tally(&mut tx, d).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(tally.len(), 2, "both projects in the ballot: {tally:?}");
+}

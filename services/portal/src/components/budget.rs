@@ -278,6 +278,52 @@ async fn project(portal: Portal, Path((slug, id)): Path<(String, String)>) -> Re
     Ok(page.into_response())
 }
 
+/// The vote page's filters (`mots`: words of a project's title or description,
+/// accents and case aside; `cout_max`: a cost in euros), from the page's query or its form.
+struct Filter {
+    words: Vec<String>,
+    max_cost: Option<i64>,
+}
+
+impl Filter {
+    fn of(form: &HashMap<String, String>) -> Filter {
+        let typed = form.get("mots").map(String::as_str).unwrap_or_default();
+        Filter {
+            words: fold(typed).split_whitespace().map(str::to_string).collect(),
+            max_cost: form.get("cout_max").and_then(|c| proposals::parse_euros(c)),
+        }
+    }
+
+    fn active(&self) -> bool {
+        !self.words.is_empty() || self.max_cost.is_some()
+    }
+
+    fn keeps(&self, p: &Project) -> bool {
+        let text = fold(&format!("{} {}", p.title, p.description));
+        self.words.iter().all(|w| text.contains(w.as_str())) && self.max_cost.is_none_or(|m| p.cost <= m)
+    }
+}
+
+/// Lower case without French accents: « Ecole » finds « école », « coeur » « cœur ».
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.to_lowercase().chars() {
+        match c {
+            'à' | 'â' | 'ä' => out.push('a'),
+            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
+            'î' | 'ï' => out.push('i'),
+            'ô' | 'ö' => out.push('o'),
+            'ù' | 'û' | 'ü' => out.push('u'),
+            'ç' => out.push('c'),
+            'ÿ' => out.push('y'),
+            'œ' => out.push_str("oe"),
+            'æ' => out.push_str("ae"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 struct VotePage<'a> {
     portal: &'a Portal,
     d: &'a Dispositif,
@@ -295,10 +341,14 @@ impl VotePage<'_> {
         envelope: Option<Uuid>,
         basket: &Basket,
         form: &HashMap<String, String>,
-        errors: FieldErrors,
+        mut errors: FieldErrors,
         status: StatusCode,
     ) -> Result<Response> {
         let config = Config::of(self.i);
+        let typed_cost = form.get("cout_max").map(|c| c.trim()).unwrap_or_default();
+        if !typed_cost.is_empty() && proposals::parse_euros(typed_cost).is_none() {
+            errors.push("cout_max", "indiquez un montant en euros, par exemple 50 000");
+        }
         let envelope = envelope
             .or_else(|| {
                 basket
@@ -308,6 +358,7 @@ impl VotePage<'_> {
             })
             .or_else(|| (self.envelopes.len() == 1).then(|| self.envelopes[0].id));
         let chosen: HashMap<Uuid, i32> = basket.0.iter().copied().collect();
+        let filter = Filter::of(form);
         let current = self.envelopes.iter().find(|e| Some(e.id) == envelope);
         let mut here: Vec<&Project> = self
             .projects
@@ -318,15 +369,21 @@ impl VotePage<'_> {
         here.sort_by_cached_key(|p| self.voter.order_key(p.id));
         let spent: i64 = here.iter().filter(|p| chosen.contains_key(&p.id)).map(|p| p.cost).sum();
         let points: i32 = chosen.values().sum();
-        let projects: Vec<Value> = here
+        // Projects the filter hides stay in the basket, as hidden fields.
+        let (shown, hidden): (Vec<&&Project>, Vec<&&Project>) = here.iter().partition(|p| filter.keeps(p));
+        let card = |p: &Project| {
+            minijinja::context! {
+                id => p.id.to_string(), title => p.title.clone(), description => p.description.clone(), cost => p.cost,
+                chosen => chosen.contains_key(&p.id), weight => chosen.get(&p.id).copied().unwrap_or(0),
+            }
+        };
+        let projects: Vec<Value> = shown.iter().map(|p| card(p)).collect();
+        let kept: Vec<Value> = hidden
             .iter()
-            .map(|p| {
-                minijinja::context! {
-                    id => p.id.to_string(), title => p.title.clone(), description => p.description.clone(), cost => p.cost,
-                    chosen => chosen.contains_key(&p.id), weight => chosen.get(&p.id).copied().unwrap_or(0),
-                }
-            })
+            .filter(|p| chosen.contains_key(&p.id))
+            .map(|p| card(p))
             .collect();
+        let total_here = here.len();
         let (kind, total_points, max_per) = match config.method {
             Method::Knapsack { .. } => ("panier", 0, 0),
             Method::Approval { max, .. } => ("approbation", max, 0),
@@ -347,6 +404,7 @@ impl VotePage<'_> {
                     envelope => current.map(|e| minijinja::context! { id => e.id.to_string(), name => e.name.clone(), amount => e.amount }),
                     spent, left => current.map(|e| e.amount - spent), points, chosen_count => chosen.len(),
                     method => method_text(config.method), rule => rule_text(&config), seed => component::seed(self.d),
+                    kept, total_here, filtered => filter.active(),
                     errors => Serde(errors), form => Serde(form), census => self.i.settings.bool(components::CENSUS),
                     conditions => Serde(participe_core::residence::Conditions::of(self.i)),
                 },
@@ -395,14 +453,8 @@ async fn vote_page(
     let envelope = q
         .get("enveloppe")
         .and_then(|e| page.envelopes.iter().find(|x| x.id.to_string() == *e).map(|x| x.id));
-    page.render(
-        envelope,
-        &Basket::default(),
-        &HashMap::new(),
-        FieldErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    page.render(envelope, &Basket::default(), &q, FieldErrors::default(), StatusCode::OK)
+        .await
 }
 
 /// « Mettre à jour » shows the basket again with what it costs and leaves; « Voter »
