@@ -70,7 +70,7 @@ pub const NATIONALS_ONLY: &str = "nationalite_ue";
 pub const RESIDENCE_SETTING: Setting = Setting {
     key: RESIDENCE,
     label: "Condition de résidence",
-    hint: "Chaque votant·e indique le code postal de sa commune, comparé à la liste des communes du territoire (Paramètres › Communes du territoire).",
+    hint: "Chaque votant·e indique le code postal de sa commune, comparé à la liste de la page « Communes du territoire » de la console.",
     kind: SettingKind::Choice {
         default: "aucune",
         options: &[
