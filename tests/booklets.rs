@@ -256,13 +256,7 @@ async fn staff_compile_a_booklet_that_the_portal_offers_as_pdf_csv_and_json() {
     assert!(pdf.starts_with(b"%PDF-"));
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .arg(file.path())
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils; scripts/install-test-deps installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = pdf_text(&pdf);
     assert!(
         text.contains("Livret d'expression") && text.contains("Les collèges de demain"),
         "{text}"

@@ -74,14 +74,7 @@ async fn a_budget_runs_from_proposals_to_checked_results() {
         ],
     )
     .await;
-    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
-    let instance = components::of(&mut tx, d)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.key() == budget::MANIFEST.key)
-        .expect("a budget dispositif starts with the budget component");
-    tx.commit().await.unwrap();
+    let instance = component_of(&app, &a, d, budget::MANIFEST.key).await;
     let configure = format!("{page_path}/composants/{}", instance.id);
     phases(&admin, &configure, (-1, 5), (10, 20), (21, 40), &[]).await;
 
@@ -563,14 +556,7 @@ async fn residents_vote_in_their_own_envelope_after_declaring_what_the_vote_asks
         ],
     )
     .await;
-    let mut tx = TenantTx::begin(&app.pool, &a).await.unwrap();
-    let instance = components::of(&mut tx, d)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.key() == budget::MANIFEST.key)
-        .unwrap();
-    tx.commit().await.unwrap();
+    let instance = component_of(&app, &a, d, budget::MANIFEST.key).await;
     let configure = format!("{page_path}/composants/{}", instance.id);
     phases(
         &admin,

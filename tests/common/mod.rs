@@ -444,6 +444,24 @@ pub fn day(offset: i64) -> String {
     (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
 }
 
+/// The component `key` of dispositif `d`, as the tenant's schema holds it.
+pub async fn component_of(
+    app: &TestApp,
+    tenant: &Tenant,
+    d: uuid::Uuid,
+    key: &str,
+) -> participe_core::components::Instance {
+    let mut tx = participe_core::TenantTx::begin(&app.pool, tenant).await.unwrap();
+    let instance = participe_core::components::of(&mut tx, d)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key() == key)
+        .unwrap_or_else(|| panic!("the dispositif hosts {key}"));
+    tx.commit().await.unwrap();
+    instance
+}
+
 /// How many ballots a tenant's box holds, all votes together.
 pub async fn ballots_in_box(app: &TestApp, tenant: &Tenant) -> i64 {
     let mut tx = participe_core::TenantTx::begin(&app.pool, tenant).await.unwrap();
