@@ -1398,3 +1398,131 @@ async fn a_portal_read_only_for_unpaid_billing_shows_everything_and_accepts_noth
         303
     );
 }
+
+/// What the portal's templates make of text (minijinja's HTML escaping).
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+/// Signed-in citizens share one rendering of a page, with holes for their name and token
+/// (issue 20). Read by many at once, each page holds its reader's own name, token and
+/// buttons and never another's, and is byte for byte the page rendered for them alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_citizens_share_a_page_but_never_each_other_s_name_token_or_buttons() {
+    let app = TestApp::spawn().await;
+    let (tenant, call) = tenant_with_call(&app, "partage").await;
+    let h = host(&tenant);
+    let theme = theme_id(&app, &tenant, call, "Mobilités").await;
+    let (author, _) = citizen(&app, &tenant, "Amélie, parent d'élève").await;
+    let path = posted(&author, &tenant, "Des bancs", "Sur la place.", &theme).await;
+    let (commenter, _) = citizen(&app, &tenant, "Zoé & « Léa » <O'Neil>").await;
+    let said = commenter
+        .submit(
+            &h,
+            &path,
+            &format!("{path}/commentaires"),
+            &[("body", "D'accord !"), ("parent", "")],
+        )
+        .await;
+    assert_eq!(said.status, 303, "{}", said.body);
+    let mut people = vec![
+        ("Amélie, parent d'élève".to_string(), author),
+        ("Zoé & « Léa » <O'Neil>".to_string(), commenter),
+    ];
+    let mut addresses = Vec::new();
+    for i in 0..5 {
+        let name = format!("Lecteur n° {i} \"{i}\" & fils");
+        let (b, address) = citizen(&app, &tenant, &name).await;
+        addresses.push(address);
+        people.push((name, b));
+    }
+    // Each one's token, from a page of theirs (the first reading also fills the cache).
+    let mut tokens = Vec::new();
+    let kept = app.state.pages.entries();
+    for (_, b) in &people {
+        tokens.push(b.get(&h, &path).await.csrf());
+    }
+    // One rendering kept for all of them (two if the comment's change notice came in
+    // between); their authors' pages are theirs alone and not kept.
+    let added = app.state.pages.entries() - kept;
+    assert!(
+        (1..=2).contains(&added),
+        "the signed-in citizens' page is shared: {added} kept"
+    );
+    let pages = [path.clone(), "/participer/avenir".to_string()];
+    let h = &h;
+    let reads = people.iter().enumerate().flat_map(|(who, (_, b))| {
+        pages
+            .iter()
+            .flat_map(move |p| (0..8).map(move |_| async move { (who, p.clone(), b.get(h, p).await) }))
+    });
+    let answers = futures::future::join_all(reads).await;
+    assert_eq!(answers.len(), people.len() * pages.len() * 8);
+    for (who, p, page) in &answers {
+        assert_eq!(page.status, 200, "{p}: {}", page.body);
+        assert!(!page.body.contains('\u{e000}'), "a hole left unfilled on {p}");
+        for (other, (name, _)) in people.iter().enumerate() {
+            let menu = format!("({})</span></a>", escaped(name));
+            let token = format!(r#"name="csrf" value="{}""#, tokens[other]);
+            if other == *who {
+                assert!(page.body.contains(&menu), "{name} does not see their name on {p}");
+                assert!(page.body.contains(&token), "{name} does not get their token on {p}");
+            } else {
+                assert!(
+                    !page.body.contains(&menu),
+                    "{} sees {name}'s name on {p}",
+                    people[*who].0
+                );
+                assert!(
+                    !page.body.contains(&token),
+                    "{} gets {name}'s token on {p}",
+                    people[*who].0
+                );
+            }
+        }
+        if *p == path {
+            let deletes_contribution = page.body.contains(&format!(r#"action="{path}/suppression""#));
+            assert_eq!(
+                deletes_contribution,
+                *who == 0,
+                "the contribution's delete button, reader {who}"
+            );
+            assert_eq!(page.body.contains("Supprimer ma contribution"), *who == 0);
+            assert_eq!(
+                page.body.contains("mon commentaire du"),
+                *who == 1,
+                "the comment's delete button, reader {who}"
+            );
+            assert_eq!(page.body.contains("Signaler cette contribution"), *who != 0);
+        }
+    }
+
+    // The same readers on a server without page cache: the page rendered for them alone
+    // is the shared one, filled.
+    let alone = TestApp::spawn_without_page_cache(&database_url()).await;
+    for (n, address) in addresses.iter().enumerate() {
+        let b = alone.browser();
+        let signed = b
+            .submit(
+                h,
+                "/connexion",
+                "/connexion",
+                &[("email", address), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        for p in &pages {
+            let own = b.get(h, p).await;
+            let token = own.csrf();
+            let shared = people[n + 2].1.get(h, p).await;
+            let (here, there) = (format!(":{}", app.addr.port()), format!(":{}", alone.addr.port()));
+            let shared = shared.body.replace(&tokens[n + 2], &token).replace(&here, &there);
+            assert_eq!(shared, own.body, "{p}");
+        }
+    }
+}

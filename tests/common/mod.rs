@@ -262,7 +262,13 @@ impl TestApp {
     /// Without an SMTP server: mails are written to `outbox`, as in a deployment without
     /// `PARTICIPE_SMTP_URL`.
     pub async fn spawn_with_outbox(database_url: &str, outbox: std::path::PathBuf) -> Self {
-        Self::spawn_full(database_url, 8, |_| {}, Some(outbox)).await
+        Self::spawn_full(database_url, 8, |_| {}, Some(outbox), true).await
+    }
+
+    /// Without the page cache: every page is rendered, for signed-in citizens for them
+    /// alone (what a shared page must equal).
+    pub async fn spawn_without_page_cache(database_url: &str) -> Self {
+        Self::spawn_full(database_url, 8, |_| {}, None, false).await
     }
 
     /// Like `spawn_on`, with a last word on the web configuration.
@@ -271,7 +277,7 @@ impl TestApp {
         pool_size: u32,
         adjust: impl FnOnce(&mut participe_web::WebConfig),
     ) -> Self {
-        Self::spawn_full(database_url, pool_size, adjust, None).await
+        Self::spawn_full(database_url, pool_size, adjust, None, true).await
     }
 
     async fn spawn_full(
@@ -279,6 +285,7 @@ impl TestApp {
         pool_size: u32,
         adjust: impl FnOnce(&mut participe_web::WebConfig),
         outbox: Option<std::path::PathBuf>,
+        page_cache: bool,
     ) -> Self {
         // `TEST_LOG=debug` shows the service's log lines (an unexpected error's cause).
         if let Ok(filter) = std::env::var("TEST_LOG") {
@@ -311,6 +318,24 @@ impl TestApp {
             mailer,
             participe_storage::Storage::local(files_dir()),
         );
+        let state = if page_cache {
+            state
+        } else {
+            AppState::new(participe_web::App {
+                pages: participe_core::site::PageCache::disabled(),
+                pool: state.pool.clone(),
+                templates: state.templates.clone(),
+                resolver: state.resolver.clone(),
+                branding: state.branding.clone(),
+                mailer: state.mailer.clone(),
+                storage: state.storage.clone(),
+                limits: state.limits.clone(),
+                config: state.config.clone(),
+                traffic: Default::default(),
+                audience: Default::default(),
+                oidc: state.oidc.clone(),
+            })
+        };
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;
         // Mails and digests go through the job queue, as in `participe serve`.

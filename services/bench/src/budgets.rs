@@ -16,22 +16,18 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use argon2::PasswordHasher;
 use axum::Router;
 use axum::routing::post;
 use participe_core::TenantTx;
 use participe_core::budgets::{self, Rule};
 use participe_core::components::{self, Configuration, budget};
 use participe_core::dispositifs::{self, DispositifWrite, Kind};
-use participe_core::tenancy::Tenant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::{LoadResult, csrf_of, fetch, load_each, percentile, read_response, serve, set_cookie};
-
-const PASSWORD: &str = "phrase de passe du banc d'essai";
-const HOST: &str = "nord.localhost";
+use crate::citizens::{HOST, sign_in_many};
+use crate::{LoadResult, load_each, percentile, read_response, serve};
 
 /// What this part of the run measured, as rows of the benchmark's table.
 pub struct Figures {
@@ -138,7 +134,7 @@ pub async fn run(
             .unwrap()
             .to_string();
         let body = body.replacen(&casters[0].1, &extra[0].1, 1);
-        post_once(portal, &vote_path, &extra[0].0, &body).await
+        crate::post_form(portal, HOST, &vote_path, &extra[0].0, &body).await
     };
     assert!(receipt.contains("Votre vote est enregistré"), "{receipt}");
     let receipt_body: &'static [u8] = Vec::leak(receipt.split("\r\n\r\n").nth(1).unwrap().as_bytes().to_vec());
@@ -378,91 +374,6 @@ async fn fill_box(tx: &mut TenantTx, dispositif: Uuid, n: i64) {
     sqlx::Executor::execute(tx.conn(), "analyze ballot; analyze ballot_choice;")
         .await
         .unwrap();
-}
-
-/// Creates `n` confirmed citizens who accepted the charter and signs each in through the
-/// real form, `parallel` at a time; then reads the vote page once to get its form's token.
-/// Their (cookie, CSRF token) pairs.
-async fn sign_in_many(
-    pool: &sqlx::PgPool,
-    tenant: &Tenant,
-    portal: SocketAddr,
-    n: usize,
-    parallel: usize,
-    vote_path: &str,
-) -> Vec<(String, String)> {
-    // A real argon2id hash with small parameters, so that thousands sign in quickly: the
-    // bench measures votes, not password checks.
-    let salt = argon2::password_hash::SaltString::encode_b64(b"banc d'essai 16").unwrap();
-    let hash = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon2::Params::new(8, 1, 1, None).unwrap(),
-    )
-    .hash_password(PASSWORD.as_bytes(), &salt)
-    .unwrap()
-    .to_string();
-    let prefix = format!("votant-{}", Uuid::new_v4().simple());
-    let mut tx = TenantTx::begin(pool, tenant).await.unwrap();
-    let charter = participe_core::site::current_charter_version(&mut tx).await.unwrap();
-    sqlx::query(
-        "insert into citizen (email, display_name, profile, password_hash, email_confirmed_at, charter_version, charter_accepted_at)
-         select $1 || '-' || i || '@participe.invalid', 'Votant·e ' || i, 'citoyen', $2, now(), $3, now()
-           from generate_series(1, $4) i",
-    )
-    .bind(&prefix)
-    .bind(&hash)
-    .bind(charter)
-    .bind(n as i64)
-    .execute(tx.conn())
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let emails: Vec<String> = (1..=n).map(|i| format!("{prefix}-{i}@participe.invalid")).collect();
-    let mut out = Vec::with_capacity(n);
-    let tasks: Vec<_> = emails
-        .chunks(n.div_ceil(parallel.max(1)))
-        .map(|emails| {
-            let emails = emails.to_vec();
-            let vote_path = vote_path.to_string();
-            tokio::spawn(async move {
-                let mut signed = Vec::with_capacity(emails.len());
-                for email in emails {
-                    signed.push(sign_in(portal, &email, &vote_path).await);
-                }
-                signed
-            })
-        })
-        .collect();
-    for t in tasks {
-        out.extend(t.await.unwrap());
-    }
-    out
-}
-
-async fn sign_in(portal: SocketAddr, email: &str, vote_path: &str) -> (String, String) {
-    let form = String::from_utf8_lossy(&fetch(portal, HOST, "/connexion").await).to_string();
-    let cookie = set_cookie(&form);
-    let csrf = csrf_of(&form);
-    let body = format!(
-        "email={}&password={}&csrf={csrf}",
-        email.replace('@', "%40"),
-        PASSWORD.replace(' ', "+").replace('\'', "%27")
-    );
-    let answer = post_once(portal, "/connexion", &cookie, &body).await;
-    assert!(
-        answer.starts_with("HTTP/1.1 303"),
-        "{}",
-        &answer[..300.min(answer.len())]
-    );
-    let cookie = set_cookie(&answer);
-    let page = String::from_utf8_lossy(&crate::fetch_with(portal, HOST, vote_path, &cookie).await).to_string();
-    assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..300.min(page.len())]);
-    (cookie, csrf_of(&page))
-}
-
-async fn post_once(portal: SocketAddr, path: &str, cookie: &str, body: &str) -> String {
-    crate::post_form(portal, HOST, path, cookie, body).await
 }
 
 /// Sends every request once, over `connections` keep-alive connections taking the next

@@ -11,11 +11,13 @@
 //!    server stack (same layers, same runtime), and the ratio between the two;
 //! 5. a call with 1,000 contributions and 20,000 comments: its list page, and the page of
 //!    a contribution with 200 comments, each against a static page of the same bytes;
+//!    then the same pages for signed-in citizens and posting a comment (`signed_in.rs`);
 //! 6. the operators' tenants table over the whole fleet, and the run's resident memory;
 //! 7. a participatory budget: casting ballots, the vote page, results of a big box
 //!    (`budgets.rs`).
 //!
-//! `--only budgets` runs the last part alone (on the demo tenants, without the fleet).
+//! `--only budgets` runs the last part alone, `--only signed-in` the signed-in pages (both on
+//! the demo tenants, without the fleet).
 //!
 //! It uses `DATABASE_URL`'s server when set (a throw-away database, dropped at the end), else
 //! a private cluster in a temporary directory with PostgreSQL's default (durable) settings.
@@ -23,6 +25,8 @@
 //! docs/benchmarks.md.
 
 mod budgets;
+mod citizens;
+mod signed_in;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -60,8 +64,8 @@ struct Args {
     /// Citizens who cast a ballot in the budget part.
     #[arg(long, default_value_t = 3200)]
     voters: usize,
-    /// Run one part alone: `budgets`.
-    #[arg(long, value_parser = ["budgets"])]
+    /// Run one part alone: `budgets`, `signed-in`.
+    #[arg(long, value_parser = ["budgets", "signed-in"])]
     only: Option<String>,
 }
 
@@ -126,6 +130,21 @@ async fn run(args: Args, root: String) {
         println!("| measure | result | target |");
         println!("|---|---|---|");
         print_budgets(&figures);
+        pool.close().await;
+        let _ = admin
+            .execute(format!("drop database {name} with (force)").as_str())
+            .await;
+        return;
+    }
+
+    if args.only.as_deref() == Some("signed-in") {
+        participe_server::demo::seed(&pool, &base).await.unwrap();
+        let busiest = seed_busy_call(&pool, &base).await;
+        let figures = signed_in_part(&pool, &url, &base, &args, busiest).await;
+        print_machine(&version);
+        println!("| measure | result | target |");
+        println!("|---|---|---|");
+        print_rows(&figures.rows, figures.errors, "signed-in");
         pool.close().await;
         let _ = admin
             .execute(format!("drop database {name} with (force)").as_str())
@@ -282,6 +301,9 @@ async fn run(args: Args, root: String) {
         busy.push((label, same.len(), base_load, real, uncached));
     }
 
+    // 5b. The same pages for signed-in citizens, and posting a comment.
+    let signed_figures = signed_in_part(&pool, &url, &base, &args, busiest).await;
+
     // 6. The operators' tenants table over the whole fleet, signed in as an operator, with a
     //    day of traffic (24 hourly rows) recorded for every tenant.
     sqlx::query(
@@ -411,6 +433,7 @@ async fn run(args: Args, root: String) {
             "| `participe serve` alone | not measured: build it with `cargo build --release -p participe` | ≤ 150 MB |"
         ),
     }
+    print_rows(&signed_figures.rows, signed_figures.errors, "signed-in");
     print_budgets(&budget_figures);
     let busy_errors: usize = busy.iter().map(|(_, _, b, r, u)| b.errors + r.errors + u.errors).sum();
     if portal.errors + baseline.errors + busy_errors > 0 {
@@ -441,6 +464,15 @@ fn print_budgets(figures: &budgets::Figures) {
     }
     if figures.errors > 0 {
         println!("\nnon-200 responses in the budget part: {}", figures.errors);
+    }
+}
+
+fn print_rows(rows: &[String], errors: usize, part: &str) {
+    for row in rows {
+        println!("{row}");
+    }
+    if errors > 0 {
+        println!("\nunexpected responses in the {part} part: {errors}");
     }
 }
 
@@ -491,6 +523,46 @@ async fn budget_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Arg
         args.connections,
         args.voters,
         Duration::from_secs(args.seconds),
+    )
+    .await;
+    drop(outbox);
+    figures
+}
+
+/// The signed-in part on servers of their own (one as in production, one without page
+/// cache), whose sign-in limit per address lets the bench's citizens in from loopback.
+async fn signed_in_part(
+    pool: &sqlx::PgPool,
+    url: &str,
+    base: &HostName,
+    args: &Args,
+    busiest: uuid::Uuid,
+) -> signed_in::Figures {
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer =
+        participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
+    let storage = participe_storage::Storage::local(outbox.path().join("files"));
+    let state = app::state(
+        pool.clone(),
+        app::web_config(base.clone(), "http", None),
+        mailer,
+        storage,
+    );
+    let mut limits = participe_web::ratelimit::RateLimits::new();
+    limits.login = participe_web::ratelimit::Limit::new(1_000_000, 10, Duration::from_secs(15 * 60));
+    let served = variant(&state, state.pages.clone(), limits.clone());
+    let rendered = variant(&state, participe_core::site::PageCache::disabled(), limits);
+    app::follow_changes(&served, db::connect(url, 1).await.unwrap()).await;
+    app::follow_changes(&rendered, db::connect(url, 1).await.unwrap()).await;
+    let served = serve(app::router(served)).await;
+    let rendered = serve(app::router(rendered)).await;
+    let figures = signed_in::run(
+        pool,
+        served,
+        rendered,
+        args.connections,
+        Duration::from_secs(args.seconds),
+        busiest,
     )
     .await;
     drop(outbox);
@@ -751,6 +823,11 @@ fn load(addr: SocketAddr, host: &str, path: &str, connections: usize, duration: 
 
 /// [`load`] with a request of its own for each connection (one signed-in citizen each).
 fn load_each(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration) -> LoadResult {
+    load_each_expecting(addr, requests, duration, 200)
+}
+
+/// [`load_each`], counting as errors the answers whose status is not `expected`.
+fn load_each_expecting(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration, expected: u16) -> LoadResult {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -765,7 +842,7 @@ fn load_each(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration) -> Lo
                         .iter()
                         .map(|request| {
                             let request = request.clone();
-                            tokio::spawn(async move { connection(addr, request, warm_until, end).await })
+                            tokio::spawn(async move { connection(addr, request, warm_until, end, expected).await })
                         })
                         .collect();
                     let mut latencies = Vec::new();
@@ -789,7 +866,13 @@ fn load_each(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration) -> Lo
     })
 }
 
-async fn connection(addr: SocketAddr, request: Vec<u8>, warm_until: Instant, end: Instant) -> (Vec<f64>, usize) {
+async fn connection(
+    addr: SocketAddr,
+    request: Vec<u8>,
+    warm_until: Instant,
+    end: Instant,
+    expected: u16,
+) -> (Vec<f64>, usize) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let mut buf = vec![0u8; 64 * 1024];
@@ -801,7 +884,7 @@ async fn connection(addr: SocketAddr, request: Vec<u8>, warm_until: Instant, end
             break;
         }
         stream.write_all(&request).await.unwrap();
-        let status_ok = read_response(&mut stream, &mut buf).await;
+        let status_ok = read_status(&mut stream, &mut buf).await == expected;
         let now = Instant::now();
         if now >= warm_until && now < end {
             if status_ok {
@@ -816,6 +899,11 @@ async fn connection(addr: SocketAddr, request: Vec<u8>, warm_until: Instant, end
 
 /// Reads one HTTP/1.1 response with a Content-Length body; true when its status is 200.
 async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    read_status(stream, buf).await == 200
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; its status.
+async fn read_status(stream: &mut TcpStream, buf: &mut Vec<u8>) -> u16 {
     let mut filled = 0;
     let header_end = loop {
         let n = stream.read(&mut buf[filled..]).await.unwrap();
@@ -829,7 +917,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
         }
     };
     let head = std::str::from_utf8(&buf[..header_end]).unwrap_or_default();
-    let ok = head.starts_with("HTTP/1.1 200");
+    let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let length: usize = head
         .lines()
         .find_map(|l| {
@@ -845,7 +933,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
         assert!(n > 0, "connection closed mid-body");
         remaining -= n;
     }
-    ok
+    status
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -28,6 +28,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .min_connections(1.min(max_connections))
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
+        // Every connection is tested when it comes back (the RESET below, then sqlx's own
+        // ping); testing it again when it is taken, a round trip per acquire, is only worth
+        // it for one that sat idle long enough to have lost its server.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < Duration::from_secs(1) {
+                    return Ok(true);
+                }
+                Ok(conn.ping().await.is_ok())
+            })
+        })
         .after_release(|conn, _meta| {
             Box::pin(async move {
                 // A connection still inside a transaction, or one that cannot take a RESET,

@@ -89,8 +89,18 @@ pub async fn branding(tx: &mut TenantTx) -> Result<Branding> {
     })
 }
 
-/// Portal pages as anonymous visitors get them, rendered once and kept until the tenant's
-/// content, site or registry changes (NOTIFY on `participe_content` / `participe_site`).
+/// A page kept by [`PageCache`]: its HTML and, for a page shared by signed-in citizens, the
+/// citizens whose own contributions or comments it shows (they get it rendered for them:
+/// it carries their own edit and delete buttons).
+pub struct CachedPage {
+    pub html: String,
+    pub authors: Box<[Uuid]>,
+}
+
+/// Portal pages as anonymous visitors get them — and the common page of signed-in
+/// citizens, with holes for their name and token (`portal::frame`) — rendered once and kept
+/// until the tenant's content, site or registry changes (NOTIFY on `participe_content` /
+/// `participe_site`).
 /// Each tenant has a generation; entries are stored under the generation current when their
 /// rendering started, so one that raced with a change is never served. Bounded by bytes.
 #[derive(Clone)]
@@ -99,10 +109,11 @@ pub struct PageCache {
 }
 
 struct PageCacheInner {
-    pages: Cache<(String, u64, String), Arc<str>>,
+    pages: Cache<(String, u64, String), Arc<CachedPage>>,
     generations: std::sync::RwLock<std::collections::HashMap<String, u64>>,
     /// Added to every tenant's generation: bumped to drop everything at once.
     epoch: AtomicU64,
+    enabled: bool,
 }
 
 impl Default for PageCache {
@@ -110,8 +121,9 @@ impl Default for PageCache {
         PageCache {
             inner: Arc::new(PageCacheInner {
                 pages: Cache::builder()
-                    .weigher(|k: &(String, u64, String), v: &Arc<str>| {
-                        u32::try_from(k.0.len() + k.2.len() + v.len()).unwrap_or(u32::MAX)
+                    .weigher(|k: &(String, u64, String), v: &Arc<CachedPage>| {
+                        let size = k.0.len() + k.2.len() + v.html.len() + v.authors.len() * 16;
+                        u32::try_from(size).unwrap_or(u32::MAX)
                     })
                     // 32 MiB of pages; the least used leave first.
                     .max_capacity(32 * 1024 * 1024)
@@ -121,6 +133,7 @@ impl Default for PageCache {
                     .build(),
                 generations: Default::default(),
                 epoch: AtomicU64::new(0),
+                enabled: true,
             }),
         }
     }
@@ -134,8 +147,21 @@ impl PageCache {
                 pages: Cache::builder().max_capacity(0).build(),
                 generations: Default::default(),
                 epoch: AtomicU64::new(0),
+                enabled: false,
             }),
         }
+    }
+
+    /// False for [`PageCache::disabled`]: signed-in citizens then get pages rendered for
+    /// them alone, as visitors get them rendered every time.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// How many pages are kept (for the tests and the metrics).
+    pub fn entries(&self) -> u64 {
+        self.inner.pages.run_pending_tasks();
+        self.inner.pages.entry_count()
     }
 
     /// The generation to render under (read before rendering starts).
@@ -150,11 +176,11 @@ impl PageCache {
     }
 
     /// The page stored under `generation` (as `generation` returned it), if any.
-    pub fn get(&self, schema: &str, generation: u64, key: &str) -> Option<Arc<str>> {
+    pub fn get(&self, schema: &str, generation: u64, key: &str) -> Option<Arc<CachedPage>> {
         self.inner.pages.get(&(schema.to_string(), generation, key.to_string()))
     }
 
-    pub fn insert(&self, schema: &str, generation: u64, key: &str, page: Arc<str>) {
+    pub fn insert(&self, schema: &str, generation: u64, key: &str, page: Arc<CachedPage>) {
         self.inner
             .pages
             .insert((schema.to_string(), generation, key.to_string()), page);

@@ -49,7 +49,7 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Html<String>> {
-    portal.cache_through(|| show_page(&portal, &slug, None, &q)).await
+    portal.cache_shared(|| show_page(&portal, &slug, None, &q)).await
 }
 
 /// One component of a dispositif, on a page of its own: `/participer/<slug>/<component>`.
@@ -58,7 +58,7 @@ pub async fn component(
     Path((slug, key)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Html<String>> {
-    portal.cache_through(|| show_page(&portal, &slug, Some(&key), &q)).await
+    portal.cache_shared(|| show_page(&portal, &slug, Some(&key), &q)).await
 }
 
 /// The dispositif's page: its header, then the section of each component it shows, in the

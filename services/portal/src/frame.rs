@@ -3,7 +3,8 @@
 //! in this tenant's schema, so a session opened on another portal means nothing here. A
 //! `TenantTx` is opened only by the handlers that read the tenant's tables.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -11,7 +12,7 @@ use axum::response::Html;
 use minijinja::Value;
 use minijinja::value::Serde;
 use participe_core::citizens::{self, Citizen};
-use participe_core::site::Branding;
+use participe_core::site::{Branding, CachedPage};
 use participe_core::tenancy::resolver::Site;
 use participe_core::{Tenant, TenantTx};
 use participe_mail::Mail;
@@ -52,6 +53,16 @@ pub struct Portal {
     pub ip: ClientIp,
     pub citizen: Option<Citizen>,
     pub app: AppState,
+    /// Set while the page shared by signed-in citizens is rendered (`cache_shared`).
+    shared: AtomicBool,
+    /// Set by a part of that page that is not the same for every citizen.
+    personal: AtomicBool,
+    /// Authors of what that page shows (`shows_authors`).
+    authors: Mutex<Vec<Uuid>>,
+    /// The transaction the citizen was read in, which the handler's first `begin` takes:
+    /// one transaction per request. Dropped unused, it rolls back with the connection's
+    /// return to the pool.
+    tx: Mutex<Option<TenantTx>>,
 }
 
 impl FromRequestParts<AppState> for Portal {
@@ -71,7 +82,14 @@ impl FromRequestParts<AppState> for Portal {
         let host = session::request_host_of(parts);
         let ip = ClientIp::from_request_parts(parts, app).await?;
         let branding = app.branding.get(&app.pool, &tenant).await?;
-        let citizen = signed_in(app, &tenant, &session).await?;
+        let (citizen, mut tx) = signed_in(app, &tenant, &session).await?;
+        // A request with a body is read after this: a slow upload must not hold a
+        // connection of the pool meanwhile.
+        if !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD)
+            && let Some(tx) = tx.take()
+        {
+            tx.commit().await?;
+        }
         let lang = choose_language(&parts.headers, &branding.languages);
         if let Some(chosen) = parts.extensions.get::<Chosen>() {
             let _ = chosen.0.set(lang);
@@ -91,31 +109,34 @@ impl FromRequestParts<AppState> for Portal {
             ip,
             citizen,
             app: app.clone(),
+            shared: AtomicBool::new(false),
+            personal: AtomicBool::new(false),
+            authors: Mutex::new(Vec::new()),
+            tx: Mutex::new(tx),
         })
     }
 }
 
 /// The citizen this session signed in, if the sign-in is for this tenant and still valid
-/// (the account exists and its password has not changed since).
-async fn signed_in(app: &AppState, tenant: &Tenant, session: &Session) -> Result<Option<Citizen>> {
+/// (the account exists and its password has not changed since); with the transaction it
+/// was read in, for the handler.
+async fn signed_in(app: &AppState, tenant: &Tenant, session: &Session) -> Result<(Option<Citizen>, Option<TenantTx>)> {
     let Some(id) = session.get::<Uuid>(CITIZEN_KEY).await.map_err(session::session_error)? else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let same_tenant = session.get::<Uuid>(TENANT_KEY).await.map_err(session::session_error)? == Some(tenant.id);
     let epoch = session.get::<i32>(EPOCH_KEY).await.map_err(session::session_error)?;
-    let found = if same_tenant {
+    let (found, tx) = if same_tenant {
         let mut tx = TenantTx::begin(&app.pool, tenant).await?;
-        let found = citizens::find(&mut tx, id).await?;
-        tx.commit().await?;
-        found
+        (citizens::find(&mut tx, id).await?, Some(tx))
     } else {
-        None
+        (None, None)
     };
     match found {
-        Some(c) if Some(c.session_epoch) == epoch => Ok(Some(c)),
+        Some(c) if Some(c.session_epoch) == epoch => Ok((Some(c), tx)),
         _ => {
             session.flush().await.map_err(session::session_error)?;
-            Ok(None)
+            Ok((None, tx))
         }
     }
 }
@@ -123,7 +144,11 @@ async fn signed_in(app: &AppState, tenant: &Tenant, session: &Session) -> Result
 impl Portal {
     /// A transaction on this tenant's schema, for handlers that read or write its tables.
     pub async fn begin(&self) -> Result<TenantTx> {
-        Ok(TenantTx::begin(&self.app.pool, &self.tenant).await?)
+        let held = self.tx.lock().map_err(|_| poisoned())?.take();
+        match held {
+            Some(tx) => Ok(tx),
+            None => Ok(TenantTx::begin(&self.app.pool, &self.tenant).await?),
+        }
     }
 
     /// The signed-in citizen, or a trip to the sign-in page and back to `back`.
@@ -171,19 +196,109 @@ impl Portal {
         if self.citizen.is_some() {
             return render().await;
         }
+        self.visitors_page(render).await
+    }
+
+    /// Like `cache_through`, and signed-in citizens share a cached page too: rendered once
+    /// for every citizen of the same kind (`citizen_class`) with holes where their name and
+    /// their form token go, filled for each request (`holes`). A page is rendered for the
+    /// citizen alone when it shows something of theirs (`shows_authors`), when a part of
+    /// it is theirs alone (`personal`), or when a message waits for them.
+    ///
+    /// `render` must read the citizen only through `me` (which is `None` while the shared
+    /// page is rendered) and say whose contributions and comments it shows.
+    pub async fn cache_shared<F, Fut>(&self, render: F) -> Result<Html<String>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Html<String>>>,
+    {
+        let Some(citizen) = &self.citizen else {
+            return self.visitors_page(render).await;
+        };
+        if !self.app.pages.is_enabled() || session::has_flash(&self.session).await? {
+            return render().await;
+        }
+        let schema = self.tenant.schema.as_str();
+        let generation = self.app.pages.generation(schema);
+        let key = format!("{}|{}|{}", citizen_class(citizen), self.lang, self.path_and_query);
+        let cached = match self.app.pages.get(schema, generation, &key) {
+            Some(page) => {
+                metrics::counter!("participe_page_cache_total", "outcome" => "citizen_hit").increment(1);
+                page
+            }
+            None => {
+                metrics::counter!("participe_page_cache_total", "outcome" => "citizen_miss").increment(1);
+                self.shared.store(true, Ordering::Release);
+                let rendered = render().await;
+                self.shared.store(false, Ordering::Release);
+                let authors = std::mem::take(&mut *self.authors.lock().map_err(|_| poisoned())?);
+                let page = Arc::new(CachedPage {
+                    // A page that is not the same for everyone is kept as such, empty.
+                    html: if self.personal.load(Ordering::Acquire) {
+                        String::new()
+                    } else {
+                        rendered?.0
+                    },
+                    authors: authors.into_boxed_slice(),
+                });
+                if page.html.is_empty() {
+                    metrics::counter!("participe_page_cache_total", "outcome" => "personal").increment(1);
+                }
+                self.app.pages.insert(schema, generation, &key, page.clone());
+                page
+            }
+        };
+        if cached.html.is_empty() || cached.authors.contains(&citizen.id) {
+            self.personal.store(false, Ordering::Release);
+            return render().await;
+        }
+        let token = csrf::token(&self.session, &self.host).await?;
+        Ok(Html(holes().fill(&cached.html, &citizen.display_name, &token)))
+    }
+
+    async fn visitors_page<F, Fut>(&self, render: F) -> Result<Html<String>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Html<String>>>,
+    {
         let schema = self.tenant.schema.as_str();
         let generation = self.app.pages.generation(schema);
         let key = format!("{}|{}", self.lang, self.path_and_query);
         if let Some(page) = self.app.pages.get(schema, generation, &key) {
             metrics::counter!("participe_page_cache_total", "outcome" => "hit").increment(1);
-            return Ok(Html(page.to_string()));
+            return Ok(Html(page.html.clone()));
         }
         metrics::counter!("participe_page_cache_total", "outcome" => "miss").increment(1);
         let page = render().await?;
-        self.app
-            .pages
-            .insert(schema, generation, &key, std::sync::Arc::from(page.0.as_str()));
+        let cached = CachedPage {
+            html: page.0.clone(),
+            authors: Box::default(),
+        };
+        self.app.pages.insert(schema, generation, &key, Arc::new(cached));
         Ok(page)
+    }
+
+    /// The signed-in citizen's id, for what a page shows them alone (their own buttons):
+    /// `None` while the page shared by all citizens is rendered.
+    pub fn me(&self) -> Option<Uuid> {
+        if self.shared.load(Ordering::Acquire) {
+            return None;
+        }
+        self.citizen.as_ref().map(|c| c.id)
+    }
+
+    /// Says whose contributions and comments the page being rendered shows: each of them
+    /// gets the page rendered for them (their own edit and delete buttons).
+    pub fn shows_authors(&self, authors: impl IntoIterator<Item = Option<Uuid>>) {
+        if let Ok(mut all) = self.authors.lock() {
+            all.extend(authors.into_iter().flatten());
+        }
+    }
+
+    /// Says that a part of the page being rendered is not the same for every citizen (a
+    /// basket, a ballot): it is then rendered for each.
+    pub fn personal(&self) {
+        self.personal.store(true, Ordering::Release);
     }
 
     /// The name shown to citizens: the display name staff chose, else the registry name.
@@ -253,13 +368,17 @@ impl Portal {
         let nav: Vec<Value> = nav()
             .map(|(path, label)| minijinja::context! { path, label, current => path == current })
             .collect();
-        let csrf = if form || self.citizen.is_some() {
+        let shared = self.shared.load(Ordering::Acquire);
+        let csrf = if shared {
+            Some(holes().csrf.clone())
+        } else if form || self.citizen.is_some() {
             Some(csrf::token(&self.session, &self.host).await?)
         } else {
             None
         };
-        // Flash messages only exist in a session that already holds something.
-        let flashes = if csrf.is_some() {
+        // Flash messages only exist in a session that already holds something (and a
+        // shared page is only used when none waits).
+        let flashes = if csrf.is_some() && !shared {
             session::take_flash(&self.session).await?
         } else {
             vec![]
@@ -274,6 +393,11 @@ impl Portal {
         let description = match self.branding.tagline.trim() {
             "" => format!("{site_name} — portail de participation citoyenne"),
             tagline => tagline.to_string(),
+        };
+        let stand_in = if shared {
+            self.citizen.as_ref().map(|c| holes().citizen(c))
+        } else {
+            None
         };
         let frame = minijinja::context! {
             description,
@@ -290,11 +414,95 @@ impl Portal {
             nav,
             csrf,
             flashes,
-            citizen => self.citizen.as_ref().map(Serde),
+            citizen => stand_in.as_ref().or(self.citizen.as_ref()).map(Serde),
         };
         self.app
             .templates
             .render(template, minijinja::context! { ..page, ..frame })
+    }
+}
+
+/// What tells apart the pages two signed-in citizens may see, besides their name, token and
+/// own items: what permissions and prompts are drawn from.
+fn citizen_class(c: &Citizen) -> String {
+    format!(
+        "citoyen:{}:{}:{}:{:?}:{}:{}:{}",
+        c.profile,
+        c.confirmed,
+        c.pending_email.is_some(),
+        c.charter_version,
+        c.blocked,
+        c.identity_verified,
+        c.has_password
+    )
+}
+
+fn poisoned() -> Error {
+    Error::Unexpected("portal lock poisoned".into())
+}
+
+/// The holes of a page shared by signed-in citizens: marks made of a private-use character
+/// and a secret drawn at start-up, so that no text a citizen wrote can be taken for one.
+pub struct Holes {
+    prefix: String,
+    name: String,
+    csrf: String,
+}
+
+/// This process's holes.
+pub fn holes() -> &'static Holes {
+    static HOLES: std::sync::OnceLock<Holes> = std::sync::OnceLock::new();
+    HOLES.get_or_init(|| {
+        let prefix = format!("\u{e000}{}", Uuid::new_v4().simple());
+        Holes {
+            name: format!("{prefix}N"),
+            csrf: format!("{prefix}C"),
+            prefix,
+        }
+    })
+}
+
+impl Holes {
+    /// A stand-in for `c` in the shared page: the same account kind, no id, no address,
+    /// the name's hole for a name.
+    fn citizen(&self, c: &Citizen) -> Citizen {
+        Citizen {
+            id: Uuid::nil(),
+            email: String::new(),
+            display_name: self.name.clone(),
+            pending_email: c.pending_email.as_ref().map(|_| String::new()),
+            blocked_reason: String::new(),
+            session_epoch: 0,
+            ..c.clone()
+        }
+    }
+
+    /// `page` with each hole filled: the name escaped as the templates escape text, the
+    /// token as it is (URL-safe base64).
+    pub fn fill(&self, page: &str, name: &str, token: &str) -> String {
+        let name = minijinja::HtmlEscape(name).to_string();
+        let mut out = String::with_capacity(page.len() + 256);
+        let mut rest = page;
+        while let Some(at) = rest.find(&self.prefix) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + self.prefix.len()..];
+            rest = match after.as_bytes().first() {
+                Some(b'N') => {
+                    out.push_str(&name);
+                    &after[1..]
+                }
+                Some(b'C') => {
+                    out.push_str(token);
+                    &after[1..]
+                }
+                _ => {
+                    out.push_str(&self.prefix);
+                    after
+                }
+            };
+        }
+        out.push_str(rest);
+        out
     }
 }
 

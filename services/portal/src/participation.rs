@@ -272,7 +272,7 @@ pub async fn show(
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     Ok(portal
-        .cache_through(|| contribution_page(&portal, &slug, id, &q))
+        .cache_shared(|| contribution_page(&portal, &slug, id, &q))
         .await?
         .into_response())
 }
@@ -285,7 +285,15 @@ async fn contribution_page(portal: &Portal, slug: &str, id: Uuid, q: &PageQuery)
     let (comments, top_level) = p::comments(&mut tx, id, page).await?;
     tx.commit().await?;
     let pages = ((top_level + p::COMMENTS_PER_PAGE - 1) / p::COMMENTS_PER_PAGE).max(1);
-    let me = portal.citizen.as_ref().map(|c| c.id);
+    // Their authors see their own buttons: the page is theirs alone.
+    portal.shows_authors(
+        std::iter::once(c.author_id).chain(
+            comments
+                .iter()
+                .flat_map(|m| std::iter::once(m.author_id).chain(m.replies.iter().map(|r| r.author_id))),
+        ),
+    );
+    let me = portal.me();
     let now = time::OffsetDateTime::now_utc();
     portal
         .render(

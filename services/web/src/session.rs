@@ -15,6 +15,10 @@ use crate::{AppState, Error, Result};
 
 const HOST_KEY: &str = "_host";
 const FLASH_KEY: &str = "_flash";
+/// When the session was last written (unix seconds): see [`bind_to_host`].
+const SEEN_KEY: &str = "_seen";
+/// How often reading pages writes a session, to push its inactivity expiry back.
+const TOUCH_EVERY: i64 = 10 * 60;
 
 pub type Layer = SessionManagerLayer<PostgresStore>;
 
@@ -54,6 +58,10 @@ fn host_of(extensions: &axum::http::Extensions) -> String {
 
 /// Drops a session presented on a host other than the one it was created on. Must run
 /// inside the session layer.
+///
+/// A session is saved only when it changes, so that reading a page writes nothing; its
+/// inactivity expiry (and its cookie's) moves on only when it is saved, so a session in
+/// use is written again at most every [`TOUCH_EVERY`].
 pub async fn bind_to_host(req: Request, next: Next) -> Response {
     if let Some(session) = req.extensions().get::<Session>().cloned() {
         let host = request_host(&req);
@@ -61,6 +69,13 @@ pub async fn bind_to_host(req: Request, next: Next) -> Response {
             Ok(Some(bound)) if bound != host => {
                 tracing::warn!("session presented on another host; dropped");
                 let _ = session.flush().await;
+            }
+            Ok(Some(_)) => {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let seen = session.get::<i64>(SEEN_KEY).await.ok().flatten().unwrap_or(0);
+                if now - seen >= TOUCH_EVERY {
+                    let _ = session.insert(SEEN_KEY, now).await;
+                }
             }
             _ => {}
         }
@@ -72,6 +87,8 @@ pub async fn bind_to_host(req: Request, next: Next) -> Response {
 pub async fn bind(session: &Session, host: &str) -> Result<()> {
     if session.get::<String>(HOST_KEY).await.map_err(session_error)?.is_none() {
         session.insert(HOST_KEY, host).await.map_err(session_error)?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        session.insert(SEEN_KEY, now).await.map_err(session_error)?;
     }
     Ok(())
 }
@@ -87,8 +104,17 @@ pub async fn flash(session: &Session, message: impl Into<String>) -> Result<()> 
     session.insert(FLASH_KEY, messages).await.map_err(session_error)
 }
 
-/// Takes the messages waiting for this page.
+/// Whether messages wait for the next page.
+pub async fn has_flash(session: &Session) -> Result<bool> {
+    Ok(session.get_value(FLASH_KEY).await.map_err(session_error)?.is_some())
+}
+
+/// Takes the messages waiting for this page. A session without any is left unchanged, so
+/// that reading a page writes nothing.
 pub async fn take_flash(session: &Session) -> Result<Vec<String>> {
+    if !has_flash(session).await? {
+        return Ok(Vec::new());
+    }
     Ok(session
         .remove::<Vec<String>>(FLASH_KEY)
         .await

@@ -32,4 +32,5 @@ pub static SURFACE: Surface = Surface {
     },
     routes: super::no_routes,
     paths: &[],
+    shared: true,
 };

@@ -42,6 +42,7 @@ pub static SURFACE: Surface = Surface {
         "/participer/{slug}/budget/bulletins.json",
         "/participer/{slug}/budget/pabulib/{n}",
     ],
+    shared: true,
 };
 
 fn routes(r: Router<AppState>) -> Router<AppState> {

@@ -34,6 +34,7 @@ pub static SURFACE: Surface = Surface {
         "/participer/{slug}/livret/{format}",
         "/signaler/{kind}/{id}",
     ],
+    shared: true,
 };
 
 fn routes(r: Router<AppState>) -> Router<AppState> {

@@ -25,4 +25,5 @@ pub static SURFACE: Surface = Surface {
     },
     routes: super::no_routes,
     paths: &[],
+    shared: true,
 };

@@ -55,6 +55,10 @@ pub struct Surface {
     pub routes: fn(Router<AppState>) -> Router<AppState>,
     /// The paths `routes` adds, for the start-up check that none is routed twice.
     pub paths: &'static [&'static str],
+    /// Whether its section is the same for every signed-in citizen of a kind, so that the
+    /// dispositif's page can be shared by them (`Portal::cache_shared`): true when the
+    /// section reads the citizen only through `Portal::me` and says whose items it shows.
+    pub shared: bool,
 }
 
 impl SurfaceInfo for Surface {
@@ -95,6 +99,9 @@ pub async fn sections(
         let Some(surface) = surface(instance.key()) else {
             continue;
         };
+        if !surface.shared {
+            portal.personal();
+        }
         let space = Space { d, instance, query };
         if let Some(data) = (surface.section)(portal, tx, &space).await? {
             out.push(minijinja::context! {

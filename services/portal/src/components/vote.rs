@@ -45,6 +45,7 @@ pub static SURFACE: Surface = Surface {
         "/participer/{slug}/vote/resultats",
         "/participer/{slug}/vote/bulletins.json",
     ],
+    shared: true,
 };
 
 fn routes(r: Router<AppState>) -> Router<AppState> {
