@@ -1526,3 +1526,52 @@ async fn signed_in_citizens_share_a_page_but_never_each_other_s_name_token_or_bu
         }
     }
 }
+
+/// Sessions are read from each process's memory (issue 20); what one process writes or
+/// deletes reaches the others' copies: a citizen signed out on one replica is signed out
+/// on every replica, and a message left on one shows on another.
+#[tokio::test]
+async fn a_session_ended_on_one_replica_is_ended_on_every_replica() {
+    let one = TestApp::spawn().await;
+    let other = TestApp::spawn().await;
+    let (tenant, _) = tenant_with_call(&one, "replique").await;
+    let h = host(&tenant);
+    let address = email("replique");
+    let b = signed_in_citizen(&one, &tenant, &address).await;
+    let there = b.at(other.addr.port());
+    assert_eq!(there.get(&h, "/compte").await.status, 200, "signed in on both replicas");
+    assert_eq!(b.get(&h, "/compte").await.status, 200);
+
+    let out = b.submit(&h, "/compte", "/deconnexion", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    other
+        .eventually(|| async { there.get(&h, "/compte").await.status == 303 })
+        .await;
+    let page = there.get(&h, "/compte").await;
+    assert_eq!(page.status, 303, "the other replica still knows the session");
+    assert!(page.header("location").starts_with("/connexion"));
+
+    // Accounts are kept in memory too: a new password (its sessions' epoch moves on),
+    // written by any process, signs the citizen out everywhere at their next request.
+    let second = email("replique-2");
+    let b = signed_in_citizen(&one, &tenant, &second).await;
+    let there = b.at(other.addr.port());
+    assert_eq!(b.get(&h, "/compte").await.status, 200);
+    assert_eq!(there.get(&h, "/compte").await.status, 200);
+    let mut tx = TenantTx::begin(&one.pool, &tenant).await.unwrap();
+    sqlx::query("update citizen set session_epoch = session_epoch + 1 where email = $1")
+        .bind(&second)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for (app, browser) in [(&one, &b), (&other, &there)] {
+        app.eventually(|| async { browser.get(&h, "/compte").await.status == 303 })
+            .await;
+        assert_eq!(
+            browser.get(&h, "/compte").await.status,
+            303,
+            "an old password's session lives on"
+        );
+    }
+}

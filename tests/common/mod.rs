@@ -327,6 +327,8 @@ impl TestApp {
                 templates: state.templates.clone(),
                 resolver: state.resolver.clone(),
                 branding: state.branding.clone(),
+                sessions: Default::default(),
+                citizens: Default::default(),
                 mailer: state.mailer.clone(),
                 storage: state.storage.clone(),
                 limits: state.limits.clone(),
@@ -674,6 +676,14 @@ impl Browser {
 
     fn url(&self, host: &str, path: &str) -> String {
         format!("http://{host}:{}{path}", self.port)
+    }
+
+    /// The same browser (same cookies) talking to the server on `port`: another replica.
+    pub fn at(&self, port: u16) -> Browser {
+        Browser {
+            client: self.client.clone(),
+            port,
+        }
     }
 
     pub async fn get(&self, host: &str, path: &str) -> Page {

@@ -488,6 +488,8 @@ fn variant(
         templates: state.templates.clone(),
         resolver: state.resolver.clone(),
         branding: state.branding.clone(),
+        sessions: Default::default(),
+        citizens: Default::default(),
         mailer: state.mailer.clone(),
         storage: state.storage.clone(),
         limits,

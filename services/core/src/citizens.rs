@@ -153,6 +153,83 @@ pub async fn find(tx: &mut TenantTx, id: Uuid) -> Result<Option<Citizen>> {
     .map(Citizen::from))
 }
 
+/// Channel of the notices of accounts changed or deleted (payload: `<schema> <id>`, sent by
+/// the `citizen_account` trigger).
+pub const CITIZEN_CHANNEL: &str = "participe_citizen";
+
+/// Accounts of signed-in citizens kept in memory between their requests, so that a page
+/// they read costs no round trip for who they are. A copy leaves when its row changes in
+/// any process (`CITIZEN_CHANNEL`, followed by `fleet::notifications`), after a minute at
+/// the latest, and when the listener reconnects; one read while a change was announced is
+/// not kept (`generation`), so that a block or a new password never hides behind a copy.
+#[derive(Clone)]
+pub struct CitizenCache {
+    inner: std::sync::Arc<CitizenCacheInner>,
+}
+
+struct CitizenCacheInner {
+    accounts: moka::sync::Cache<(String, Uuid), std::sync::Arc<Citizen>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Default for CitizenCache {
+    fn default() -> Self {
+        CitizenCache {
+            inner: std::sync::Arc::new(CitizenCacheInner {
+                accounts: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(std::time::Duration::from_secs(60))
+                    .build(),
+                generation: Default::default(),
+            }),
+        }
+    }
+}
+
+impl CitizenCache {
+    /// The account `id` of `schema`, when it is in memory.
+    pub fn get(&self, schema: &str, id: Uuid) -> Option<std::sync::Arc<Citizen>> {
+        self.inner.accounts.get(&(schema.to_string(), id))
+    }
+
+    /// The account `id` of the transaction's tenant, from memory or else read in `tx`.
+    pub async fn find(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<std::sync::Arc<Citizen>>> {
+        use std::sync::atomic::Ordering;
+        let key = (tx.tenant().schema.as_str().to_string(), id);
+        if let Some(c) = self.inner.accounts.get(&key) {
+            return Ok(Some(c));
+        }
+        let before = self.inner.generation.load(Ordering::Acquire);
+        let Some(found) = find(tx, id).await?.map(std::sync::Arc::new) else {
+            return Ok(None);
+        };
+        if self.inner.generation.load(Ordering::Acquire) == before {
+            self.inner.accounts.insert(key, found.clone());
+        }
+        Ok(Some(found))
+    }
+}
+
+impl crate::fleet::notifications::Follower for CitizenCache {
+    fn channel(&self) -> &'static str {
+        CITIZEN_CHANNEL
+    }
+
+    fn forget(&self, payload: &str) {
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some((schema, id)) = payload.split_once(' ')
+            && let Ok(id) = id.parse::<Uuid>()
+        {
+            self.inner.accounts.invalidate(&(schema.to_string(), id));
+        }
+    }
+
+    fn forget_all(&self) {
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.inner.accounts.invalidate_all();
+    }
+}
+
 pub async fn find_by_email(tx: &mut TenantTx, email: &Email) -> Result<Option<Citizen>> {
     Ok(sqlx::query_as!(
         CitizenRow,

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::response::Html;
 use minijinja::Value;
 use minijinja::value::Serde;
-use participe_core::citizens::{self, Citizen};
+use participe_core::citizens::Citizen;
 use participe_core::site::{Branding, CachedPage};
 use participe_core::tenancy::resolver::Site;
 use participe_core::{Tenant, TenantTx};
@@ -126,14 +126,16 @@ async fn signed_in(app: &AppState, tenant: &Tenant, session: &Session) -> Result
     };
     let same_tenant = session.get::<Uuid>(TENANT_KEY).await.map_err(session::session_error)? == Some(tenant.id);
     let epoch = session.get::<i32>(EPOCH_KEY).await.map_err(session::session_error)?;
-    let (found, tx) = if same_tenant {
-        let mut tx = TenantTx::begin(&app.pool, tenant).await?;
-        (citizens::find(&mut tx, id).await?, Some(tx))
-    } else {
-        (None, None)
+    let (found, tx) = match (same_tenant, app.citizens.get(tenant.schema.as_str(), id)) {
+        (false, _) => (None, None),
+        (true, Some(known)) => (Some(known), None),
+        (true, None) => {
+            let mut tx = TenantTx::begin(&app.pool, tenant).await?;
+            (app.citizens.find(&mut tx, id).await?, Some(tx))
+        }
     };
     match found {
-        Some(c) if Some(c.session_epoch) == epoch => Ok((Some(c), tx)),
+        Some(c) if Some(c.session_epoch) == epoch => Ok((Some(Arc::unwrap_or_clone(c)), tx)),
         _ => {
             session.flush().await.map_err(session::session_error)?;
             Ok((None, tx))

@@ -33,6 +33,8 @@ pub fn state(pool: PgPool, config: WebConfig, mailer: Mailer, storage: Storage) 
         resolver,
         branding: Default::default(),
         pages: Default::default(),
+        sessions: Default::default(),
+        citizens: Default::default(),
         mailer,
         storage,
         limits: Default::default(),
@@ -88,6 +90,10 @@ pub async fn follow_changes(state: &AppState, listen_pool: PgPool) {
         state.resolver.clone(),
         state.branding.clone(),
         state.pages.clone(),
+        vec![
+            std::sync::Arc::new(state.sessions.clone()),
+            std::sync::Arc::new(state.citizens.clone()),
+        ],
     ));
 }
 

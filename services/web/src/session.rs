@@ -8,6 +8,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use time::Duration;
 use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
@@ -20,15 +22,114 @@ const SEEN_KEY: &str = "_seen";
 /// How often reading pages writes a session, to push its inactivity expiry back.
 const TOUCH_EVERY: i64 = 10 * 60;
 
-pub type Layer = SessionManagerLayer<PostgresStore>;
+pub type Layer = SessionManagerLayer<Store>;
+
+/// Sessions kept in memory between requests, so that reading a page costs no round trip
+/// for its session: bounded, each copy dropped when its session is written or deleted by
+/// any process (`SESSION_CHANNEL`, followed by `fleet::notifications`) and after a few
+/// idle minutes. A copy may outlive a change made by another process by the time its
+/// notice takes to arrive (milliseconds).
+#[derive(Clone)]
+pub struct SessionCache(moka::sync::Cache<Id, Record>);
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache(
+            moka::sync::Cache::builder()
+                .max_capacity(50_000)
+                .time_to_idle(std::time::Duration::from_secs(300))
+                .build(),
+        )
+    }
+}
+
+impl participe_core::fleet::notifications::Follower for SessionCache {
+    fn channel(&self) -> &'static str {
+        participe_core::fleet::notifications::SESSION_CHANNEL
+    }
+
+    fn forget(&self, payload: &str) {
+        if let Ok(id) = payload.parse::<Id>() {
+            self.0.invalidate(&id);
+        }
+    }
+
+    fn forget_all(&self) {
+        self.0.invalidate_all();
+    }
+}
+
+/// The sessions' store: `public.web_session` (tower-sessions' PostgreSQL store) behind this
+/// process's [`SessionCache`].
+#[derive(Clone)]
+pub struct Store {
+    db: PostgresStore,
+    cache: SessionCache,
+    pool: sqlx::PgPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("session::Store")
+    }
+}
+
+impl Store {
+    /// Tells every process (this one included) that `id` changed.
+    async fn announce(&self, id: &Id) -> session_store::Result<()> {
+        self.cache.0.invalidate(id);
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(participe_core::fleet::notifications::SESSION_CHANNEL)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.db.create(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.db.save(record).await?;
+        self.announce(&record.id).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.cache.0.get(id)
+            && record.expiry_date > time::OffsetDateTime::now_utc()
+        {
+            return Ok(Some(record));
+        }
+        let record = self.db.load(id).await?;
+        if let Some(record) = &record {
+            self.cache.0.insert(*id, record.clone());
+        }
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.db.delete(id).await?;
+        self.announce(id).await
+    }
+}
 
 /// The session layer of one host kind: `cookie` is its cookie name, `idle` how long a
 /// session lives without activity.
 pub fn layer(app: &AppState, cookie: &'static str, idle: Duration) -> Layer {
-    let store = PostgresStore::new(app.pool.clone())
+    let db = PostgresStore::new(app.pool.clone())
         .with_schema_name("public")
         .and_then(|s| s.with_table_name("web_session"))
         .expect("valid session table name");
+    let store = Store {
+        db,
+        cache: app.sessions.clone(),
+        pool: app.pool.clone(),
+    };
     SessionManagerLayer::new(store)
         .with_name(cookie)
         .with_http_only(true)

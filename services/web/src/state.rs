@@ -142,6 +142,10 @@ pub struct App {
     pub branding: BrandingCache,
     /// Portal pages rendered for anonymous visitors (`site::PageCache`).
     pub pages: PageCache,
+    /// Sessions read from memory between requests (`session::SessionCache`).
+    pub sessions: crate::session::SessionCache,
+    /// Signed-in citizens' accounts read from memory between requests.
+    pub citizens: participe_core::citizens::CitizenCache,
     pub mailer: Mailer,
     pub storage: Storage,
     pub limits: RateLimits,
