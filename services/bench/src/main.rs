@@ -830,6 +830,17 @@ fn load_each(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration) -> Lo
 
 /// [`load_each`], counting as errors the answers whose status is not `expected`.
 fn load_each_expecting(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Duration, expected: u16) -> LoadResult {
+    load_varied(
+        addr,
+        requests.into_iter().map(|r| vec![r]).collect(),
+        duration,
+        expected,
+    )
+}
+
+/// Closed-loop load where connection `i` sends `requests[i]` in turn, over and over (posts
+/// that must differ from one another to be written).
+fn load_varied(addr: SocketAddr, requests: Vec<Vec<Vec<u8>>>, duration: Duration, expected: u16) -> LoadResult {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -842,9 +853,9 @@ fn load_each_expecting(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Durat
                     let end = warm_until + duration;
                     let tasks: Vec<_> = requests
                         .iter()
-                        .map(|request| {
-                            let request = request.clone();
-                            tokio::spawn(async move { connection(addr, request, warm_until, end, expected).await })
+                        .map(|turns| {
+                            let turns = turns.clone();
+                            tokio::spawn(async move { connection(addr, turns, warm_until, end, expected).await })
                         })
                         .collect();
                     let mut latencies = Vec::new();
@@ -870,7 +881,7 @@ fn load_each_expecting(addr: SocketAddr, requests: Vec<Vec<u8>>, duration: Durat
 
 async fn connection(
     addr: SocketAddr,
-    request: Vec<u8>,
+    turns: Vec<Vec<u8>>,
     warm_until: Instant,
     end: Instant,
     expected: u16,
@@ -880,12 +891,12 @@ async fn connection(
     let mut buf = vec![0u8; 64 * 1024];
     let mut latencies = Vec::with_capacity(100_000);
     let mut errors = 0;
-    loop {
+    for request in turns.iter().cycle() {
         let t0 = Instant::now();
         if t0 >= end {
             break;
         }
-        stream.write_all(&request).await.unwrap();
+        stream.write_all(request).await.unwrap();
         let status_ok = read_status(&mut stream, &mut buf).await == expected;
         let now = Instant::now();
         if now >= warm_until && now < end {

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use participe_core::TenantTx;
 
 use crate::citizens::{HOST, sign_in_many};
-use crate::{LoadResult, load_each_expecting, serve};
+use crate::{LoadResult, load_each_expecting, load_varied, serve};
 
 pub struct Figures {
     pub rows: Vec<String>,
@@ -59,8 +59,12 @@ pub async fn run(
             get(move || async move { ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], body) }),
         ));
         let twin_addr = serve(twin).await;
+        // Progress on stderr, for a profiler to attach to one phase.
+        eprintln!("signed-in: {label}, static twin");
         let base = load_each_expecting(twin_addr, requests.clone(), duration, 200);
+        eprintln!("signed-in: {label}, served");
         let real = load_each_expecting(served, requests.clone(), duration, 200);
+        eprintln!("signed-in: {label}, page cache off");
         let uncached = load_each_expecting(rendered, requests, duration, 200);
         errors += base.errors + real.errors + uncached.errors;
         rows.push(format!(
@@ -92,23 +96,29 @@ pub async fn run(
         id
     };
     let comment_path = format!("/participer/bench-appel/contributions/{other}/commentaires");
-    let posts: Vec<Vec<u8>> = citizens
+    // Each post says something new: the same comment twice within a minute is taken for a
+    // double click and written once.
+    let comment_post = |cookie: &str, csrf: &str, n: usize| {
+        let body = format!("csrf={csrf}&parent=&body=Un+commentaire+du+banc+d%27essai+n%C2%B0+{n}%2C+sur+le+fond.");
+        format!(
+            "POST {comment_path} HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let posts: Vec<Vec<Vec<u8>>> = citizens
         .iter()
-        .map(|(cookie, csrf)| {
-            let body = format!("csrf={csrf}&parent=&body=Un+commentaire+du+banc+d%27essai%2C+sur+le+fond.");
-            format!(
-                "POST {comment_path} HTTP/1.1\r\nHost: {HOST}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .into_bytes()
-        })
+        .map(|(cookie, csrf)| (0..4000).map(|n| comment_post(cookie, csrf, n)).collect())
         .collect();
     let first = crate::post_form(
         served,
         HOST,
         &comment_path,
         &citizens[0].0,
-        String::from_utf8_lossy(&posts[0]).split("\r\n\r\n").nth(1).unwrap(),
+        String::from_utf8_lossy(&comment_post(&citizens[0].0, &citizens[0].1, 999_999))
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap(),
     )
     .await;
     assert!(first.starts_with("HTTP/1.1 303"), "{}", &first[..300.min(first.len())]);
@@ -122,8 +132,11 @@ pub async fn run(
     ));
     let twin_addr = serve(twin).await;
     let comments_before = count_comments(pool, &tenant, other).await;
-    let base = load_each_expecting(twin_addr, posts.clone(), duration, 303);
-    let real = load_each_expecting(served, posts, duration, 303);
+    eprintln!("signed-in: comment posts, static twin");
+    let base = load_varied(twin_addr, posts.clone(), duration, 303);
+    eprintln!("signed-in: comment posts, served");
+    let real = load_varied(served, posts, duration, 303);
+    eprintln!("signed-in: done");
     let comments_after = count_comments(pool, &tenant, other).await;
     errors += base.errors + real.errors;
     rows.push(format!(

@@ -9,11 +9,20 @@ use sqlx::{ConnectOptions, Connection, Executor, PgPool};
 /// The search path every pooled connection has outside a `TenantTx`: platform tables only.
 const DEFAULT_SEARCH_PATH: &str = "public";
 
+/// Statements are prepared once per connection (sqlx's cache); a generic plan makes them
+/// planned once too. PostgreSQL's default plans each execution anew for its first five and
+/// for ever after when a custom plan looks cheaper, which our parameterised pages (`$2 is
+/// null or …`, limits and offsets) always do: planning was half of PostgreSQL's time on a
+/// signed-in citizen's call page (`docs/benchmarks.md`). Our queries select by ids and
+/// indexed keys, where the generic plan is the custom one.
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
     Ok(options
         .application_name("participe")
-        .options([("search_path", DEFAULT_SEARCH_PATH)])
+        .options([
+            ("search_path", DEFAULT_SEARCH_PATH),
+            ("plan_cache_mode", "force_generic_plan"),
+        ])
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
 }

@@ -429,16 +429,18 @@ pub async fn comments(tx: &mut TenantTx, contribution_id: Uuid, page: i64) -> Re
     )
     .fetch_one(tx.conn())
     .await?;
-    // The page's top-level comments by the partial index, then their replies by parent:
-    // two index scans, however many comments the other pages hold.
+    // The page's top-level comments by the partial index, then the replies of each by its
+    // parent (lateral: one index lookup per comment, never a scan of the tenant's other
+    // comments, which a join back on `id` or by `parent_id` led the planner to).
     let rows = sqlx::query!(
         r#"with top as (
-             select id from comment where contribution_id = $1 and parent_id is null
+             select * from comment where contribution_id = $1 and parent_id is null
               order by created_at, id limit $2 offset $3),
            page as (
-             select m.* from comment m join top using (id)
+             select * from top
              union all
-             select r.* from top t join comment r on r.parent_id = t.id)
+             select r.* from top t cross join lateral (
+               select * from comment r where r.parent_id = t.id order by r.created_at, r.id) r)
            select m.id as "id!", m.parent_id, m.author_id, a.display_name as "author_name?", a.profile as "author_profile?",
                   case when m.state = 'publie' then m.body else '' end as "body!",
                   m.state as "state!: State", m.moderation_reason as "moderation_reason!", m.created_at as "created_at!"
