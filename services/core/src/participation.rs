@@ -516,6 +516,18 @@ pub async fn add_comment(
     {
         return Ok(id);
     }
+    let id = sqlx::query_scalar!(
+        "insert into comment (contribution_id, parent_id, author_id, body) values ($1, $2, $3, $4) returning id",
+        contribution_id,
+        parent_id,
+        author,
+        body
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    // Last, so that the contribution's row (every commenter's) stays locked only until the
+    // commit that follows; no row counted means it no longer takes comments, and the
+    // caller's rollback takes the insert back.
     let counted = sqlx::query!(
         "update contribution set comment_count = comment_count + 1 where id = $1 and state = 'publie'",
         contribution_id
@@ -529,15 +541,7 @@ pub async fn add_comment(
             "cette contribution n'accepte plus de commentaires",
         ));
     }
-    Ok(sqlx::query_scalar!(
-        "insert into comment (contribution_id, parent_id, author_id, body) values ($1, $2, $3, $4) returning id",
-        contribution_id,
-        parent_id,
-        author,
-        body
-    )
-    .fetch_one(tx.conn())
-    .await?)
+    Ok(id)
 }
 
 /// Deletes a comment of its author. One with replies stays as an empty placeholder, so
