@@ -321,22 +321,7 @@ impl TestApp {
         let state = if page_cache {
             state
         } else {
-            AppState::new(participe_web::App {
-                pages: participe_core::site::PageCache::disabled(),
-                pool: state.pool.clone(),
-                templates: state.templates.clone(),
-                resolver: state.resolver.clone(),
-                branding: state.branding.clone(),
-                sessions: Default::default(),
-                citizens: Default::default(),
-                mailer: state.mailer.clone(),
-                storage: state.storage.clone(),
-                limits: state.limits.clone(),
-                config: state.config.clone(),
-                traffic: Default::default(),
-                audience: Default::default(),
-                oidc: state.oidc.clone(),
-            })
+            state.variant(participe_core::site::PageCache::disabled(), state.limits.clone())
         };
         let listen_pool = db::connect(database_url, 1).await.unwrap();
         app::follow_changes(&state, listen_pool).await;

@@ -27,13 +27,7 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::citizens::{HOST, sign_in_many};
-use crate::{LoadResult, load_each, percentile, read_response, serve};
-
-/// What this part of the run measured, as rows of the benchmark's table.
-pub struct Figures {
-    pub rows: Vec<String>,
-    pub errors: usize,
-}
+use crate::{Figures, LoadResult, load_each, percentile, read_response, serve};
 
 pub async fn run(
     pool: &sqlx::PgPool,

@@ -129,7 +129,7 @@ async fn run(args: Args, root: String) {
         print_machine(&version);
         println!("| measure | result | target |");
         println!("|---|---|---|");
-        print_budgets(&figures);
+        print_rows(&figures, "budget");
         pool.close().await;
         let _ = admin
             .execute(format!("drop database {name} with (force)").as_str())
@@ -144,7 +144,7 @@ async fn run(args: Args, root: String) {
         print_machine(&version);
         println!("| measure | result | target |");
         println!("|---|---|---|");
-        print_rows(&figures.rows, figures.errors, "signed-in");
+        print_rows(&figures, "signed-in");
         pool.close().await;
         let _ = admin
             .execute(format!("drop database {name} with (force)").as_str())
@@ -242,12 +242,8 @@ async fn run(args: Args, root: String) {
         storage.clone(),
     );
     // The same service without the visitors' page cache: what every page costs when it is
-    // rendered, as it is for signed-in citizens.
-    let uncached_state = variant(
-        &state,
-        participe_core::site::PageCache::disabled(),
-        state.limits.clone(),
-    );
+    // rendered.
+    let uncached_state = state.variant(participe_core::site::PageCache::disabled(), state.limits.clone());
     app::follow_changes(&uncached_state, db::connect(&url, 1).await.unwrap()).await;
     let uncached_addr = serve(app::router(uncached_state)).await;
     app::follow_changes(&state, db::connect(&url, 1).await.unwrap()).await;
@@ -433,8 +429,8 @@ async fn run(args: Args, root: String) {
             "| `participe serve` alone | not measured: build it with `cargo build --release -p participe` | ≤ 150 MB |"
         ),
     }
-    print_rows(&signed_figures.rows, signed_figures.errors, "signed-in");
-    print_budgets(&budget_figures);
+    print_rows(&signed_figures, "signed-in");
+    print_rows(&budget_figures, "budget");
     let busy_errors: usize = busy.iter().map(|(_, _, b, r, u)| b.errors + r.errors + u.errors).sum();
     if portal.errors + baseline.errors + busy_errors > 0 {
         println!(
@@ -458,51 +454,19 @@ fn print_machine(version: &str) {
     println!();
 }
 
-fn print_budgets(figures: &budgets::Figures) {
+fn print_rows(figures: &Figures, part: &str) {
     for row in &figures.rows {
         println!("{row}");
     }
     if figures.errors > 0 {
-        println!("\nnon-200 responses in the budget part: {}", figures.errors);
+        println!("\nunexpected responses in the {part} part: {}", figures.errors);
     }
 }
 
-fn print_rows(rows: &[String], errors: usize, part: &str) {
-    for row in rows {
-        println!("{row}");
-    }
-    if errors > 0 {
-        println!("\nunexpected responses in the {part} part: {errors}");
-    }
-}
-
-/// `state` with another page cache and other limits (same pool, templates, resolver…).
-fn variant(
-    state: &participe_web::AppState,
-    pages: participe_core::site::PageCache,
-    limits: participe_web::ratelimit::RateLimits,
-) -> participe_web::AppState {
-    participe_web::AppState::new(participe_web::App {
-        pages,
-        pool: state.pool.clone(),
-        templates: state.templates.clone(),
-        resolver: state.resolver.clone(),
-        branding: state.branding.clone(),
-        sessions: Default::default(),
-        citizens: Default::default(),
-        mailer: state.mailer.clone(),
-        storage: state.storage.clone(),
-        limits,
-        config: state.config.clone(),
-        traffic: Default::default(),
-        audience: Default::default(),
-        oidc: state.oidc.clone(),
-    })
-}
-
-/// The budget part on a server of its own: the production service, whose sign-in limit per
-/// address lets the bench's thousands of voters in from loopback.
-async fn budget_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Args) -> budgets::Figures {
+/// The production service's state for the parts with many signed-in citizens: its sign-in
+/// limit per address lets the bench's thousands of them in from loopback. Mails go to a
+/// directory that lives as long as the returned guard.
+fn citizens_state(pool: &sqlx::PgPool, base: &HostName) -> (participe_web::AppState, tempfile::TempDir) {
     let outbox = tempfile::tempdir().unwrap();
     let mailer =
         participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
@@ -515,50 +479,34 @@ async fn budget_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Arg
     );
     let mut limits = participe_web::ratelimit::RateLimits::new();
     limits.login = participe_web::ratelimit::Limit::new(1_000_000, 10, Duration::from_secs(15 * 60));
-    let pages = state.pages.clone();
-    let state = variant(&state, pages, limits);
+    (state.variant(state.pages.clone(), limits), outbox)
+}
+
+/// The budget part on a server of its own.
+async fn budget_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Args) -> Figures {
+    let (state, _outbox) = citizens_state(pool, base);
     app::follow_changes(&state, db::connect(url, 1).await.unwrap()).await;
     let addr = serve(app::router(state)).await;
-    let figures = budgets::run(
+    budgets::run(
         pool,
         addr,
         args.connections,
         args.voters,
         Duration::from_secs(args.seconds),
     )
-    .await;
-    drop(outbox);
-    figures
+    .await
 }
 
-/// The signed-in part on servers of their own (one as in production, one without page
-/// cache), whose sign-in limit per address lets the bench's citizens in from loopback.
-async fn signed_in_part(
-    pool: &sqlx::PgPool,
-    url: &str,
-    base: &HostName,
-    args: &Args,
-    busiest: uuid::Uuid,
-) -> signed_in::Figures {
-    let outbox = tempfile::tempdir().unwrap();
-    let mailer =
-        participe_mail::Mailer::new(None, outbox.path().to_path_buf(), "Participe <no-reply@localhost>").unwrap();
-    let storage = participe_storage::Storage::local(outbox.path().join("files"));
-    let state = app::state(
-        pool.clone(),
-        app::web_config(base.clone(), "http", None),
-        mailer,
-        storage,
-    );
-    let mut limits = participe_web::ratelimit::RateLimits::new();
-    limits.login = participe_web::ratelimit::Limit::new(1_000_000, 10, Duration::from_secs(15 * 60));
-    let served = variant(&state, state.pages.clone(), limits.clone());
-    let rendered = variant(&state, participe_core::site::PageCache::disabled(), limits);
+/// The signed-in part on servers of their own: one as in production, one whose page cache
+/// keeps nothing.
+async fn signed_in_part(pool: &sqlx::PgPool, url: &str, base: &HostName, args: &Args, busiest: uuid::Uuid) -> Figures {
+    let (served, _outbox) = citizens_state(pool, base);
+    let rendered = served.variant(participe_core::site::PageCache::disabled(), served.limits.clone());
     app::follow_changes(&served, db::connect(url, 1).await.unwrap()).await;
     app::follow_changes(&rendered, db::connect(url, 1).await.unwrap()).await;
     let served = serve(app::router(served)).await;
     let rendered = serve(app::router(rendered)).await;
-    let figures = signed_in::run(
+    signed_in::run(
         pool,
         served,
         rendered,
@@ -566,9 +514,7 @@ async fn signed_in_part(
         Duration::from_secs(args.seconds),
         busiest,
     )
-    .await;
-    drop(outbox);
-    figures
+    .await
 }
 
 /// Creates, on the `nord` demo tenant, a published call with 1,000 contributions by 200
@@ -806,6 +752,13 @@ async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Vec<u8> {
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     out
+}
+
+/// What a part of the run measured, as rows of the benchmark's table, and the answers that
+/// were not the expected ones.
+pub struct Figures {
+    pub rows: Vec<String>,
+    pub errors: usize,
 }
 
 struct LoadResult {

@@ -16,12 +16,7 @@ use axum::routing::{get, post};
 use participe_core::TenantTx;
 
 use crate::citizens::{HOST, sign_in_many};
-use crate::{LoadResult, load_each_expecting, load_varied, serve};
-
-pub struct Figures {
-    pub rows: Vec<String>,
-    pub errors: usize,
-}
+use crate::{Figures, LoadResult, load_each_expecting, load_varied, serve};
 
 /// `served` is the production service, `rendered` the same without a page cache.
 pub async fn run(

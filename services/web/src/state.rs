@@ -163,6 +163,28 @@ impl AppState {
         AppState(Arc::new(app))
     }
 
+    /// This service with another page cache and other limits, as a second server on the
+    /// same database would be (benchmarks, tests): the same pool, templates and
+    /// configuration, its own in-process sessions, accounts and counters.
+    pub fn variant(&self, pages: PageCache, limits: RateLimits) -> AppState {
+        AppState::new(App {
+            pages,
+            pool: self.pool.clone(),
+            templates: self.templates.clone(),
+            resolver: self.resolver.clone(),
+            branding: self.branding.clone(),
+            sessions: Default::default(),
+            citizens: Default::default(),
+            mailer: self.mailer.clone(),
+            storage: self.storage.clone(),
+            limits,
+            config: self.config.clone(),
+            traffic: Default::default(),
+            audience: Default::default(),
+            oidc: self.oidc.clone(),
+        })
+    }
+
     /// Hands a mail to the job queue (a worker sends it, with retries), without making the
     /// request wait: answers must not take longer when an account exists than when it does
     /// not. Once queued, the mail survives a restart.
