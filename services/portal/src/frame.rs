@@ -1,7 +1,9 @@
 //! What every portal page stands on: the tenant the host resolved to and its branding
 //! (cached), the visitor's session and, when signed in, the citizen — whose account lives
-//! in this tenant's schema, so a session opened on another portal means nothing here. A
-//! `TenantTx` is opened only by the handlers that read the tenant's tables.
+//! in this tenant's schema, so a session opened on another portal means nothing here (read
+//! from memory, else in a `TenantTx` that the handler's first `begin` then takes). Pages are
+//! kept rendered for visitors, and for signed-in citizens with holes for their name and
+//! token (`cache_shared`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
