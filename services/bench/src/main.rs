@@ -123,28 +123,20 @@ async fn run(args: Args, root: String) {
     let set = TenantMigrations::embedded();
     let version: String = sqlx::query_scalar("select version()").fetch_one(&pool).await.unwrap();
 
-    if args.only.as_deref() == Some("budgets") {
+    // One part alone, on the demo tenants, without the fleet.
+    if let Some(part) = args.only.as_deref() {
         participe_server::demo::seed(&pool, &base).await.unwrap();
-        let figures = budget_part(&pool, &url, &base, &args).await;
+        let figures = match part {
+            "budgets" => budget_part(&pool, &url, &base, &args).await,
+            _ => {
+                let busiest = seed_busy_call(&pool, &base).await;
+                signed_in_part(&pool, &url, &base, &args, busiest).await
+            }
+        };
         print_machine(&version);
         println!("| measure | result | target |");
         println!("|---|---|---|");
-        print_rows(&figures, "budget");
-        pool.close().await;
-        let _ = admin
-            .execute(format!("drop database {name} with (force)").as_str())
-            .await;
-        return;
-    }
-
-    if args.only.as_deref() == Some("signed-in") {
-        participe_server::demo::seed(&pool, &base).await.unwrap();
-        let busiest = seed_busy_call(&pool, &base).await;
-        let figures = signed_in_part(&pool, &url, &base, &args, busiest).await;
-        print_machine(&version);
-        println!("| measure | result | target |");
-        println!("|---|---|---|");
-        print_rows(&figures, "signed-in");
+        print_rows(&figures, part);
         pool.close().await;
         let _ = admin
             .execute(format!("drop database {name} with (force)").as_str())
